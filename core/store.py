@@ -1,0 +1,228 @@
+"""The Qdrant schema and every read/write of it, for the embedded store (local mode) and servers.
+
+Two collections: COLLECTION holds chunks (named vectors "dense" + sparse "bm25" with the IDF
+modifier); COLLECTION_documents holds each document's full text (what citations index into),
+its fingerprint and ACL, and one meta record naming the embedder the index was built with.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from qdrant_client import QdrantClient, models
+
+from core.errors import CollectionMissing, EmbedderMismatch, StoreUnavailable
+from core.records import Chunk, Passage, SourceDocument, point_id
+from core.settings import Settings
+from core.sparse import SparseTerms
+
+log = logging.getLogger(__name__)
+
+DENSE, SPARSE = "dense", "bm25"
+_META_ID = point_id("__meta__")
+
+
+def open_client(settings: Settings) -> QdrantClient:
+    """A client for the configured server, or the embedded store under the data dir."""
+    if settings.qdrant_url:
+        key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+        return QdrantClient(url=settings.qdrant_url, api_key=key, timeout=10)
+    path = Path(settings.store_path)
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        return QdrantClient(path=str(path))
+    except RuntimeError as exc:  # local mode locks its folder to one process
+        raise StoreUnavailable(
+            f"embedded store {path} is in use by another process ({exc}); stop the service "
+            "before ingesting into the embedded store, or run a Qdrant server (GQA_QDRANT_URL)"
+        ) from exc
+
+
+class QdrantStore:
+    """Chunks and documents in Qdrant."""
+
+    def __init__(self, client: QdrantClient, collection: str) -> None:
+        self.client = client
+        self.chunks = collection
+        self.documents = f"{collection}_documents"
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> QdrantStore:
+        return cls(open_client(settings), settings.collection)
+
+    def close(self) -> None:
+        self.client.close()
+
+    # --- schema -----------------------------------------------------------------------------
+    def ensure_schema(self, embedder_name: str, dim: int) -> None:
+        """Create both collections if absent; refuse to mix embedders in one index."""
+        if not self.client.collection_exists(self.chunks):
+            self.client.create_collection(
+                self.chunks,
+                vectors_config={DENSE: models.VectorParams(size=dim, distance=models.Distance.COSINE)},
+                sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            )
+            with warnings.catch_warnings():  # local mode warns that it ignores payload indexes
+                warnings.simplefilter("ignore", UserWarning)
+                for key in ("doc_id", "acl"):  # what every server-side filter uses
+                    self.client.create_payload_index(self.chunks, key, models.PayloadSchemaType.KEYWORD)
+        if not self.client.collection_exists(self.documents):
+            self.client.create_collection(self.documents, vectors_config={})
+            meta = {"kind": "meta", "embedder": embedder_name, "dim": dim}
+            self.client.upsert(self.documents, [models.PointStruct(id=_META_ID, vector={}, payload=meta)])
+        self.check_embedder(embedder_name, dim)
+
+    def check_embedder(self, embedder_name: str, dim: int) -> None:
+        """Raise unless the index exists and was built with this embedder."""
+        for name in (self.chunks, self.documents):
+            if not self.client.collection_exists(name):
+                raise CollectionMissing(
+                    f"collection {name!r} not found - run 'python -m ingest <folder>' first"
+                )
+        meta = self.client.retrieve(self.documents, [_META_ID])
+        built = meta[0].payload if meta and meta[0].payload else {}
+        if built.get("embedder") != embedder_name or built.get("dim") != dim:
+            raise EmbedderMismatch(
+                f"index {self.chunks!r} was built with {built.get('embedder')} (dim {built.get('dim')}) "
+                f"but {embedder_name} (dim {dim}) is configured - set GQA_EMBEDDER to match, or "
+                "ingest into another GQA_COLLECTION"
+            )
+
+    # --- writes -----------------------------------------------------------------------------
+    def write_document(
+        self,
+        doc: SourceDocument,
+        chunks: Sequence[Chunk],
+        dense: np.ndarray,
+        sparse: Sequence[SparseTerms],
+    ) -> None:
+        """Replace a document's chunks, then record the document.
+
+        The order makes a crash at any point safe: the document record (with its fingerprint)
+        is written last, so an interrupted write is redone by the next run, and chunk ids are
+        deterministic, so redoing it creates no duplicates.
+        """
+        points = [
+            models.PointStruct(
+                id=c.chunk_id,
+                vector={
+                    DENSE: dense[i].tolist(),
+                    SPARSE: models.SparseVector(indices=sparse[i].indices, values=sparse[i].values),
+                },
+                payload=c.to_payload(),
+            )
+            for i, c in enumerate(chunks)
+        ]
+        if points:
+            self.client.upsert(self.chunks, points, wait=True)
+        keep = [p.id for p in points]
+        stale = models.Filter(
+            must=[_match("doc_id", doc.doc_id)],
+            must_not=[models.HasIdCondition(has_id=keep)] if keep else [],
+        )
+        self.client.delete(self.chunks, models.FilterSelector(filter=stale), wait=True)
+        self.client.upsert(
+            self.documents,
+            [models.PointStruct(id=point_id("doc", doc.doc_id), vector={}, payload=doc.to_payload())],
+            wait=True,
+        )
+
+    def delete_document(self, doc_id: str) -> None:
+        """Remove a document and all its chunks (record first: a crash leaves only orphans
+        that the next sync of the same root deletes again)."""
+        self.client.delete(self.documents, models.PointIdsList(points=[point_id("doc", doc_id)]))
+        self.client.delete(
+            self.chunks, models.FilterSelector(filter=models.Filter(must=[_match("doc_id", doc_id)]))
+        )
+
+    # --- reads ------------------------------------------------------------------------------
+    def document_states(self) -> dict[str, SourceDocument]:
+        """Every stored document without its text: doc_id -> record (for sync decisions)."""
+        return {
+            p["doc_id"]: SourceDocument.from_payload(p) for p in self._scroll(self.documents, _NOT_META)
+        }
+
+    def _scroll(self, collection: str, flt: models.Filter) -> Iterator[dict[str, Any]]:
+        offset = None
+        while True:
+            points, offset = self.client.scroll(
+                collection,
+                scroll_filter=flt,
+                limit=512,
+                offset=offset,
+                with_payload=models.PayloadSelectorExclude(exclude=["text"]),
+            )
+            for p in points:
+                yield p.payload or {}
+            if offset is None:
+                return
+
+    def get_document(self, doc_id: str) -> SourceDocument | None:
+        """The stored document, or None."""
+        got = self.client.retrieve(self.documents, [point_id("doc", doc_id)], with_payload=True)
+        return SourceDocument.from_payload(got[0].payload) if got and got[0].payload else None
+
+    def chunk_ids(self, doc_id: str | None = None) -> list[str]:
+        """Ids of all chunks (of one document)."""
+        flt = models.Filter(must=[_match("doc_id", doc_id)]) if doc_id else None
+        ids, offset = [], None
+        while True:
+            points, offset = self.client.scroll(
+                self.chunks, scroll_filter=flt, limit=1024, offset=offset, with_payload=False
+            )
+            ids += [str(p.id) for p in points]
+            if offset is None:
+                return ids
+
+    def count_chunks(self) -> int:
+        return self.client.count(self.chunks, exact=True).count
+
+    def search(
+        self,
+        dense: np.ndarray,
+        sparse: SparseTerms,
+        *,
+        limit: int,
+        pool: int,
+        groups: Sequence[str] | None = None,
+    ) -> list[Passage]:
+        """Hybrid retrieval: dense and BM25 candidates fused by RRF inside Qdrant.
+
+        `groups` filters inside every prefetch (never after), so a document outside the
+        caller's groups can neither be returned nor push others out of the candidate pool.
+        """
+        flt = None
+        if groups is not None:
+            flt = models.Filter(must=[models.FieldCondition(key="acl", match=models.MatchAny(any=list(groups)))])
+        prefetch = [models.Prefetch(query=dense.tolist(), using=DENSE, limit=pool, filter=flt)]
+        if sparse.indices:
+            vec = models.SparseVector(indices=sparse.indices, values=sparse.values)
+            prefetch.append(models.Prefetch(query=vec, using=SPARSE, limit=pool, filter=flt))
+        res = self.client.query_points(
+            self.chunks,
+            prefetch=prefetch,
+            query=models.FusionQuery(fusion=models.Fusion.RRF),
+            query_filter=flt,
+            limit=limit,
+            with_payload=True,
+            with_vectors=[DENSE],
+        )
+        out = []
+        for p in res.points:
+            vec = p.vector[DENSE] if isinstance(p.vector, dict) else None
+            cos = float(np.dot(dense, np.asarray(vec, dtype=np.float32))) if vec else 0.0
+            out.append(Passage(Chunk.from_payload(p.payload or {}), float(p.score), cos))
+        return out
+
+
+def _match(key: str, value: str) -> models.FieldCondition:
+    return models.FieldCondition(key=key, match=models.MatchValue(value=value))
+
+
+# "kind" is set only on the meta record: documents are every record that is not meta.
+_NOT_META = models.Filter(must_not=[_match("kind", "meta")])

@@ -1,0 +1,62 @@
+"""`python -m ingest PATH [PATH ...]`: sync files and folders into the configured store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from core.embedders import make_embedder
+from core.errors import GqaError
+from core.settings import Settings
+from core.store import QdrantStore
+from ingest.pipeline import IngestReport, Ingestor
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__)
+    parser.add_argument("paths", nargs="+", type=Path, help="files and folders to sync")
+    parser.add_argument("--acl", help="comma-separated groups for these documents (default: GQA_DEFAULT_ACL)")
+    parser.add_argument("--summary-json", type=Path, help="also write the summary here as JSON")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+    settings = Settings()
+    acl = [g.strip() for g in args.acl.split(",") if g.strip()] if args.acl else None
+    try:
+        store = QdrantStore.from_settings(settings)
+        try:
+            report = Ingestor(settings, store, make_embedder(settings)).sync(
+                args.paths, acl=acl, progress=not args.no_progress and sys.stderr.isatty()
+            )
+        finally:
+            store.close()
+    except GqaError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(summary(report, settings))
+    if args.summary_json:
+        args.summary_json.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    return 1 if report.failed else 0
+
+
+def summary(report: IngestReport, settings: Settings) -> str:
+    """The one-screen summary of a run."""
+    where = settings.qdrant_url or settings.store_path
+    lines = [
+        f"collection {settings.collection!r} at {where}",
+        f"documents: {report.new} new, {report.changed} changed, {report.unchanged} unchanged, "
+        f"{report.removed} removed, {len(report.failed)} failed",
+        f"chunks written: {report.chunks_written}    seconds: {report.seconds:.1f}",
+    ]
+    lines += [f"  failed: {f.file}: {f.reason}" for f in report.failed[:20]]
+    if len(report.failed) > 20:
+        lines.append(f"  ... and {len(report.failed) - 20} more (see --summary-json)")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

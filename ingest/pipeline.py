@@ -1,0 +1,160 @@
+"""Sync sources into the index: new and changed documents are (re)written, unchanged ones are
+skipped by fingerprint, documents whose files are gone are deleted.
+
+llama-index runs the transformations (our sentence chunker, then the embedder adapter) through
+its IngestionPipeline. Its docstore-based de-duplication is not used: the document records in
+Qdrant are the single source of truth for what is indexed, so a crash can never leave a
+docstore file that disagrees with the index.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from llama_index.core.ingestion import IngestionPipeline
+from llama_index.core.schema import Document, MetadataMode, TextNode
+from tqdm import tqdm
+
+from core.embedders import Embedder, as_llama_embedding
+from core.records import Chunk, SourceDocument, sha256
+from core.settings import Settings
+from core.sparse import SPARSE_VERSION, Bm25Encoder
+from core.store import QdrantStore
+from ingest.chunking import SentenceChunker
+from ingest.sources import Failure, Root, read_root
+
+log = logging.getLogger(__name__)
+
+BATCH_DOCS = 64
+
+
+@dataclass
+class IngestReport:
+    """What one run did."""
+
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks_written: int = 0
+    seconds: float = 0.0
+    failed: list[Failure] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["failed"] = [{"file": f.file, "reason": f.reason} for f in self.failed]
+        return d
+
+
+class Ingestor:
+    """Writes documents into a store with one embedder and one chunking configuration."""
+
+    def __init__(self, settings: Settings, store: QdrantStore, embedder: Embedder) -> None:
+        self.settings, self.store, self.embedder = settings, store, embedder
+        self.sparse = Bm25Encoder()
+        self.pipeline = IngestionPipeline(
+            transformations=[
+                SentenceChunker(chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap),
+                as_llama_embedding(embedder, settings.embed_batch_size),
+            ],
+            disable_cache=True,
+        )
+        # Everything that shapes chunks and vectors; a change re-indexes every document.
+        self._config = f"{settings.chunk_size}/{settings.chunk_overlap}/{embedder.name}/{SPARSE_VERSION}"
+
+    def fingerprint(self, doc: SourceDocument) -> str:
+        return sha256("\x1f".join([doc.text, doc.title, doc.source, ",".join(doc.acl), self._config]))
+
+    def sync(self, paths: Sequence[Path], acl: Sequence[str] | None = None, progress: bool = False) -> IngestReport:
+        """Make the index mirror `paths`. Bad files are reported in the result and skipped."""
+        t0 = time.perf_counter()
+        report = IngestReport()
+        self.store.ensure_schema(self.embedder.name, self.embedder.dim)
+        stored = self.store.document_states()
+        groups = tuple(acl or self.settings.default_acl)
+        roots = [Root(Path(p)) for p in paths]
+        seen: set[str] = set()
+        todo: list[SourceDocument] = []
+        for root in roots:
+            for item in read_root(root, groups, int(self.settings.max_file_mb * 2**20)):
+                if isinstance(item, Failure):
+                    report.failed.append(item)
+                    continue
+                doc = replace(item, fingerprint=self.fingerprint(item))
+                seen.add(doc.doc_id)
+                prior = stored.get(doc.doc_id)
+                if prior is not None and prior.fingerprint == doc.fingerprint:
+                    report.unchanged += 1
+                else:
+                    todo.append(doc)
+                    report.new += prior is None
+                    report.changed += prior is not None
+        self._write(todo, report, progress)
+        report.removed = self._remove_missing(stored, roots, seen, report.failed)
+        report.seconds = round(time.perf_counter() - t0, 3)
+        return report
+
+    def _write(self, todo: list[SourceDocument], report: IngestReport, progress: bool) -> None:
+        bar = tqdm(total=len(todo), unit="doc", disable=not progress, desc="embedding")
+        for batch in _batches(todo, BATCH_DOCS):
+            try:
+                report.chunks_written += self.write_batch(batch)
+            except Exception as exc:  # one bad batch must not stop the run; retried next time
+                log.exception("writing %d documents failed", len(batch))
+                report.failed += [Failure(d.origin, d.file, f"indexing failed: {exc}") for d in batch]
+            bar.update(len(batch))
+            bar.set_postfix(chunks=report.chunks_written)
+        bar.close()
+
+    def write_batch(self, docs: Sequence[SourceDocument]) -> int:
+        """Chunk, embed and write documents; return the number of chunks written."""
+        by_id = {d.doc_id: d for d in docs}
+        nodes = self.pipeline.run(
+            documents=[Document(text=d.text, id_=d.doc_id, metadata={"title": d.title}) for d in docs]
+        )
+        per_doc: dict[str, list[TextNode]] = defaultdict(list)
+        for node in nodes:
+            if isinstance(node, TextNode) and node.ref_doc_id:
+                per_doc[node.ref_doc_id].append(node)
+        written = 0
+        for doc_id, doc in by_id.items():
+            doc_nodes = per_doc.get(doc_id, [])
+            chunks = [_chunk(doc, i, n) for i, n in enumerate(doc_nodes)]
+            dense = np.asarray([n.embedding for n in doc_nodes], dtype=np.float32)
+            sparse = [self.sparse.encode_passage(n.get_content(MetadataMode.EMBED)) for n in doc_nodes]
+            self.store.write_document(replace(doc, chunk_count=len(chunks)), chunks, dense, sparse)
+            written += len(chunks)
+        return written
+
+    def _remove_missing(
+        self,
+        stored: dict[str, SourceDocument],
+        roots: Iterable[Root],
+        seen: set[str],
+        failed: list[Failure],
+    ) -> int:
+        origins = {r.origin for r in roots}
+        # A file that failed to read this time keeps its documents: a bad read loses nothing.
+        kept_files = {(f.origin, f.file) for f in failed}
+        removed = 0
+        for doc_id, doc in stored.items():
+            if doc.origin in origins and doc_id not in seen and (doc.origin, doc.file) not in kept_files:
+                self.store.delete_document(doc_id)
+                removed += 1
+        return removed
+
+
+def _chunk(doc: SourceDocument, index: int, node: TextNode) -> Chunk:
+    start, end = int(node.start_char_idx or 0), int(node.end_char_idx or 0)
+    return Chunk(doc.doc_id, index, doc.text[start:end], start, end, doc.source, doc.title, doc.acl)
+
+
+def _batches(items: list[SourceDocument], n: int) -> Iterable[list[SourceDocument]]:
+    for i in range(0, len(items), n):
+        yield items[i : i + n]
