@@ -56,7 +56,9 @@ class SentenceChunker(NodeParser):
                     text=text[start:end],
                     start_char_idx=start,
                     end_char_idx=end,
-                    metadata={"title": doc.metadata.get("title", "")},
+                    # The title goes into what is embedded (it situates every chunk); absent
+                    # titles are left out rather than embedded as "title: ".
+                    metadata={"title": doc.metadata["title"]} if doc.metadata.get("title") else {},
                     excluded_llm_metadata_keys=[],
                     relationships={NodeRelationship.SOURCE: doc.as_related_node_info()},
                 )

@@ -129,5 +129,5 @@ def _jsonl_records(root: Root, rel: str, text: str, acl: tuple[str, ...]) -> Ite
             continue
         groups = rec.get("acl")
         rec_acl = tuple(groups) if isinstance(groups, list) and groups else acl
-        title = str(rec.get("title") or doc_id)
+        title = str(rec.get("title") or "")
         yield _document(root.origin, rel, doc_id, _JUNK.sub("", body), rec_acl, title, str(rec.get("source") or where))

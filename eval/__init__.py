@@ -1,0 +1,1 @@
+"""Grounding evals: datasets, a runner that drives the service, metrics and reports."""

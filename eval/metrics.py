@@ -1,0 +1,115 @@
+"""Verdicts per question and the summary metrics. Pure functions over plain records.
+
+Definitions (also in the README):
+- answer accuracy: answerable questions whose answer contains every required element (any
+  accepted spelling; case-insensitive, after folding traditional->simplified and
+  full-width->half-width). A refusal is a wrong answer.
+- refusal recall: unanswerable questions refused. refusal precision: refusals that were of
+  unanswerable questions. false-refusal rate: answerable questions refused.
+- grounding rate: non-refused answers whose every segment carries markers naming citations,
+  whose every citation quote is exactly its document's text at its offsets, and whose text is
+  found verbatim in the quotes it cites (core.citations.problems is empty).
+- citation support: answered answerable questions with a citation whose document is in
+  supporting_ids or whose quote contains an answer element (the benchmarks' convention).
+- retrieval recall@k / MRR: answerable questions with a supporting passage (in supporting_ids,
+  or containing an answer element) among the top k retrieved.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from core.text import fold
+
+
+@dataclass
+class Record:
+    """One asked question with what came back, in the shape written to the JSON report."""
+
+    id: str
+    question: str
+    answerable: bool
+    accepted: list[list[str]]
+    supporting_ids: list[str]
+    answer: str | None
+    refused: bool
+    reason: str | None
+    citations: list[dict[str, Any]]
+    retrieved: list[dict[str, str]]  # {"doc_id", "text"} in rank order
+    latency_ms: float
+    citation_problems: list[str] = field(default_factory=list)
+
+
+def contains_element(text: str, alternatives: Sequence[str]) -> bool:
+    folded = fold(text)
+    return any(fold(a) in folded for a in alternatives if a)
+
+
+def answer_correct(r: Record) -> bool:
+    """Every required element is in the answer (a refusal or empty answer is not correct)."""
+    if r.refused or not r.answer or not r.accepted:
+        return False
+    return all(contains_element(r.answer, alts) for alts in r.accepted)
+
+
+def supports(r: Record, doc_id: str, text: str) -> bool:
+    return doc_id in r.supporting_ids or any(contains_element(text, alts) for alts in r.accepted)
+
+
+def citation_supported(r: Record) -> bool:
+    return any(supports(r, c["doc_id"], c["quote"]) for c in r.citations)
+
+
+def first_hit_rank(r: Record) -> int | None:
+    """1-based rank of the first supporting retrieved passage."""
+    for rank, p in enumerate(r.retrieved, 1):
+        if supports(r, p["doc_id"], p["text"]):
+            return rank
+    return None
+
+
+def _rate(num: int, den: int) -> float | None:
+    return round(num / den, 4) if den else None
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile (q in 0..100)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)], 2)
+
+
+def summarize(records: Sequence[Record], k: int = 5) -> dict[str, Any]:
+    """All summary metrics; a rate whose denominator is empty is None."""
+    ans = [r for r in records if r.answerable]
+    una = [r for r in records if not r.answerable]
+    answered = [r for r in records if not r.refused]
+    refused = [r for r in records if r.refused]
+    ranks = [first_hit_rank(r) for r in ans]
+    rec = _rate(sum(r.refused for r in una), len(una))
+    prec = _rate(sum(not r.answerable for r in refused), len(refused))
+    f1 = round(2 * prec * rec / (prec + rec), 4) if prec and rec else (0.0 if una else None)
+    lat = [r.latency_ms for r in records]
+    return {
+        "questions": len(records),
+        "answerable": len(ans),
+        "unanswerable": len(una),
+        "answer_accuracy": _rate(sum(answer_correct(r) for r in ans), len(ans)),
+        "false_refusal_rate": _rate(sum(r.refused for r in ans), len(ans)),
+        "refusal_recall": rec,
+        "refusal_precision": prec,
+        "refusal_f1": f1,
+        "grounding_rate": _rate(sum(not r.citation_problems for r in answered), len(answered)),
+        "citation_support_rate": _rate(
+            sum(citation_supported(r) for r in ans if not r.refused), sum(not r.refused for r in ans)
+        ),
+        f"retrieval_recall@{k}": _rate(sum(x is not None and x <= k for x in ranks), len(ans)),
+        "mrr": round(sum(1 / x for x in ranks if x) / len(ans), 4) if ans else None,
+        "latency_p50_ms": percentile(lat, 50),
+        "latency_p95_ms": percentile(lat, 95),
+        "latency_max_ms": percentile(lat, 100),
+    }

@@ -1,0 +1,1 @@
+"""The answering service: retrieval, evidence selection, refusal and the HTTP API."""

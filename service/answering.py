@@ -1,0 +1,79 @@
+"""The extractive answer engine: retrieve, select evidence, decide, quote with citations."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from core.embedders import Embedder
+from core.records import Answer, Citation, Passage
+from core.settings import Settings
+from core.sparse import Bm25Encoder
+from core.store import QdrantStore
+from core.text import script_of
+from service.evidence import Sentence, question_terms, select, split_sentences
+from service.refusal import decide, message
+
+
+class AnswerEngine:
+    """Answers a question only from retrieved passages, or refuses with a reason."""
+
+    def __init__(self, settings: Settings, store: QdrantStore, embedder: Embedder) -> None:
+        self.settings, self.store, self.embedder = settings, store, embedder
+        self.sparse = Bm25Encoder()
+
+    def retrieve(self, question: str, groups: Sequence[str] | None = None) -> list[Passage]:
+        """Top-k passages by hybrid retrieval, within the caller's groups."""
+        return self.store.search(
+            self.embedder.embed_query(question),
+            self.sparse.encode_query(question),
+            limit=self.settings.top_k,
+            pool=self.settings.candidate_pool,
+            groups=groups,
+        )
+
+    def answer(self, question: str, groups: Sequence[str] | None = None) -> Answer:
+        """A cited extractive answer, or a refusal whose message is in the question's script."""
+        t0 = time.perf_counter()
+        passages = self.retrieve(question, groups)
+        t1 = time.perf_counter()
+        terms = question_terms(question)
+        evidence = select(terms, split_sentences(passages), self.settings.max_answer_sentences) if passages else None
+        top_dense = max((p.dense_score for p in passages), default=0.0)
+        decision = decide(evidence, top_dense, self.settings.min_coverage, self.settings.min_dense_score)
+        timings = {"retrieve": (t1 - t0) * 1000, "select": (time.perf_counter() - t1) * 1000}
+        features = {
+            "coverage": evidence.coverage if evidence else 0.0,
+            "missing_critical": float(len(evidence.missing_critical)) if evidence else 0.0,
+            "top_dense": top_dense,
+        }
+        if decision.refused:
+            return Answer(None, True, decision.reason, message(decision, script_of(question)),
+                          passages=tuple(passages), features=features, timings_ms=timings)
+        assert evidence is not None
+        text, citations = compose(evidence.sentences, script_of(question))
+        return Answer(text, False, None, None, citations, tuple(passages), features, timings)
+
+
+def compose(sentences: Sequence[Sentence], script: str) -> tuple[str, tuple[Citation, ...]]:
+    """Verbatim quotes, each followed by its marker. Neighbouring sentences of one chunk with
+    only whitespace between them become one quote (the exact chunk text that spans them)."""
+    groups: list[list[Sentence]] = []
+    for s in sentences:
+        prev = groups[-1][-1] if groups else None
+        if prev is not None and prev.passage.chunk == s.passage.chunk and s.start >= prev.end:
+            cs = s.passage.chunk.char_start
+            if not s.passage.chunk.text[prev.end - cs : s.start - cs].strip():
+                groups[-1].append(s)
+                continue
+        groups.append([s])
+    parts, citations = [], []
+    for n, group in enumerate(groups, 1):
+        first, last = group[0], group[-1]
+        chunk = first.passage.chunk
+        quote = chunk.text[first.start - chunk.char_start : last.end - chunk.char_start]
+        score = round(first.passage.score, 6)
+        citations.append(Citation(n, chunk.doc_id, chunk.source, chunk.title, quote, first.start, last.end, score))
+        parts.append(f"{quote} [{n}]")
+    sep = "" if script.startswith("zh") else " "
+    return sep.join(parts), tuple(citations)

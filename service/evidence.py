@@ -1,0 +1,183 @@
+"""Evidence selection for extractive answers: pure functions, no I/O.
+
+A question becomes weighted key terms plus critical terms (numbers, years, model names, names,
+quoted phrases) that the evidence must contain. Retrieved chunks are split into sentences with
+document offsets; the answer is the smallest set of sentences that covers the question's terms.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import jieba.posseg
+from py_rust_stemmers import SnowballStemmer
+
+from core.records import Passage
+from core.sentences import sentence_spans
+from core.text import fold, idf, words
+
+CRITICAL_WEIGHT = 3.0
+# Part-of-speech tags (jieba) of proper names: person, place, organisation, other proper noun.
+# Only person names: place and organisation tags fire on common words (中国, 公司) too often.
+_NAME_FLAGS = {"nr", "nrt"}
+# jieba tags unknown words as names by guesswork; a real name starts with a common surname.
+_SURNAMES = frozenset(
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕"
+    "丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
+_NUMBER = re.compile(r"(?<![A-Za-z0-9.])\d+(?:[.,]\d+)*(?![A-Za-z0-9])")
+_MODEL = re.compile(r"\b(?=[a-z0-9-]*\d)(?=[a-z0-9-]*[a-z])[a-z0-9][a-z0-9-]*\b")
+_QUOTED = re.compile(r"[\"“「『《]([^\"”」』》]{2,40})[\"”」』》]")
+
+
+# What kind of answer a question asks for, and how to recognise a sentence that can give it.
+_WANTS = {
+    "quantity": (
+        re.compile(r"多少|几[个天年月次位名岁小周项种家]|多久|多长|多大|多高|多远|how (?:many|much|long|old|far)|what (?:percentage|number|amount)"),
+        re.compile(r"\d|[一二两三四五六七八九十百千万亿半]"),
+    ),
+    "date": (
+        re.compile(r"何时|什么时候|哪一?年|哪一?天|几月|几号|日期|时间|when\b|what (?:date|year|time)"),
+        re.compile(r"\d{1,4}\s*[年月日号点:]|\d{4}-\d|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(?:monday|tuesday|wednesday|thursday|friday)"),
+    ),
+}
+WANT_BONUS = 0.25  # share of the question's weight a sentence of the asked-for kind earns
+
+
+@dataclass(frozen=True)
+class QuestionTerms:
+    """Folded key terms with weights, the critical ones as (as written, folded), and the kinds
+    of answer the question asks for (quantity, date)."""
+
+    weights: dict[str, float]
+    critical: tuple[tuple[str, str], ...]
+    wants: tuple[str, ...] = ()
+
+    @property
+    def total(self) -> float:
+        return sum(self.weights.values())
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """One sentence of a retrieved chunk: `doc_id` and exact document offsets."""
+
+    passage: Passage
+    rank: int
+    start: int
+    end: int
+    text: str
+    folded: str
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The chosen sentences (in answer order) and what they cover of the question."""
+
+    sentences: tuple[Sentence, ...]
+    coverage: float
+    missing_critical: tuple[str, ...]
+    answers_kind: bool = True
+
+
+def question_terms(question: str) -> QuestionTerms:
+    """Key terms of a question, weighted by IDF; critical terms weigh CRITICAL_WEIGHT x more."""
+    shown = unicodedata.normalize("NFKC", question)
+    folded = fold(question)
+    critical: dict[str, str] = {}
+    for m in _QUOTED.finditer(shown):
+        critical.setdefault(fold(m.group(1)), m.group(1))
+    for m in _NUMBER.finditer(shown):
+        critical.setdefault(m.group(0), m.group(0))
+    for m in _MODEL.finditer(folded):
+        critical.setdefault(m.group(0), m.group(0))
+    for tok in jieba.posseg.lcut(folded):
+        if tok.flag in _NAME_FLAGS and 2 <= len(tok.word) <= 4 and tok.word[0] in _SURNAMES:
+            critical.setdefault(tok.word, tok.word)
+    weights = {_stem(t): idf(t) for t in words(folded) if len(t) > 1 or not t.isascii()}
+    for f in critical:
+        weights[f] = max(weights.get(f, 0.0), idf(f)) * CRITICAL_WEIGHT
+    # A critical term written with its own sub-words counts once, via the critical term.
+    wants = tuple(kind for kind, (asks, _) in _WANTS.items() if asks.search(folded))
+    return QuestionTerms(weights, tuple((shown_t, f) for f, shown_t in critical.items()), wants)
+
+
+def answers_kind(terms: QuestionTerms, folded_sentence: str) -> bool:
+    """The sentence holds the kind of answer the question asks for (or it asks for none)."""
+    return all(_WANTS[k][1].search(folded_sentence) for k in terms.wants)
+
+
+@functools.cache
+def _stemmer() -> SnowballStemmer:
+    return SnowballStemmer("english")
+
+
+def _stem(term: str) -> str:
+    """English words by their stem ('employees' -> 'employe'), which also matches as a substring
+    of the other forms; Chinese words as they are."""
+    return _stemmer().stem_word(term) if term.isascii() and term.isalpha() else term
+
+
+def contains(folded_text: str, term: str) -> bool:
+    """Term occurs in the text; numbers must not be part of a longer number."""
+    if term[:1].isdigit():
+        return re.search(rf"(?<![\d.]){re.escape(term)}(?![\d])", folded_text) is not None
+    return term in folded_text
+
+
+def split_sentences(passages: Sequence[Passage]) -> list[Sentence]:
+    """Sentences of the passages with document offsets, each span once."""
+    seen: set[tuple[str, int]] = set()
+    seen_text: set[str] = set()
+    out = []
+    for rank, p in enumerate(passages):
+        c = p.chunk
+        for s, e in sentence_spans(c.text):
+            key = (c.doc_id, c.char_start + s)
+            folded = fold(c.text[s:e])
+            if key in seen or folded in seen_text:  # chunk overlap, or the same text elsewhere
+                continue
+            seen.add(key)
+            seen_text.add(folded)
+            out.append(Sentence(p, rank, c.char_start + s, c.char_start + e, c.text[s:e], folded))
+    return out
+
+
+def select(terms: QuestionTerms, sentences: Sequence[Sentence], max_sentences: int) -> Evidence:
+    """Greedy weighted set cover: the best sentence, then those that add uncovered terms."""
+    if not sentences or terms.total == 0:
+        return Evidence((), 0.0, tuple(s for s, _ in terms.critical))
+
+    def gain(s: Sentence, covered: set[str]) -> float:
+        return sum(w for t, w in terms.weights.items() if t not in covered and contains(s.folded, t))
+
+    def prior(s: Sentence) -> float:  # answer kind, then retrieval rank, break ties
+        kind = WANT_BONUS if terms.wants and answers_kind(terms, s.folded) else 0.0
+        return kind + 0.05 * s.passage.dense_score + 0.02 / (1 + s.rank)
+
+    chosen: list[Sentence] = []
+    covered: set[str] = set()
+    while len(chosen) < max_sentences:
+        best = max(sentences, key=lambda s: (gain(s, covered) / terms.total + prior(s) * (not chosen)))
+        g = gain(best, covered)
+        if g <= 0 or best in chosen or (chosen and g / terms.total < 0.15):
+            break
+        chosen.append(best)
+        covered |= {t for t in terms.weights if contains(best.folded, t)}
+    coverage = sum(terms.weights[t] for t in covered) / terms.total
+    missing = tuple(shown for shown, f in terms.critical if f not in covered)
+    kind = any(answers_kind(terms, s.folded) for s in chosen)
+    return Evidence(tuple(_answer_order(chosen)), coverage, missing, kind)
+
+
+def _answer_order(chosen: list[Sentence]) -> list[Sentence]:
+    """Group by document in order of first choice; document order within a document."""
+    docs: list[str] = []
+    for s in chosen:
+        if s.passage.chunk.doc_id not in docs:
+            docs.append(s.passage.chunk.doc_id)
+    return sorted(chosen, key=lambda s: (docs.index(s.passage.chunk.doc_id), s.start))

@@ -1,0 +1,58 @@
+"""The answer-or-refuse decision and refusal messages in the question's script. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from service.evidence import Evidence
+
+NO_EVIDENCE = "no_evidence"
+NOT_COVERED = "evidence_does_not_cover_question"
+LOW_SUPPORT = "low_support"
+
+MESSAGES = {
+    NO_EVIDENCE: {
+        "zh-Hans": "没有找到能回答这个问题的文档。",
+        "zh-Hant": "沒有找到能回答這個問題的文件。",
+        "en": "No document that could answer this question was found.",
+    },
+    NOT_COVERED: {
+        "zh-Hans": "找到的文档没有提到问题中的“{missing}”，无法据此回答。",
+        "zh-Hant": "找到的文件沒有提到問題中的「{missing}」，無法據此回答。",
+        "en": "The documents found do not mention \"{missing}\" from the question, so they cannot answer it.",
+    },
+    LOW_SUPPORT: {
+        "zh-Hans": "找到的文档与问题相关，但不足以回答这个问题。",
+        "zh-Hant": "找到的文件與問題相關，但不足以回答這個問題。",
+        "en": "The documents found are related, but they do not answer this question.",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Decision:
+    refused: bool
+    reason: str | None = None
+    missing: tuple[str, ...] = ()
+
+
+def decide(evidence: Evidence | None, top_dense: float, min_coverage: float, min_dense: float) -> Decision:
+    """Answer only when the chosen sentences contain every critical term of the question
+    (numbers, years, model names, names, quoted phrases) and enough of its key terms."""
+    if evidence is None:
+        return Decision(True, NO_EVIDENCE)
+    if not evidence.sentences:
+        return Decision(True, LOW_SUPPORT)
+    if evidence.missing_critical:
+        return Decision(True, NOT_COVERED, evidence.missing_critical)
+    if evidence.coverage < min_coverage or top_dense < min_dense:
+        return Decision(True, LOW_SUPPORT)
+    return Decision(False)
+
+
+def message(decision: Decision, script: str) -> str | None:
+    """The refusal's short explanation in the question's script (zh-Hans, zh-Hant, en)."""
+    if not decision.refused or decision.reason is None:
+        return None
+    sep = "、" if script.startswith("zh") else ", "
+    return MESSAGES[decision.reason][script].format(missing=sep.join(decision.missing))
