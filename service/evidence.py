@@ -45,7 +45,11 @@ _WANTS = {
         re.compile(r"\d{1,4}\s*[年月日号点:]|\d{4}-\d|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(?:monday|tuesday|wednesday|thursday|friday)"),
     ),
 }
-WANT_BONUS = 0.25  # share of the question's weight a sentence of the asked-for kind earns
+WANT_BONUS = 0.25
+# Words that ask rather than say; removed before terms are taken (几天 -> 天).
+_QUESTION_WORDS = re.compile(
+    r"多少|几|什么|哪些|哪个|哪里|哪儿|哪|谁|怎么样|怎么|怎样|如何|为什么|为何|是否|是不是|吗|呢|请问"
+)  # share of the question's weight a sentence of the asked-for kind earns
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,8 @@ class Evidence:
 def question_terms(question: str) -> QuestionTerms:
     """Key terms of a question, weighted by IDF; critical terms weigh CRITICAL_WEIGHT x more."""
     shown = unicodedata.normalize("NFKC", question)
-    folded = fold(question)
+    asked = fold(question)
+    folded = _QUESTION_WORDS.sub(" ", asked)
     critical: dict[str, str] = {}
     for m in _QUOTED.finditer(shown):
         critical.setdefault(fold(m.group(1)), m.group(1))
@@ -102,7 +107,7 @@ def question_terms(question: str) -> QuestionTerms:
     for f in critical:
         weights[f] = max(weights.get(f, 0.0), idf(f)) * CRITICAL_WEIGHT
     # A critical term written with its own sub-words counts once, via the critical term.
-    wants = tuple(kind for kind, (asks, _) in _WANTS.items() if asks.search(folded))
+    wants = tuple(kind for kind, (asks, _) in _WANTS.items() if asks.search(asked))
     return QuestionTerms(weights, tuple((shown_t, f) for f, shown_t in critical.items()), wants)
 
 
@@ -120,6 +125,16 @@ def _stem(term: str) -> str:
     """English words by their stem ('employees' -> 'employe'), which also matches as a substring
     of the other forms; Chinese words as they are."""
     return _stemmer().stem_word(term) if term.isascii() and term.isalpha() else term
+
+
+def credit(folded_text: str, term: str) -> float:
+    """1 when the term occurs; for a Chinese word that does not, half the share of its
+    characters that do (jieba splits unknown compounds unpredictably: 年假 -> 年 + 假)."""
+    if contains(folded_text, term):
+        return 1.0
+    if term.isascii() or len(term) < 2:
+        return 0.0
+    return 0.5 * sum(ch in folded_text for ch in term) / len(term)
 
 
 def contains(folded_text: str, term: str) -> bool:
@@ -152,24 +167,25 @@ def select(terms: QuestionTerms, sentences: Sequence[Sentence], max_sentences: i
     if not sentences or terms.total == 0:
         return Evidence((), 0.0, tuple(s for s, _ in terms.critical))
 
-    def gain(s: Sentence, covered: set[str]) -> float:
-        return sum(w for t, w in terms.weights.items() if t not in covered and contains(s.folded, t))
+    def gain(s: Sentence, covered: dict[str, float]) -> float:
+        return sum(w * max(0.0, credit(s.folded, t) - covered.get(t, 0.0)) for t, w in terms.weights.items())
 
     def prior(s: Sentence) -> float:  # answer kind, then retrieval rank, break ties
         kind = WANT_BONUS if terms.wants and answers_kind(terms, s.folded) else 0.0
         return kind + 0.05 * s.passage.dense_score + 0.02 / (1 + s.rank)
 
     chosen: list[Sentence] = []
-    covered: set[str] = set()
+    covered: dict[str, float] = {}
     while len(chosen) < max_sentences:
         best = max(sentences, key=lambda s: (gain(s, covered) / terms.total + prior(s) * (not chosen)))
         g = gain(best, covered)
         if g <= 0 or best in chosen or (chosen and g / terms.total < 0.15):
             break
         chosen.append(best)
-        covered |= {t for t in terms.weights if contains(best.folded, t)}
-    coverage = sum(terms.weights[t] for t in covered) / terms.total
-    missing = tuple(shown for shown, f in terms.critical if f not in covered)
+        for t in terms.weights:
+            covered[t] = max(covered.get(t, 0.0), credit(best.folded, t))
+    coverage = sum(w * covered.get(t, 0.0) for t, w in terms.weights.items()) / terms.total
+    missing = tuple(shown for shown, f in terms.critical if covered.get(f, 0.0) < 1.0)
     kind = any(answers_kind(terms, s.folded) for s in chosen)
     return Evidence(tuple(_answer_order(chosen)), coverage, missing, kind)
 

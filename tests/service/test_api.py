@@ -1,0 +1,74 @@
+"""The HTTP API through the real app, on a real local-mode store."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from core.embedders import HashingEmbedder
+from core.settings import Settings
+from core.store import QdrantStore
+from ingest.pipeline import Ingestor
+from service.app import create_app
+from tests.conftest import write
+from tests.ingest.test_pipeline import DOCS
+
+
+@pytest.fixture
+def client(tmp_path: Path, settings: Settings, store: QdrantStore, embedder: HashingEmbedder) -> Iterator[TestClient]:
+    Ingestor(settings, store, embedder).sync([write(tmp_path / "docs", DOCS)])
+    with TestClient(create_app(settings, store=store, embedder=embedder)) as c:
+        yield c
+
+
+def test_answer_quotes_resolve_to_the_stored_document(client: TestClient) -> None:
+    body = client.post("/v1/answer", json={"question": "年假要提前几天申请？"}).json()
+    assert body["refused"] is False and body["reason"] is None
+    assert "[1]" in body["answer"] and "3天" in body["answer"]
+    for c in body["citations"]:
+        doc = client.get(f"/v1/documents/{c['doc_id']}").json()
+        assert doc["text"][c["start"] : c["end"]] == c["quote"]
+        assert c["quote"] in body["answer"]
+        assert set(c) == {"n", "doc_id", "source", "title", "quote", "start", "end", "score"}
+
+
+def test_traditional_question_finds_simplified_document(client: TestClient) -> None:
+    body = client.post("/v1/answer", json={"question": "年假須提前幾天申請？"}).json()
+    assert not body["refused"] and body["citations"][0]["doc_id"] == "docs/hr/leave.md"
+
+
+def test_wrong_year_refuses_with_reason_and_message(client: TestClient) -> None:
+    body = client.post("/v1/answer", json={"question": "2019年员工每年享有多少天带薪年假？"}).json()
+    assert body == {
+        "answer": None,
+        "refused": True,
+        "reason": "evidence_does_not_cover_question",
+        "message": "找到的文档没有提到问题中的“2019”，无法据此回答。",
+        "citations": [],
+    }
+
+
+def test_english_refusal_message(client: TestClient) -> None:
+    body = client.post("/v1/answer", json={"question": "What is the parking fee at the Berlin office?"}).json()
+    assert body["refused"] is True and body["message"] and body["message"].isascii()
+
+
+@pytest.mark.parametrize("payload", [{"question": ""}, {}, {"question": "x" * 2001}, {"question": 3}])
+def test_bad_requests_are_422(client: TestClient, payload: dict) -> None:
+    r = client.post("/v1/answer", json=payload)
+    assert r.status_code == 422
+
+
+def test_unknown_document_is_404_and_health_reports_points(client: TestClient) -> None:
+    assert client.get("/v1/documents/nope.md").status_code == 404
+    health = client.get("/healthz").json()
+    assert health["status"] == "ok" and health["points"] >= 3
+
+
+def test_empty_store_answers_503_with_the_fix(settings: Settings, store: QdrantStore, embedder: HashingEmbedder) -> None:
+    with TestClient(create_app(settings, store=store, embedder=embedder)) as c:
+        r = c.post("/v1/answer", json={"question": "年假有多少天？"})
+        assert r.status_code == 503 and r.headers["Retry-After"]
+        assert "python -m ingest" in r.json()["detail"]
+        assert c.get("/healthz").status_code == 503

@@ -1,0 +1,82 @@
+"""Evidence selection and the refusal decision on hand-made passages (no store)."""
+
+import pytest
+
+from core.records import Chunk, Passage
+from service.evidence import question_terms, select, split_sentences
+from service.refusal import LOW_SUPPORT, NO_EVIDENCE, NOT_COVERED, decide, message
+
+
+def passages(*texts: str) -> list[Passage]:
+    out, pos = [], 0
+    for i, t in enumerate(texts):
+        out.append(Passage(Chunk("d", i, t, pos, pos + len(t), "d", "d", ("everyone",)), 1.0 / (i + 1), 0.8))
+        pos += len(t)
+    return out
+
+
+def evidence(question: str, *texts: str):  # noqa: ANN201
+    return select(question_terms(question), split_sentences(passages(*texts)), 3)
+
+
+def answer_of(question: str, *texts: str) -> tuple[str, str | None]:
+    ev = evidence(question, *texts)
+    d = decide(ev, 0.8, 0.6, 0.0)
+    return "".join(s.text for s in ev.sentences), d.reason
+
+
+BUDGET = "2024年研发预算为1200万元。市场预算为300万元。预算由财务部周敏审批。"
+
+
+@pytest.mark.parametrize(
+    ("question", "expect_in_answer"),
+    [
+        ("2024年研发预算是多少？", "1200万元"),
+        ("研发预算多少钱", "1200万元"),
+        ("预算由谁审批？", "周敏"),
+    ],
+)
+def test_answers_from_the_sentence_that_covers_the_question(question: str, expect_in_answer: str) -> None:
+    text, reason = answer_of(question, BUDGET)
+    assert reason is None
+    assert expect_in_answer in text
+
+
+@pytest.mark.parametrize(
+    ("question", "reason", "missing"),
+    [
+        ("2023年研发预算是多少？", NOT_COVERED, "2023"),  # wrong year
+        ("Nimbus X3 的续航是多少？", NOT_COVERED, "x3"),  # other model
+        ("王建国负责审批预算吗？", NOT_COVERED, "王建国"),  # person not in evidence
+    ],
+)
+def test_same_topic_traps_refuse_naming_what_is_missing(question: str, reason: str, missing: str) -> None:
+    ev = evidence(question, BUDGET, "Nimbus X2 的续航为12小时。")
+    d = decide(ev, 0.8, 0.6, 0.0)
+    assert d.refused and d.reason == reason
+    assert any(missing in m.lower() for m in d.missing)
+
+
+def test_low_coverage_refuses() -> None:
+    _, reason = answer_of("员工食堂的早餐供应时间", BUDGET)
+    assert reason == LOW_SUPPORT
+
+
+def test_no_passages_is_no_evidence_and_message_follows_the_script() -> None:
+    d = decide(None, 0.0, 0.6, 0.0)
+    assert d.reason == NO_EVIDENCE
+    assert message(d, "zh-Hant") == "沒有找到能回答這個問題的文件。"
+    assert message(d, "en").startswith("No document")
+
+
+def test_numbers_match_whole_numbers_only() -> None:
+    ev = evidence("预算是否为200万元？", "市场预算为1200万元。")
+    assert ev.missing_critical == ("200",)
+
+
+def test_same_sentence_in_overlapping_chunks_is_used_once() -> None:
+    ps = passages("甲句。乙句。")
+    dup = Passage(Chunk("d", 1, "乙句。丙句。", 3, 9, "d", "d", ("everyone",)), 0.5, 0.7)
+    sents = split_sentences([*ps, dup])
+    assert [s.text for s in sents] == ["甲句。", "乙句。", "丙句。"]
+    assert [(s.start, s.end) for s in sents] == [(0, 3), (3, 6), (6, 9)]
