@@ -28,7 +28,9 @@ def segments(answer: str) -> list[CitedSegment]:
     Trailing text with no marker is a segment with no markers."""
     out, pos = [], 0
     for m in _CITED.finditer(answer):
-        out.append(CitedSegment(m.group(1).strip(), tuple(int(n) for n in _MARK.findall(m.group(2)))))
+        out.append(
+            CitedSegment(m.group(1).strip(), tuple(int(n) for n in _MARK.findall(m.group(2))))
+        )
         pos = m.end()
     tail = answer[pos:].strip()
     if tail:
@@ -56,7 +58,9 @@ def problems(
         if text is None:
             found.append(f"citation [{c['n']}]: document {c['doc_id']!r} not found")
         elif text[int(c["start"]) : int(c["end"])] != c["quote"]:
-            found.append(f"citation [{c['n']}]: quote is not text[{c['start']}:{c['end']}] of {c['doc_id']!r}")
+            found.append(
+                f"citation [{c['n']}]: quote is not text[{c['start']}:{c['end']}] of {c['doc_id']!r}"
+            )
     segs = segments(answer)
     if not segs:
         found.append("empty answer")
@@ -67,7 +71,11 @@ def problems(
         missing = [n for n in seg.markers if n not in by_n]
         if missing:
             found.append(f"marker(s) {missing} name no citation")
-        elif verbatim and seg.text and not any(_norm(seg.text) in _norm(str(by_n[n]["quote"])) for n in seg.markers):
+        elif (
+            verbatim
+            and seg.text
+            and not any(_norm(seg.text) in _norm(str(by_n[n]["quote"])) for n in seg.markers)
+        ):
             found.append(f"text not in its cited quotes: {seg.text[:40]!r}")
     return found
 

@@ -5,6 +5,7 @@ Every backend knows its two roles: e5-style models expect "query: " and "passage
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -60,6 +61,7 @@ class FastEmbedEmbedder:
         dim: int | None = None,
         query_prefix: str = "",
         passage_prefix: str = "",
+        cache_dir: str | None = None,
     ) -> None:
         from fastembed import TextEmbedding
 
@@ -71,7 +73,9 @@ class FastEmbedEmbedder:
                     "ONNX folder and GQA_FASTEMBED_DIM to its dimension"
                 )
             _register_custom_model(model, dim)
-        self._model = TextEmbedding(model_name=model, specific_model_path=model_path)
+        self._model = TextEmbedding(
+            model_name=model, specific_model_path=model_path, cache_dir=cache_dir
+        )
         self.name = f"fastembed-{model}"
         self.dim = int(dim or self._model.embedding_size)
         self._qp, self._pp = query_prefix, passage_prefix
@@ -89,7 +93,7 @@ def _register_custom_model(model: str, dim: int) -> None:
     from fastembed import TextEmbedding
     from fastembed.common.model_description import ModelSource, PoolingType
 
-    try:
+    with contextlib.suppress(ValueError):  # registered earlier in this process
         TextEmbedding.add_custom_model(
             model=model,
             pooling=PoolingType.MEAN,
@@ -98,8 +102,6 @@ def _register_custom_model(model: str, dim: int) -> None:
             dim=dim,
             model_file="model.onnx",
         )
-    except ValueError:  # registered earlier in this process
-        pass
 
 
 class HashingEmbedder:
@@ -121,7 +123,9 @@ class HashingEmbedder:
         return vec
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        return _normalise(np.stack([self._one(t) for t in texts]) if texts else np.zeros((0, self.dim)))
+        return _normalise(
+            np.stack([self._one(t) for t in texts]) if texts else np.zeros((0, self.dim))
+        )
 
     def embed_query(self, text: str) -> np.ndarray:
         return _normalise(self._one(text).reshape(1, -1))[0]
@@ -144,6 +148,7 @@ def make_embedder(settings: Settings) -> Embedder:
             settings.fastembed_dim,
             settings.query_prefix,
             settings.passage_prefix,
+            str(settings.data_dir / "fastembed"),
         )
     return HashingEmbedder()
 

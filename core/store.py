@@ -64,17 +64,25 @@ class QdrantStore:
         if not self.client.collection_exists(self.chunks):
             self.client.create_collection(
                 self.chunks,
-                vectors_config={DENSE: models.VectorParams(size=dim, distance=models.Distance.COSINE)},
-                sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+                vectors_config={
+                    DENSE: models.VectorParams(size=dim, distance=models.Distance.COSINE)
+                },
+                sparse_vectors_config={
+                    SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)
+                },
             )
             with warnings.catch_warnings():  # local mode warns that it ignores payload indexes
                 warnings.simplefilter("ignore", UserWarning)
                 for key in ("doc_id", "acl"):  # what every server-side filter uses
-                    self.client.create_payload_index(self.chunks, key, models.PayloadSchemaType.KEYWORD)
+                    self.client.create_payload_index(
+                        self.chunks, key, models.PayloadSchemaType.KEYWORD
+                    )
         if not self.client.collection_exists(self.documents):
             self.client.create_collection(self.documents, vectors_config={})
             meta = {"kind": "meta", "embedder": embedder_name, "dim": dim}
-            self.client.upsert(self.documents, [models.PointStruct(id=_META_ID, vector={}, payload=meta)])
+            self.client.upsert(
+                self.documents, [models.PointStruct(id=_META_ID, vector={}, payload=meta)]
+            )
         self.check_embedder(embedder_name, dim)
 
     def check_embedder(self, embedder_name: str, dim: int) -> None:
@@ -128,7 +136,11 @@ class QdrantStore:
         self.client.delete(self.chunks, models.FilterSelector(filter=stale), wait=True)
         self.client.upsert(
             self.documents,
-            [models.PointStruct(id=point_id("doc", doc.doc_id), vector={}, payload=doc.to_payload())],
+            [
+                models.PointStruct(
+                    id=point_id("doc", doc.doc_id), vector={}, payload=doc.to_payload()
+                )
+            ],
             wait=True,
         )
 
@@ -137,14 +149,16 @@ class QdrantStore:
         that the next sync of the same root deletes again)."""
         self.client.delete(self.documents, models.PointIdsList(points=[point_id("doc", doc_id)]))
         self.client.delete(
-            self.chunks, models.FilterSelector(filter=models.Filter(must=[_match("doc_id", doc_id)]))
+            self.chunks,
+            models.FilterSelector(filter=models.Filter(must=[_match("doc_id", doc_id)])),
         )
 
     # --- reads ------------------------------------------------------------------------------
     def document_states(self) -> dict[str, SourceDocument]:
         """Every stored document without its text: doc_id -> record (for sync decisions)."""
         return {
-            p["doc_id"]: SourceDocument.from_payload(p) for p in self._scroll(self.documents, _NOT_META)
+            p["doc_id"]: SourceDocument.from_payload(p)
+            for p in self._scroll(self.documents, _NOT_META)
         }
 
     def _scroll(self, collection: str, flt: models.Filter) -> Iterator[dict[str, Any]]:
@@ -198,7 +212,9 @@ class QdrantStore:
         """
         flt = None
         if groups is not None:
-            flt = models.Filter(must=[models.FieldCondition(key="acl", match=models.MatchAny(any=list(groups)))])
+            flt = models.Filter(
+                must=[models.FieldCondition(key="acl", match=models.MatchAny(any=list(groups)))]
+            )
         prefetch = [models.Prefetch(query=dense.tolist(), using=DENSE, limit=pool, filter=flt)]
         if sparse.indices:
             vec = models.SparseVector(indices=sparse.indices, values=sparse.values)
@@ -214,8 +230,8 @@ class QdrantStore:
         )
         out = []
         for p in res.points:
-            vec = p.vector[DENSE] if isinstance(p.vector, dict) else None
-            cos = float(np.dot(dense, np.asarray(vec, dtype=np.float32))) if vec else 0.0
+            stored = p.vector.get(DENSE) if isinstance(p.vector, dict) else None
+            cos = float(np.dot(dense, np.asarray(stored, dtype=np.float32))) if stored else 0.0
             out.append(Passage(Chunk.from_payload(p.payload or {}), float(p.score), cos))
         return out
 

@@ -16,7 +16,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a question set and write the report")
-    r.add_argument("--dataset", type=Path, required=True, help="folder with questions.jsonl + corpus")
+    r.add_argument(
+        "--dataset", type=Path, required=True, help="folder with questions.jsonl + corpus"
+    )
     r.add_argument("--out", type=Path, help="report folder (default DATA_DIR/eval-runs/NAME)")
     r.add_argument("--no-ingest", action="store_true", help="use the collection as it is")
     r.add_argument("--limit", type=int, help="only the first N questions")
@@ -26,7 +28,9 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     try:
         ds = datasets.load(args.dataset, args.limit)
-        meta, summary, records = runner.run(ds, settings, ingest=not args.no_ingest, progress=sys.stderr.isatty())
+        meta, summary, records = runner.run(
+            ds, settings, ingest=not args.no_ingest, progress=sys.stderr.isatty()
+        )
     except GqaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -58,4 +58,6 @@ def load(folder: Path, limit: int | None = None) -> Dataset:
             )
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
             raise ConfigError(f"{qfile}:{lineno}: not a question record ({exc})") from exc
-    return Dataset(folder.resolve().name, folder, corpus, tuple(questions[:limit] if limit else questions))
+    return Dataset(
+        folder.resolve().name, folder, corpus, tuple(questions[:limit] if limit else questions)
+    )

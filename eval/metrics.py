@@ -105,7 +105,8 @@ def summarize(records: Sequence[Record], k: int = 5) -> dict[str, Any]:
         "refusal_f1": f1,
         "grounding_rate": _rate(sum(not r.citation_problems for r in answered), len(answered)),
         "citation_support_rate": _rate(
-            sum(citation_supported(r) for r in ans if not r.refused), sum(not r.refused for r in ans)
+            sum(citation_supported(r) for r in ans if not r.refused),
+            sum(not r.refused for r in ans),
         ),
         f"retrieval_recall@{k}": _rate(sum(x is not None and x <= k for x in ranks), len(ans)),
         "mrr": round(sum(1 / x for x in ranks if x) / len(ans), 4) if ans else None,

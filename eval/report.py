@@ -38,11 +38,17 @@ def markdown(meta: dict[str, Any], summary: dict[str, Any], records: list[Record
             continue
         label = _LABELS.get(key, key.replace("_", " "))
         lines.append(f"| {label} | {'n/a' if value is None else value} |")
-    wrong = [r for r in records if (r.answerable and not answer_correct(r)) or (not r.answerable and not r.refused)]
+    wrong = [
+        r
+        for r in records
+        if (r.answerable and not answer_correct(r)) or (not r.answerable and not r.refused)
+    ]
     if wrong:
         lines += ["", f"## Wrong ({len(wrong)}, first 15)", ""]
         for r in wrong[:15]:
-            got = f"refused ({r.reason})" if r.refused else (r.answer or "")[:120].replace("\n", " ")
+            got = (
+                f"refused ({r.reason})" if r.refused else (r.answer or "")[:120].replace("\n", " ")
+            )
             want = "refusal" if not r.answerable else " + ".join(a[0] for a in r.accepted)
             lines.append(f"- `{r.id}` {r.question} — want: {want}; got: {got}")
     bad = [r for r in records if r.citation_problems]
@@ -52,12 +58,18 @@ def markdown(meta: dict[str, Any], summary: dict[str, Any], records: list[Record
     return "\n".join(lines) + "\n"
 
 
-def write(out: Path, meta: dict[str, Any], summary: dict[str, Any], records: list[Record]) -> tuple[Path, Path]:
+def write(
+    out: Path, meta: dict[str, Any], summary: dict[str, Any], records: list[Record]
+) -> tuple[Path, Path]:
     """Write report.json and report.md into `out`."""
     out.mkdir(parents=True, exist_ok=True)
     js, md = out / "report.json", out / "report.md"
     js.write_text(
-        json.dumps({"meta": meta, "summary": summary, "records": [asdict(r) for r in records]}, ensure_ascii=False, indent=1),
+        json.dumps(
+            {"meta": meta, "summary": summary, "records": [asdict(r) for r in records]},
+            ensure_ascii=False,
+            indent=1,
+        ),
         encoding="utf-8",
     )
     md.write_text(markdown(meta, summary, records), encoding="utf-8")

@@ -46,13 +46,23 @@ def run(
     embedder = embedder or make_embedder(s)
     store = QdrantStore.from_settings(s)
     try:
-        meta: dict[str, Any] = {"dataset": dataset.name, "embedder": embedder.name, "collection": s.collection}
+        meta: dict[str, Any] = {
+            "dataset": dataset.name,
+            "embedder": embedder.name,
+            "collection": s.collection,
+        }
         if ingest:
-            meta["ingest"] = Ingestor(s, store, embedder).sync([dataset.corpus], progress=progress).to_dict()
+            meta["ingest"] = (
+                Ingestor(s, store, embedder).sync([dataset.corpus], progress=progress).to_dict()
+            )
         store.check_embedder(embedder.name, embedder.dim)
         engine = AnswerEngine(s, store, embedder)
-        text_of = functools.lru_cache(maxsize=4096)(lambda doc_id: (d.text if (d := store.get_document(doc_id)) else None))
-        records = [ask(engine, q, text_of) for q in tqdm(dataset.questions, disable=not progress, unit="q")]
+        text_of = functools.lru_cache(maxsize=4096)(
+            lambda doc_id: d.text if (d := store.get_document(doc_id)) else None
+        )
+        records = [
+            ask(engine, q, text_of) for q in tqdm(dataset.questions, disable=not progress, unit="q")
+        ]
     finally:
         store.close()
     meta["seconds"] = round(time.perf_counter() - t0, 2)

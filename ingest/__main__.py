@@ -12,13 +12,15 @@ from core.embedders import make_embedder
 from core.errors import GqaError
 from core.settings import Settings
 from core.store import QdrantStore
-from ingest.pipeline import IngestReport, Ingestor
+from ingest.pipeline import Ingestor, IngestReport
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__)
     parser.add_argument("paths", nargs="+", type=Path, help="files and folders to sync")
-    parser.add_argument("--acl", help="comma-separated groups for these documents (default: GQA_DEFAULT_ACL)")
+    parser.add_argument(
+        "--acl", help="comma-separated groups for these documents (default: GQA_DEFAULT_ACL)"
+    )
     parser.add_argument("--summary-json", type=Path, help="also write the summary here as JSON")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)

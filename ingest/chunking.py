@@ -47,7 +47,9 @@ class SentenceChunker(NodeParser):
     chunk_size: int = Field(default=350, gt=0)
     chunk_overlap: int = Field(default=60, ge=0)
 
-    def _parse_nodes(self, nodes: Sequence[BaseNode], show_progress: bool = False, **kwargs: Any) -> list[BaseNode]:
+    def _parse_nodes(
+        self, nodes: Sequence[BaseNode], show_progress: bool = False, **kwargs: Any
+    ) -> list[BaseNode]:
         out: list[BaseNode] = []
         for doc in nodes:
             text = doc.get_content()
@@ -65,7 +67,9 @@ class SentenceChunker(NodeParser):
                 out.append(node)
         return out
 
-    def _postprocess_parsed_nodes(self, nodes: list[BaseNode], parent_doc_map: dict[str, Document]) -> list[BaseNode]:
+    def _postprocess_parsed_nodes(
+        self, nodes: list[BaseNode], parent_doc_map: dict[str, Document]
+    ) -> list[BaseNode]:
         # The base class re-finds each node's text in the document with str.find, which can
         # land on an earlier repeat of the same text; our offsets are exact, keep them.
         exact = [(n.start_char_idx, n.end_char_idx) for n in nodes if isinstance(n, TextNode)]

@@ -60,18 +60,26 @@ class Ingestor:
         self.sparse = Bm25Encoder()
         self.pipeline = IngestionPipeline(
             transformations=[
-                SentenceChunker(chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap),
+                SentenceChunker(
+                    chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
+                ),
                 as_llama_embedding(embedder, settings.embed_batch_size),
             ],
             disable_cache=True,
         )
         # Everything that shapes chunks and vectors; a change re-indexes every document.
-        self._config = f"{settings.chunk_size}/{settings.chunk_overlap}/{embedder.name}/{SPARSE_VERSION}"
+        self._config = (
+            f"{settings.chunk_size}/{settings.chunk_overlap}/{embedder.name}/{SPARSE_VERSION}"
+        )
 
     def fingerprint(self, doc: SourceDocument) -> str:
-        return sha256("\x1f".join([doc.text, doc.title, doc.source, ",".join(doc.acl), self._config]))
+        return sha256(
+            "\x1f".join([doc.text, doc.title, doc.source, ",".join(doc.acl), self._config])
+        )
 
-    def sync(self, paths: Sequence[Path], acl: Sequence[str] | None = None, progress: bool = False) -> IngestReport:
+    def sync(
+        self, paths: Sequence[Path], acl: Sequence[str] | None = None, progress: bool = False
+    ) -> IngestReport:
         """Make the index mirror `paths`. Bad files are reported in the result and skipped."""
         t0 = time.perf_counter()
         report = IngestReport()
@@ -107,7 +115,9 @@ class Ingestor:
                 report.chunks_written += self.write_batch(batch)
             except Exception as exc:  # one bad batch must not stop the run; retried next time
                 log.exception("writing %d documents failed", len(batch))
-                report.failed += [Failure(d.origin, d.file, f"indexing failed: {exc}") for d in batch]
+                report.failed += [
+                    Failure(d.origin, d.file, f"indexing failed: {exc}") for d in batch
+                ]
             bar.update(len(batch))
             bar.set_postfix(chunks=report.chunks_written)
         bar.close()
@@ -116,7 +126,9 @@ class Ingestor:
         """Chunk, embed and write documents; return the number of chunks written."""
         by_id = {d.doc_id: d for d in docs}
         nodes = self.pipeline.run(
-            documents=[Document(text=d.text, id_=d.doc_id, metadata={"title": d.title}) for d in docs]
+            documents=[
+                Document(text=d.text, id_=d.doc_id, metadata={"title": d.title}) for d in docs
+            ]
         )
         per_doc: dict[str, list[TextNode]] = defaultdict(list)
         for node in nodes:
@@ -127,7 +139,9 @@ class Ingestor:
             doc_nodes = per_doc.get(doc_id, [])
             chunks = [_chunk(doc, i, n) for i, n in enumerate(doc_nodes)]
             dense = np.asarray([n.embedding for n in doc_nodes], dtype=np.float32)
-            sparse = [self.sparse.encode_passage(n.get_content(MetadataMode.EMBED)) for n in doc_nodes]
+            sparse = [
+                self.sparse.encode_passage(n.get_content(MetadataMode.EMBED)) for n in doc_nodes
+            ]
             self.store.write_document(replace(doc, chunk_count=len(chunks)), chunks, dense, sparse)
             written += len(chunks)
         return written
@@ -144,7 +158,11 @@ class Ingestor:
         kept_files = {(f.origin, f.file) for f in failed}
         removed = 0
         for doc_id, doc in stored.items():
-            if doc.origin in origins and doc_id not in seen and (doc.origin, doc.file) not in kept_files:
+            if (
+                doc.origin in origins
+                and doc_id not in seen
+                and (doc.origin, doc.file) not in kept_files
+            ):
                 self.store.delete_document(doc_id)
                 removed += 1
         return removed

@@ -45,7 +45,10 @@ class Root:
         if self.path.is_file():
             return [self.path]
         return sorted(
-            p for p in self.path.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.relative_to(self.path).parts)
+            p
+            for p in self.path.rglob("*")
+            if p.is_file()
+            and not any(part.startswith(".") for part in p.relative_to(self.path).parts)
         )
 
     def rel(self, file: Path) -> str:
@@ -55,7 +58,9 @@ class Root:
         return f"{self.path.name}/{file.relative_to(self.path).as_posix()}"
 
 
-def read_root(root: Root, acl: tuple[str, ...], max_bytes: int) -> Iterator[SourceDocument | Failure]:
+def read_root(
+    root: Root, acl: tuple[str, ...], max_bytes: int
+) -> Iterator[SourceDocument | Failure]:
     """Every document under `root`, or a `Failure` per file that cannot be read."""
     if not root.path.exists():
         yield Failure(root.origin, str(root.path), "path does not exist")
@@ -109,11 +114,29 @@ def _title(text: str, file: Path) -> str:
     return file.stem
 
 
-def _document(origin: str, file: str, doc_id: str, text: str, acl: tuple[str, ...], title: str, source: str | None = None) -> SourceDocument:
-    return SourceDocument(doc_id=doc_id, source=source or file, title=title, text=text, acl=acl, origin=origin, file=file)
+def _document(
+    origin: str,
+    file: str,
+    doc_id: str,
+    text: str,
+    acl: tuple[str, ...],
+    title: str,
+    source: str | None = None,
+) -> SourceDocument:
+    return SourceDocument(
+        doc_id=doc_id,
+        source=source or file,
+        title=title,
+        text=text,
+        acl=acl,
+        origin=origin,
+        file=file,
+    )
 
 
-def _jsonl_records(root: Root, rel: str, text: str, acl: tuple[str, ...]) -> Iterator[SourceDocument | Failure]:
+def _jsonl_records(
+    root: Root, rel: str, text: str, acl: tuple[str, ...]
+) -> Iterator[SourceDocument | Failure]:
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -122,7 +145,9 @@ def _jsonl_records(root: Root, rel: str, text: str, acl: tuple[str, ...]) -> Ite
             rec = json.loads(line)
             doc_id, body = str(rec["id"]), rec["text"]
         except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            yield Failure(root.origin, rel, f"line {lineno}: not a record with 'id' and 'text' ({exc})")
+            yield Failure(
+                root.origin, rel, f"line {lineno}: not a record with 'id' and 'text' ({exc})"
+            )
             continue
         if not isinstance(body, str) or not body.strip():
             yield Failure(root.origin, rel, f"line {lineno}: empty text")
@@ -130,4 +155,12 @@ def _jsonl_records(root: Root, rel: str, text: str, acl: tuple[str, ...]) -> Ite
         groups = rec.get("acl")
         rec_acl = tuple(groups) if isinstance(groups, list) and groups else acl
         title = str(rec.get("title") or "")
-        yield _document(root.origin, rel, doc_id, _JUNK.sub("", body), rec_acl, title, str(rec.get("source") or where))
+        yield _document(
+            root.origin,
+            rel,
+            doc_id,
+            _JUNK.sub("", body),
+            rec_acl,
+            title,
+            str(rec.get("source") or where),
+        )

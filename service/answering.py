@@ -38,9 +38,15 @@ class AnswerEngine:
         passages = self.retrieve(question, groups)
         t1 = time.perf_counter()
         terms = question_terms(question)
-        evidence = select(terms, split_sentences(passages), self.settings.max_answer_sentences) if passages else None
+        evidence = (
+            select(terms, split_sentences(passages), self.settings.max_answer_sentences)
+            if passages
+            else None
+        )
         top_dense = max((p.dense_score for p in passages), default=0.0)
-        decision = decide(evidence, top_dense, self.settings.min_coverage, self.settings.min_dense_score)
+        decision = decide(
+            evidence, top_dense, self.settings.min_coverage, self.settings.min_dense_score
+        )
         timings = {"retrieve": (t1 - t0) * 1000, "select": (time.perf_counter() - t1) * 1000}
         features = {
             "coverage": evidence.coverage if evidence else 0.0,
@@ -48,8 +54,15 @@ class AnswerEngine:
             "top_dense": top_dense,
         }
         if decision.refused:
-            return Answer(None, True, decision.reason, message(decision, script_of(question)),
-                          passages=tuple(passages), features=features, timings_ms=timings)
+            return Answer(
+                None,
+                True,
+                decision.reason,
+                message(decision, script_of(question)),
+                passages=tuple(passages),
+                features=features,
+                timings_ms=timings,
+            )
         assert evidence is not None
         text, citations = compose(evidence.sentences, script_of(question))
         return Answer(text, False, None, None, citations, tuple(passages), features, timings)
@@ -73,7 +86,11 @@ def compose(sentences: Sequence[Sentence], script: str) -> tuple[str, tuple[Cita
         chunk = first.passage.chunk
         quote = chunk.text[first.start - chunk.char_start : last.end - chunk.char_start]
         score = round(first.passage.score, 6)
-        citations.append(Citation(n, chunk.doc_id, chunk.source, chunk.title, quote, first.start, last.end, score))
+        citations.append(
+            Citation(
+                n, chunk.doc_id, chunk.source, chunk.title, quote, first.start, last.end, score
+            )
+        )
         parts.append(f"{quote} [{n}]")
     sep = "" if script.startswith("zh") else " "
     return sep.join(parts), tuple(citations)

@@ -37,7 +37,9 @@ class CitationOut(BaseModel):
 class AnswerOut(BaseModel):
     answer: str | None = Field(description="Verbatim quotes, each followed by its marker [n]")
     refused: bool
-    reason: str | None = Field(description="Refusal code: no_evidence, evidence_does_not_cover_question, low_support")
+    reason: str | None = Field(
+        description="Refusal code: no_evidence, evidence_does_not_cover_question, low_support"
+    )
     message: str | None = Field(description="Refusal explanation in the question's script")
     citations: list[CitationOut]
 
@@ -49,16 +51,22 @@ class DocumentOut(BaseModel):
     text: str
 
 
-def create_app(settings: Settings, *, store: QdrantStore | None = None, embedder: Embedder | None = None) -> FastAPI:
+def create_app(
+    settings: Settings, *, store: QdrantStore | None = None, embedder: Embedder | None = None
+) -> FastAPI:
     """The service. Tests pass real local-mode components; otherwise they come from settings."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = store is None
         app.state.store = store or QdrantStore.from_settings(settings)
-        app.state.engine = AnswerEngine(settings, app.state.store, embedder or make_embedder(settings))
+        app.state.engine = AnswerEngine(
+            settings, app.state.store, embedder or make_embedder(settings)
+        )
         try:
-            app.state.engine.store.check_embedder(app.state.engine.embedder.name, app.state.engine.embedder.dim)
+            app.state.engine.store.check_embedder(
+                app.state.engine.embedder.name, app.state.engine.embedder.dim
+            )
         except GqaError as exc:  # serve anyway: /healthz and /v1/answer say what to do
             log.warning("%s", exc)
         yield
@@ -69,9 +77,13 @@ def create_app(settings: Settings, *, store: QdrantStore | None = None, embedder
 
     @app.exception_handler(GqaError)
     async def domain_error(request: Request, exc: GqaError) -> JSONResponse:
-        status = 503 if isinstance(exc, StoreUnavailable | CollectionMissing | EmbedderMismatch) else 400
+        status = (
+            503 if isinstance(exc, StoreUnavailable | CollectionMissing | EmbedderMismatch) else 400
+        )
         headers = {"Retry-After": "10"} if status == 503 else None
-        return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status_code=status, headers=headers)
+        return JSONResponse(
+            {"error": type(exc).__name__, "detail": str(exc)}, status_code=status, headers=headers
+        )
 
     @app.post("/v1/answer", response_model=AnswerOut)
     def answer(req: AnswerRequest, request: Request) -> AnswerOut:
@@ -101,7 +113,12 @@ def create_app(settings: Settings, *, store: QdrantStore | None = None, embedder
             points = st.count_chunks() if ready else 0
         except Exception as exc:  # any store failure is "not healthy", never a 500
             return JSONResponse({"status": "unavailable", "detail": str(exc)}, status_code=503)
-        body = {"status": "ok" if ready else "empty", "collection": st.chunks, "collection_present": ready, "points": points}
+        body = {
+            "status": "ok" if ready else "empty",
+            "collection": st.chunks,
+            "collection_present": ready,
+            "points": points,
+        }
         return JSONResponse(body, status_code=200 if ready else 503)
 
     return app

@@ -37,12 +37,18 @@ _QUOTED = re.compile(r"[\"“「『《]([^\"”」』》]{2,40})[\"”」』》]
 # What kind of answer a question asks for, and how to recognise a sentence that can give it.
 _WANTS = {
     "quantity": (
-        re.compile(r"多少|几[个天年月次位名岁小周项种家]|多久|多长|多大|多高|多远|how (?:many|much|long|old|far)|what (?:percentage|number|amount)"),
+        re.compile(
+            r"多少|几[个天年月次位名岁小周项种家]|多久|多长|多大|多高|多远|how (?:many|much|long|old|far)|what (?:percentage|number|amount)"
+        ),
         re.compile(r"\d|[一二两三四五六七八九十百千万亿半]"),
     ),
     "date": (
-        re.compile(r"何时|什么时候|哪一?年|哪一?天|几月|几号|日期|时间|when\b|what (?:date|year|time)"),
-        re.compile(r"\d{1,4}\s*[年月日号点:]|\d{4}-\d|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(?:monday|tuesday|wednesday|thursday|friday)"),
+        re.compile(
+            r"何时|什么时候|哪一?年|哪一?天|几月|几号|日期|时间|when\b|what (?:date|year|time)"
+        ),
+        re.compile(
+            r"\d{1,4}\s*[年月日号点:]|\d{4}-\d|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(?:monday|tuesday|wednesday|thursday|friday)"
+        ),
     ),
 }
 WANT_BONUS = 0.25
@@ -168,7 +174,10 @@ def select(terms: QuestionTerms, sentences: Sequence[Sentence], max_sentences: i
         return Evidence((), 0.0, tuple(s for s, _ in terms.critical))
 
     def gain(s: Sentence, covered: dict[str, float]) -> float:
-        return sum(w * max(0.0, credit(s.folded, t) - covered.get(t, 0.0)) for t, w in terms.weights.items())
+        return sum(
+            w * max(0.0, credit(s.folded, t) - covered.get(t, 0.0))
+            for t, w in terms.weights.items()
+        )
 
     def prior(s: Sentence) -> float:  # answer kind, then retrieval rank, break ties
         kind = WANT_BONUS if terms.wants and answers_kind(terms, s.folded) else 0.0
@@ -177,7 +186,9 @@ def select(terms: QuestionTerms, sentences: Sequence[Sentence], max_sentences: i
     chosen: list[Sentence] = []
     covered: dict[str, float] = {}
     while len(chosen) < max_sentences:
-        best = max(sentences, key=lambda s: (gain(s, covered) / terms.total + prior(s) * (not chosen)))
+        best = max(
+            sentences, key=lambda s: gain(s, covered) / terms.total + prior(s) * (not chosen)
+        )
         g = gain(best, covered)
         if g <= 0 or best in chosen or (chosen and g / terms.total < 0.15):
             break

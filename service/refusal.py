@@ -19,7 +19,7 @@ MESSAGES = {
     NOT_COVERED: {
         "zh-Hans": "找到的文档没有提到问题中的“{missing}”，无法据此回答。",
         "zh-Hant": "找到的文件沒有提到問題中的「{missing}」，無法據此回答。",
-        "en": "The documents found do not mention \"{missing}\" from the question, so they cannot answer it.",
+        "en": 'The documents found do not mention "{missing}" from the question, so they cannot answer it.',
     },
     LOW_SUPPORT: {
         "zh-Hans": "找到的文档与问题相关，但不足以回答这个问题。",
@@ -36,7 +36,9 @@ class Decision:
     missing: tuple[str, ...] = ()
 
 
-def decide(evidence: Evidence | None, top_dense: float, min_coverage: float, min_dense: float) -> Decision:
+def decide(
+    evidence: Evidence | None, top_dense: float, min_coverage: float, min_dense: float
+) -> Decision:
     """Answer only when the chosen sentences contain every critical term of the question
     (numbers, years, model names, names, quoted phrases) and enough of its key terms."""
     if evidence is None:

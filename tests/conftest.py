@@ -40,7 +40,13 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(_env_file=None, data_dir=tmp_path / "data", embedder="hashing", chunk_size=120, chunk_overlap=20)
+    return Settings(
+        _env_file=None,
+        data_dir=tmp_path / "data",
+        embedder="hashing",
+        chunk_size=120,
+        chunk_overlap=20,
+    )
 
 
 @pytest.fixture

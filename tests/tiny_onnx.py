@@ -44,8 +44,9 @@ Notes on fastembed's loader, as of 0.9.1:
   `token_type_ids` (all zeros), all int64, and reads the graph's first output.
 
 The model: the vocabulary holds the special tokens, some English words, and WordPiece
-fallback pieces for ASCII letters, digits, punctuation and the CJK Unified Ideographs, so an
-out-of-vocabulary word is spelled out rather than collapsed to `[UNK]`; different texts thus get
+fallback pieces for ASCII letters, digits, pairs of them, punctuation and the CJK Unified
+Ideographs, so an out-of-vocabulary word is spelled out rather than collapsed to `[UNK]`
+(other scripts, e.g. Cyrillic, do become `[UNK]`); different texts thus get
 different vectors, and texts that share words get similar ones. Text is lowercased and accents
 are stripped (BERT normalizer). The vectors depend on `dim` and on nothing else.
 """
@@ -86,7 +87,9 @@ WORDS = tuple(_WORDS_TEXT.split())
 
 
 def _vocabulary() -> list[str]:
-    pieces = list(string.ascii_lowercase + string.digits + string.punctuation)
+    alnum = string.ascii_lowercase + string.digits
+    pieces = list(alnum + string.punctuation)
+    pieces += [a + b for a in alnum for b in alnum]  # so that anagrams rarely collide
     cjk = [chr(c) for c in range(0x4E00, 0xA000)]  # CJK Unified Ideographs
     tokens = [*SPECIAL_TOKENS, *WORDS, *pieces, *(f"##{p}" for p in pieces), *cjk]
     return list(dict.fromkeys(tokens))  # drop repeats (e.g. "a", "i"), keeping the order

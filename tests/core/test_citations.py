@@ -37,7 +37,9 @@ def test_grounded_answer_has_no_problems() -> None:
         (Q1, [], "uncited text"),
     ],
 )
-def test_each_problem_is_caught(answer: str, citations: list[dict[str, object]], problem: str) -> None:
+def test_each_problem_is_caught(
+    answer: str, citations: list[dict[str, object]], problem: str
+) -> None:
     found = problems(answer, citations, text_of)
     assert any(problem in p for p in found), found
 

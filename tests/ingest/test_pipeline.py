@@ -18,23 +18,34 @@ def sync(settings: Settings, store: QdrantStore, *paths: Path) -> dict:
     return Ingestor(settings, store, HashingEmbedder()).sync(list(paths)).to_dict()
 
 
-def test_first_run_writes_everything_second_run_nothing(tmp_path: Path, settings: Settings, store: QdrantStore) -> None:
+def test_first_run_writes_everything_second_run_nothing(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
     docs = write(tmp_path / "docs", DOCS)
     first = sync(settings, store, docs)
     assert (first["new"], first["failed"]) == (3, [])
     assert first["chunks_written"] == store.count_chunks() >= 3
     ids = sorted(store.chunk_ids())
     second = sync(settings, store, docs)
-    assert (second["new"], second["changed"], second["unchanged"], second["chunks_written"]) == (0, 0, 3, 0)
+    assert (second["new"], second["changed"], second["unchanged"], second["chunks_written"]) == (
+        0,
+        0,
+        3,
+        0,
+    )
     assert sorted(store.chunk_ids()) == ids
 
 
-def test_editing_one_file_rewrites_only_its_chunks(tmp_path: Path, settings: Settings, store: QdrantStore) -> None:
+def test_editing_one_file_rewrites_only_its_chunks(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
     docs = write(tmp_path / "docs", DOCS)
     sync(settings, store, docs)
     vpn_before = set(store.chunk_ids("docs/it/vpn.txt"))
     leave_before = set(store.chunk_ids("docs/hr/leave.md"))
-    (docs / "hr/leave.md").write_text("# 年假政策\n员工每年享有20个工作日的带薪年假。", encoding="utf-8")
+    (docs / "hr/leave.md").write_text(
+        "# 年假政策\n员工每年享有20个工作日的带薪年假。", encoding="utf-8"
+    )
     report = sync(settings, store, docs)
     assert (report["changed"], report["unchanged"]) == (1, 2)
     leave_after = set(store.chunk_ids("docs/hr/leave.md"))
@@ -44,17 +55,23 @@ def test_editing_one_file_rewrites_only_its_chunks(tmp_path: Path, settings: Set
     assert "20个工作日" in store.get_document("docs/hr/leave.md").text  # type: ignore[union-attr]
 
 
-def test_deleting_a_file_removes_its_document_and_chunks(tmp_path: Path, settings: Settings, store: QdrantStore) -> None:
+def test_deleting_a_file_removes_its_document_and_chunks(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
     docs = write(tmp_path / "docs", DOCS)
     sync(settings, store, docs)
     (docs / "it/vpn.txt").unlink()
     report = sync(settings, store, docs)
     assert report["removed"] == 1
-    assert store.chunk_ids("docs/it/vpn.txt") == [] and store.get_document("docs/it/vpn.txt") is None
+    assert (
+        store.chunk_ids("docs/it/vpn.txt") == [] and store.get_document("docs/it/vpn.txt") is None
+    )
     assert store.get_document("docs/hr/leave.md") is not None
 
 
-def test_bad_files_are_reported_and_skipped_while_the_rest_lands(tmp_path: Path, settings: Settings, store: QdrantStore) -> None:
+def test_bad_files_are_reported_and_skipped_while_the_rest_lands(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
     docs = write(
         tmp_path / "docs",
         {
@@ -72,7 +89,9 @@ def test_bad_files_are_reported_and_skipped_while_the_rest_lands(tmp_path: Path,
     assert report["new"] == 3
 
 
-def test_a_file_that_turns_bad_keeps_its_indexed_version(tmp_path: Path, settings: Settings, store: QdrantStore) -> None:
+def test_a_file_that_turns_bad_keeps_its_indexed_version(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
     docs = write(tmp_path / "docs", DOCS)
     sync(settings, store, docs)
     (docs / "it/vpn.txt").write_bytes(b"\x00\x00\x00")
@@ -81,27 +100,41 @@ def test_a_file_that_turns_bad_keeps_its_indexed_version(tmp_path: Path, setting
     assert store.get_document("docs/it/vpn.txt") is not None
 
 
-def test_gbk_and_big5_files_are_decoded(tmp_path: Path, settings: Settings, store: QdrantStore) -> None:
+def test_gbk_and_big5_files_are_decoded(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
     docs = tmp_path / "enc"
     docs.mkdir()
-    (docs / "gbk.txt").write_bytes("报销规定：差旅费用须在三十天内提交报销申请，逾期不予受理。".encode("gbk"))
-    (docs / "big5.txt").write_bytes("報銷規定：差旅費用須在三十天內提交報銷申請，逾期不予受理。".encode("big5"))
+    (docs / "gbk.txt").write_bytes(
+        "报销规定：差旅费用须在三十天内提交报销申请，逾期不予受理。".encode("gbk")
+    )
+    (docs / "big5.txt").write_bytes(
+        "報銷規定：差旅費用須在三十天內提交報銷申請，逾期不予受理。".encode("big5")
+    )
     report = sync(settings, store, docs)
     assert report["failed"] == [] and report["new"] == 2
     assert store.get_document("enc/gbk.txt").text.startswith("报销规定")  # type: ignore[union-attr]
     assert store.get_document("enc/big5.txt").text.startswith("報銷規定")  # type: ignore[union-attr]
 
 
-def test_jsonl_records_are_documents_with_their_ids_and_acl(tmp_path: Path, settings: Settings, store: QdrantStore) -> None:
+def test_jsonl_records_are_documents_with_their_ids_and_acl(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
     lines = [
         {"id": "p1", "text": "The cafeteria opens at 8 am.", "title": "Cafeteria"},
         {"id": "p2", "text": "Salary bands are reviewed in March.", "acl": ["hr"]},
         "not json",
     ]
     f = tmp_path / "export.jsonl"
-    f.write_text("\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines), encoding="utf-8")
+    f.write_text(
+        "\n".join(x if isinstance(x, str) else json.dumps(x) for x in lines), encoding="utf-8"
+    )
     report = sync(settings, store, f)
-    assert report["new"] == 2 and len(report["failed"]) == 1 and "line 3" in report["failed"][0]["reason"]
+    assert (
+        report["new"] == 2
+        and len(report["failed"]) == 1
+        and "line 3" in report["failed"][0]["reason"]
+    )
     assert store.get_document("p1").title == "Cafeteria"  # type: ignore[union-attr]
     assert store.get_document("p2").acl == ("hr",)  # type: ignore[union-attr]
     assert store.get_document("p1").acl == ("everyone",)  # type: ignore[union-attr]
@@ -111,7 +144,9 @@ def test_jsonl_records_are_documents_with_their_ids_and_acl(tmp_path: Path, sett
     assert store.get_document("p2") is None
 
 
-def test_changing_chunk_settings_reindexes(tmp_path: Path, settings: Settings, store: QdrantStore) -> None:
+def test_changing_chunk_settings_reindexes(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
     docs = write(tmp_path / "docs", DOCS)
     sync(settings, store, docs)
     report = sync(settings.model_copy(update={"chunk_size": 60}), store, docs)

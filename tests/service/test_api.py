@@ -16,7 +16,9 @@ from tests.ingest.test_pipeline import DOCS
 
 
 @pytest.fixture
-def client(tmp_path: Path, settings: Settings, store: QdrantStore, embedder: HashingEmbedder) -> Iterator[TestClient]:
+def client(
+    tmp_path: Path, settings: Settings, store: QdrantStore, embedder: HashingEmbedder
+) -> Iterator[TestClient]:
     Ingestor(settings, store, embedder).sync([write(tmp_path / "docs", DOCS)])
     with TestClient(create_app(settings, store=store, embedder=embedder)) as c:
         yield c
@@ -50,11 +52,15 @@ def test_wrong_year_refuses_with_reason_and_message(client: TestClient) -> None:
 
 
 def test_english_refusal_message(client: TestClient) -> None:
-    body = client.post("/v1/answer", json={"question": "What is the parking fee at the Berlin office?"}).json()
+    body = client.post(
+        "/v1/answer", json={"question": "What is the parking fee at the Berlin office?"}
+    ).json()
     assert body["refused"] is True and body["message"] and body["message"].isascii()
 
 
-@pytest.mark.parametrize("payload", [{"question": ""}, {}, {"question": "x" * 2001}, {"question": 3}])
+@pytest.mark.parametrize(
+    "payload", [{"question": ""}, {}, {"question": "x" * 2001}, {"question": 3}]
+)
 def test_bad_requests_are_422(client: TestClient, payload: dict) -> None:
     r = client.post("/v1/answer", json=payload)
     assert r.status_code == 422
@@ -66,7 +72,9 @@ def test_unknown_document_is_404_and_health_reports_points(client: TestClient) -
     assert health["status"] == "ok" and health["points"] >= 3
 
 
-def test_empty_store_answers_503_with_the_fix(settings: Settings, store: QdrantStore, embedder: HashingEmbedder) -> None:
+def test_empty_store_answers_503_with_the_fix(
+    settings: Settings, store: QdrantStore, embedder: HashingEmbedder
+) -> None:
     with TestClient(create_app(settings, store=store, embedder=embedder)) as c:
         r = c.post("/v1/answer", json={"question": "年假有多少天？"})
         assert r.status_code == 503 and r.headers["Retry-After"]

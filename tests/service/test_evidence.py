@@ -10,7 +10,11 @@ from service.refusal import LOW_SUPPORT, NO_EVIDENCE, NOT_COVERED, decide, messa
 def passages(*texts: str) -> list[Passage]:
     out, pos = [], 0
     for i, t in enumerate(texts):
-        out.append(Passage(Chunk("d", i, t, pos, pos + len(t), "d", "d", ("everyone",)), 1.0 / (i + 1), 0.8))
+        out.append(
+            Passage(
+                Chunk("d", i, t, pos, pos + len(t), "d", "d", ("everyone",)), 1.0 / (i + 1), 0.8
+            )
+        )
         pos += len(t)
     return out
 
@@ -36,7 +40,9 @@ BUDGET = "2024年研发预算为1200万元。市场预算为300万元。预算�
         ("预算由谁审批？", "周敏"),
     ],
 )
-def test_answers_from_the_sentence_that_covers_the_question(question: str, expect_in_answer: str) -> None:
+def test_answers_from_the_sentence_that_covers_the_question(
+    question: str, expect_in_answer: str
+) -> None:
     text, reason = answer_of(question, BUDGET)
     assert reason is None
     assert expect_in_answer in text
@@ -50,7 +56,9 @@ def test_answers_from_the_sentence_that_covers_the_question(question: str, expec
         ("王建国负责审批预算吗？", NOT_COVERED, "王建国"),  # person not in evidence
     ],
 )
-def test_same_topic_traps_refuse_naming_what_is_missing(question: str, reason: str, missing: str) -> None:
+def test_same_topic_traps_refuse_naming_what_is_missing(
+    question: str, reason: str, missing: str
+) -> None:
     ev = evidence(question, BUDGET, "Nimbus X2 的续航为12小时。")
     d = decide(ev, 0.8, 0.6, 0.0)
     assert d.refused and d.reason == reason

@@ -1,0 +1,31 @@
+# Two commands on a fresh machine (Python 3.11 and the package registries only):
+#   make run    install, ingest the bundled sample corpus, serve on 127.0.0.1:$(PORT)
+#   make test   install (with dev tools), lint, type-check, run the test suite
+PYTHON ?= python3.11
+VENV ?= .venv
+PORT ?= 8000
+PY := $(VENV)/bin/python
+export DO_NOT_TRACK := 1
+export HF_HUB_OFFLINE := 1
+
+.PHONY: run test install install-dev lint
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(PY) -m ingest samples/acme/corpus --no-progress || [ $$? -eq 1 ]
+	$(PY) -m service --port $(PORT)
+
+lint: install
+	$(VENV)/bin/ruff check core ingest service eval tests
+	$(VENV)/bin/ruff format --check core ingest service eval tests
+	$(VENV)/bin/mypy
+
+test: lint
+	$(PY) -m pytest -q

@@ -1,0 +1,34 @@
+"""Imports go one way: core <- ingest <- eval, core <- service <- eval; service never imports ingest."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FORBIDDEN = {
+    "core": {"ingest", "service", "eval"},
+    "ingest": {"service", "eval"},
+    "service": {"ingest", "eval"},
+    "eval": set(),
+}
+
+
+def imported_packages(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_imports_go_one_way(package: str) -> None:
+    files = list((ROOT / package).rglob("*.py"))
+    assert files
+    for f in files:
+        bad = imported_packages(f) & FORBIDDEN[package]
+        assert not bad, f"{f.relative_to(ROOT)} imports {bad}"
