@@ -32,7 +32,14 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
     return spans
 
 
+# Markdown list bullets, numbering and heading marks before a sentence are not part of it.
+_LEAD = re.compile(r"\s*(?:[-*+•]\s+|#{1,6}\s+|\d{1,3}[.)]\s+|>\s*)?")
+
+
 def _add_span(text: str, s: int, e: int, spans: list[tuple[int, int]]) -> None:
+    m = _LEAD.match(text, s, e)
+    if m:
+        s = m.end()
     while s < e and text[s].isspace():
         s += 1
     while e > s and text[e - 1].isspace():

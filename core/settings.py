@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, description="Chunks the answerer reads")
     candidate_pool: int = Field(40, ge=1, description="Candidates per retriever before fusion")
     max_answer_sentences: int = Field(3, ge=1)
-    min_coverage: float = Field(0.6, ge=0, le=1, description="Refuse below this key-term coverage")
+    min_coverage: float = Field(0.45, ge=0, le=1, description="Refuse below this key-term coverage")
     min_dense_score: float = Field(0.0, ge=-1, le=1, description="Refuse below this top cosine")
 
     host: str = Field("127.0.0.1", description="Address the service binds")

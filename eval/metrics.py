@@ -41,6 +41,7 @@ class Record:
     retrieved: list[dict[str, str]]  # {"doc_id", "text"} in rank order
     latency_ms: float
     citation_problems: list[str] = field(default_factory=list)
+    features: dict[str, float] = field(default_factory=dict)  # the engine's decision inputs
 
 
 def contains_element(text: str, alternatives: Sequence[str]) -> bool:

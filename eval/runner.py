@@ -88,4 +88,5 @@ def ask(engine: AnswerEngine, q: Question, text_of: Any) -> Record:
         retrieved=[{"doc_id": p.chunk.doc_id, "text": p.chunk.text} for p in a.passages],
         latency_ms=round(latency, 2),
         citation_problems=[] if a.refused else problems(a.text or "", cites, text_of),
+        features=dict(a.features),
     )

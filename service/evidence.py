@@ -18,12 +18,19 @@ from py_rust_stemmers import SnowballStemmer
 
 from core.records import Passage
 from core.sentences import sentence_spans
-from core.text import fold, idf, words
+from core.text import STOPWORDS, fold, idf, words
 
 CRITICAL_WEIGHT = 3.0
 # Part-of-speech tags (jieba) of proper names: person, place, organisation, other proper noun.
-# Only person names: place and organisation tags fire on common words (中国, 公司) too often.
-_NAME_FLAGS = {"nr", "nrt"}
+# A line this short without end punctuation is a heading or a label, not a statement.
+_ENDS_SENTENCE = re.compile(r"[。！？!?.;；:：…」』”]$")
+# Person names (jieba guesses "nr" for many unknown words, so a common surname is required).
+_PERSON_FLAGS = {"nr", "nrt"}
+# Place names (jieba "ns") are critical too: a question about another city or office must not
+# be answered from this one's figures. Words naming a scope rather than a place are not.
+_SCOPE_WORDS = frozenset(
+    "中国 我国 全国 国内 国外 海外 全球 世界 国际 各地 当地 本地 地区 中央 地方".split()
+)
 # jieba tags unknown words as names by guesswork; a real name starts with a common surname.
 _SURNAMES = frozenset(
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕"
@@ -31,6 +38,9 @@ _SURNAMES = frozenset(
 )
 _NUMBER = re.compile(r"(?<![A-Za-z0-9.])\d+(?:[.,]\d+)*(?![A-Za-z0-9])")
 _MODEL = re.compile(r"\b(?=[a-z0-9-]*\d)(?=[a-z0-9-]*[a-z])[a-z0-9][a-z0-9-]*\b")
+_ORDINAL = re.compile(r"第[一二三四五六七八九十百零两\d]+")
+# A capitalised English word after the first word of a question is a proper name.
+_PROPER = re.compile(r"(?<=[\w,] )[A-Z][A-Za-z]+")
 _QUOTED = re.compile(r"[\"“「『《]([^\"”」』》]{2,40})[\"”」』》]")
 
 
@@ -82,6 +92,7 @@ class Sentence:
     end: int
     text: str
     folded: str
+    heading: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,8 +117,15 @@ def question_terms(question: str) -> QuestionTerms:
         critical.setdefault(m.group(0), m.group(0))
     for m in _MODEL.finditer(folded):
         critical.setdefault(m.group(0), m.group(0))
+    for m in _ORDINAL.finditer(folded):
+        critical.setdefault(m.group(0), m.group(0))
+    for m in _PROPER.finditer(shown):
+        if m.group(0).lower() not in STOPWORDS:
+            critical.setdefault(_stem(m.group(0).lower()), m.group(0))
     for tok in jieba.posseg.lcut(folded):
-        if tok.flag in _NAME_FLAGS and 2 <= len(tok.word) <= 4 and tok.word[0] in _SURNAMES:
+        person = tok.flag in _PERSON_FLAGS and 2 <= len(tok.word) <= 4 and tok.word[0] in _SURNAMES
+        place = tok.flag == "ns" and len(tok.word) >= 2 and tok.word not in _SCOPE_WORDS
+        if person or place:
             critical.setdefault(tok.word, tok.word)
     weights = {_stem(t): idf(t) for t in words(folded) if len(t) > 1 or not t.isascii()}
     for f in critical:
@@ -164,14 +182,25 @@ def split_sentences(passages: Sequence[Passage]) -> list[Sentence]:
                 continue
             seen.add(key)
             seen_text.add(folded)
-            out.append(Sentence(p, rank, c.char_start + s, c.char_start + e, c.text[s:e], folded))
+            text = c.text[s:e]
+            heading = len(text) <= 40 and not _ENDS_SENTENCE.search(text)
+            out.append(Sentence(p, rank, c.char_start + s, c.char_start + e, text, folded, heading))
     return out
 
 
 def select(terms: QuestionTerms, sentences: Sequence[Sentence], max_sentences: int) -> Evidence:
-    """Greedy weighted set cover: the best sentence, then those that add uncovered terms."""
-    if not sentences or terms.total == 0:
-        return Evidence((), 0.0, tuple(s for s, _ in terms.critical))
+    """Greedy weighted set cover within one document.
+
+    The sentence that covers the question best (ties broken by the kind of answer asked for and
+    by retrieval rank) chooses the document; further sentences of that document join while they
+    add uncovered terms, so evidence never stitches a year from one document onto a figure from
+    another. Coverage counts the non-critical terms; each critical term must occur in a chosen
+    sentence or in the document's title.
+    """
+    all_missing = tuple(shown for shown, _ in terms.critical)
+    candidates = [s for s in sentences if not s.heading]
+    if not candidates or terms.total == 0:
+        return Evidence((), 0.0, all_missing, False)
 
     def gain(s: Sentence, covered: dict[str, float]) -> float:
         return sum(
@@ -183,28 +212,33 @@ def select(terms: QuestionTerms, sentences: Sequence[Sentence], max_sentences: i
         kind = WANT_BONUS if terms.wants and answers_kind(terms, s.folded) else 0.0
         return kind + 0.05 * s.passage.dense_score + 0.02 / (1 + s.rank)
 
-    chosen: list[Sentence] = []
-    covered: dict[str, float] = {}
+    first = max(candidates, key=lambda s: gain(s, {}) / terms.total + prior(s))
+    if gain(first, {}) <= 0:
+        return Evidence((), 0.0, all_missing, False)
+    chosen = [first]
+    covered = {t: credit(first.folded, t) for t in terms.weights}
+    same_doc = [s for s in candidates if s.passage.chunk.doc_id == first.passage.chunk.doc_id]
     while len(chosen) < max_sentences:
-        best = max(
-            sentences, key=lambda s: gain(s, covered) / terms.total + prior(s) * (not chosen)
-        )
-        g = gain(best, covered)
-        if g <= 0 or best in chosen or (chosen and g / terms.total < 0.15):
+        best = max(same_doc, key=lambda s: gain(s, covered))
+        if best in chosen or gain(best, covered) / terms.total < 0.1:
             break
         chosen.append(best)
-        for t in terms.weights:
-            covered[t] = max(covered.get(t, 0.0), credit(best.folded, t))
-    coverage = sum(w * covered.get(t, 0.0) for t, w in terms.weights.items()) / terms.total
-    missing = tuple(shown for shown, f in terms.critical if covered.get(f, 0.0) < 1.0)
+        covered = {t: max(c, credit(best.folded, t)) for t, c in covered.items()}
+    critical = {f for _, f in terms.critical}
+    plain = {t: w for t, w in terms.weights.items() if t not in critical}
+    coverage = sum(w * covered[t] for t, w in plain.items()) / sum(plain.values()) if plain else 1.0
+    context = " ".join(
+        [fold(first.passage.chunk.title), *(s.folded for s in _context(first, sentences))]
+    )
+    missing = tuple(shown for shown, f in terms.critical if not contains(context, f))
     kind = any(answers_kind(terms, s.folded) for s in chosen)
-    return Evidence(tuple(_answer_order(chosen)), coverage, missing, kind)
+    return Evidence(tuple(sorted(chosen, key=lambda s: s.start)), coverage, missing, kind)
 
 
-def _answer_order(chosen: list[Sentence]) -> list[Sentence]:
-    """Group by document in order of first choice; document order within a document."""
-    docs: list[str] = []
-    for s in chosen:
-        if s.passage.chunk.doc_id not in docs:
-            docs.append(s.passage.chunk.doc_id)
-    return sorted(chosen, key=lambda s: (docs.index(s.passage.chunk.doc_id), s.start))
+def _context(first: Sentence, sentences: Sequence[Sentence]) -> list[Sentence]:
+    """The sentence, its neighbours and the nearest heading above it in its chunk: where the
+    critical terms of a question (year, place, model, name) must be for it to answer it."""
+    same = [s for s in sentences if s.passage is first.passage]
+    i = same.index(first)
+    heading = next((s for s in reversed(same[:i]) if s.heading), None)
+    return [*same[max(0, i - 1) : i + 2], *([heading] if heading else [])]

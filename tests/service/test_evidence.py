@@ -88,3 +88,36 @@ def test_same_sentence_in_overlapping_chunks_is_used_once() -> None:
     sents = split_sentences([*ps, dup])
     assert [s.text for s in sents] == ["甲句。", "乙句。", "丙句。"]
     assert [(s.start, s.end) for s in sents] == [(0, 3), (3, 6), (6, 9)]
+
+
+@pytest.mark.parametrize(
+    ("question", "critical"),
+    [
+        ("2024年第二季度的销量是多少？", {"2024", "第二"}),
+        ("去成都出差的酒店上限是多少？", {"成都"}),
+        ("中国的总票房是多少？", set()),  # a scope word, not a place to match
+        ("What does the Hong Kong office pay?", {"hong", "kong"}),
+        ("how long is the la nina event", set()),
+        ("Nimbus X2 的价格", {"x2"}),
+    ],
+)
+def test_critical_terms(question: str, critical: set[str]) -> None:
+    assert {f for _, f in question_terms(question).critical} == critical
+
+
+def test_critical_terms_must_be_near_the_answer_not_anywhere_in_the_document() -> None:
+    # "第四季度" is in the document, two sentences away from the sales figure: not evidence.
+    doc = (
+        "Nimbus X2 在2024年第三季度的销量为4.2万台。",
+        "Nimbus X2 的固件更新为2.4版。",
+        "Aurora L5 的退货率要在2024年第四季度降至2%以下。",
+    )
+    ev = evidence("2024年第四季度 Nimbus X2 卖了多少台？", "".join(doc))
+    assert decide(ev, 0.8, 0.45, 0.0).reason == NOT_COVERED
+
+
+def test_headings_are_context_not_answers() -> None:
+    text = "2025年假期安排\n春节假期共放假8天。"
+    ev = evidence("2025年春节放假几天？", text)
+    assert [s.text for s in ev.sentences] == ["春节假期共放假8天。"]
+    assert ev.missing_critical == ()
