@@ -62,6 +62,7 @@ _WANTS = {
     ),
 }
 WANT_BONUS = 0.25
+EXTRA_MIN_GAIN = 0.1  # share of the question's weight a further sentence must add
 # Words that ask rather than say; removed before terms are taken (几天 -> 天).
 _QUESTION_WORDS = re.compile(
     r"多少|几|什么|哪些|哪个|哪里|哪儿|哪|谁|怎么样|怎么|怎样|如何|为什么|为何|是否|是不是|吗|呢|请问"
@@ -220,7 +221,7 @@ def select(terms: QuestionTerms, sentences: Sequence[Sentence], max_sentences: i
     same_doc = [s for s in candidates if s.passage.chunk.doc_id == first.passage.chunk.doc_id]
     while len(chosen) < max_sentences:
         best = max(same_doc, key=lambda s: gain(s, covered))
-        if best in chosen or gain(best, covered) / terms.total < 0.1:
+        if best in chosen or gain(best, covered) / terms.total < EXTRA_MIN_GAIN:
             break
         chosen.append(best)
         covered = {t: max(c, credit(best.folded, t)) for t, c in covered.items()}
