@@ -57,6 +57,7 @@ def run(
             )
         store.check_embedder(embedder.name, embedder.dim)
         engine = AnswerEngine(s, store, embedder)
+        engine.warm_up()
         text_of = functools.lru_cache(maxsize=4096)(
             lambda doc_id: d.text if (d := store.get_document(doc_id)) else None
         )

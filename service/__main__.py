@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     url = f"http://{args.host}:{args.port}"
     log.info(
         "serving on %s - try:\n  curl -s %s/v1/answer -H 'Content-Type: application/json' "
-        '-d \'{"question": "年假有多少天？"}\'',
+        '-d \'{"question": "VPN 连接多久没有操作会自动断开？"}\'',
         url,
         url,
     )

@@ -22,6 +22,11 @@ class AnswerEngine:
         self.settings, self.store, self.embedder = settings, store, embedder
         self.sparse = Bm25Encoder()
 
+    def warm_up(self) -> None:
+        """Load jieba's dictionaries and the query path once, so the first question is not slow."""
+        question_terms("预热 warm-up 2024")
+        self.sparse.encode_query("预热")
+
     def retrieve(self, question: str, groups: Sequence[str] | None = None) -> list[Passage]:
         """Top-k passages by hybrid retrieval, within the caller's groups."""
         return self.store.search(

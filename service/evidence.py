@@ -29,7 +29,23 @@ _PERSON_FLAGS = {"nr", "nrt"}
 # Place names (jieba "ns") are critical too: a question about another city or office must not
 # be answered from this one's figures. Words naming a scope rather than a place are not.
 _SCOPE_WORDS = frozenset(
-    ["中国", "我国", "全国", "国内", "国外", "海外", "全球", "世界", "国际", "各地", "当地", "本地", "地区", "中央", "地方"]
+    [
+        "中国",
+        "我国",
+        "全国",
+        "国内",
+        "国外",
+        "海外",
+        "全球",
+        "世界",
+        "国际",
+        "各地",
+        "当地",
+        "本地",
+        "地区",
+        "中央",
+        "地方",
+    ]
 )
 # jieba tags unknown words as names by guesswork; a real name starts with a common surname.
 _SURNAMES = frozenset(
