@@ -11,7 +11,7 @@ import logging
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from qdrant_client import QdrantClient, models
@@ -41,6 +41,44 @@ def open_client(settings: Settings) -> QdrantClient:
             f"embedded store {path} is in use by another process ({exc}); stop the service "
             "before ingesting into the embedded store, or run a Qdrant server (GQA_QDRANT_URL)"
         ) from exc
+
+
+def open_store(settings: Settings) -> Store:
+    """The store the settings name: a Qdrant server (URL) or the embedded store."""
+    return QdrantStore.from_settings(settings)
+
+
+class Store(Protocol):
+    """What ingest, service and eval need from an index; `QdrantStore` (qdrant-client: local
+    mode or a server) implements it, and other engines can join behind the same contract."""
+
+    chunks: str
+
+    def close(self) -> None: ...
+    def ensure_schema(self, embedder_name: str, dim: int) -> None: ...
+    def check_embedder(self, embedder_name: str, dim: int) -> None: ...
+    def write_document(
+        self,
+        doc: SourceDocument,
+        chunks: Sequence[Chunk],
+        dense: np.ndarray,
+        sparse: Sequence[SparseTerms],
+    ) -> None: ...
+    def delete_document(self, doc_id: str) -> None: ...
+    def document_states(self) -> dict[str, SourceDocument]: ...
+    def get_document(self, doc_id: str) -> SourceDocument | None: ...
+    def chunk_ids(self, doc_id: str | None = None) -> list[str]: ...
+    def count_chunks(self) -> int: ...
+    def ready(self) -> bool: ...
+    def search(
+        self,
+        dense: np.ndarray,
+        sparse: SparseTerms,
+        *,
+        limit: int,
+        pool: int,
+        groups: Sequence[str] | None = None,
+    ) -> list[Passage]: ...
 
 
 class QdrantStore:
@@ -195,6 +233,12 @@ class QdrantStore:
 
     def count_chunks(self) -> int:
         return self.client.count(self.chunks, exact=True).count
+
+    def ready(self) -> bool:
+        """Both collections exist (an ingest has run)."""
+        return self.client.collection_exists(self.chunks) and self.client.collection_exists(
+            self.documents
+        )
 
     def search(
         self,

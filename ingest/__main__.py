@@ -11,7 +11,7 @@ from pathlib import Path
 from core.embedders import make_embedder
 from core.errors import GqaError
 from core.settings import Settings
-from core.store import QdrantStore
+from core.store import open_store
 from ingest.pipeline import Ingestor, IngestReport
 
 
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     acl = [g.strip() for g in args.acl.split(",") if g.strip()] if args.acl else None
     try:
-        store = QdrantStore.from_settings(settings)
+        store = open_store(settings)
         try:
             report = Ingestor(settings, store, make_embedder(settings)).sync(
                 args.paths, acl=acl, progress=not args.no_progress and sys.stderr.isatty()

@@ -25,7 +25,7 @@ from core.embedders import Embedder, as_llama_embedding
 from core.records import Chunk, SourceDocument, sha256
 from core.settings import Settings
 from core.sparse import SPARSE_VERSION, Bm25Encoder
-from core.store import QdrantStore
+from core.store import Store
 from ingest.chunking import SentenceChunker
 from ingest.sources import Failure, Root, read_root
 
@@ -55,7 +55,7 @@ class IngestReport:
 class Ingestor:
     """Writes documents into a store with one embedder and one chunking configuration."""
 
-    def __init__(self, settings: Settings, store: QdrantStore, embedder: Embedder) -> None:
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder) -> None:
         self.settings, self.store, self.embedder = settings, store, embedder
         self.sparse = Bm25Encoder()
         self.pipeline = IngestionPipeline(

@@ -9,7 +9,7 @@ from core.embedders import Embedder
 from core.records import Answer, Citation, Passage
 from core.settings import Settings
 from core.sparse import Bm25Encoder
-from core.store import QdrantStore
+from core.store import Store
 from core.text import script_of
 from service.evidence import Sentence, question_terms, select, split_sentences
 from service.refusal import decide, message
@@ -18,7 +18,7 @@ from service.refusal import decide, message
 class AnswerEngine:
     """Answers a question only from retrieved passages, or refuses with a reason."""
 
-    def __init__(self, settings: Settings, store: QdrantStore, embedder: Embedder) -> None:
+    def __init__(self, settings: Settings, store: Store, embedder: Embedder) -> None:
         self.settings, self.store, self.embedder = settings, store, embedder
         self.sparse = Bm25Encoder()
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from core.embedders import Embedder, make_embedder
 from core.errors import CollectionMissing, EmbedderMismatch, GqaError, StoreUnavailable
 from core.settings import Settings
-from core.store import QdrantStore
+from core.store import Store, open_store
 from service.answering import AnswerEngine
 
 log = logging.getLogger(__name__)
@@ -52,14 +52,14 @@ class DocumentOut(BaseModel):
 
 
 def create_app(
-    settings: Settings, *, store: QdrantStore | None = None, embedder: Embedder | None = None
+    settings: Settings, *, store: Store | None = None, embedder: Embedder | None = None
 ) -> FastAPI:
     """The service. Tests pass real local-mode components; otherwise they come from settings."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         own = store is None
-        app.state.store = store or QdrantStore.from_settings(settings)
+        app.state.store = store or open_store(settings)
         app.state.engine = AnswerEngine(
             settings, app.state.store, embedder or make_embedder(settings)
         )
@@ -107,9 +107,9 @@ def create_app(
 
     @app.get("/healthz")
     def healthz(request: Request) -> JSONResponse:
-        st: QdrantStore = request.app.state.store
+        st: Store = request.app.state.store
         try:
-            ready = st.client.collection_exists(st.chunks)
+            ready = st.ready()
             points = st.count_chunks() if ready else 0
         except Exception as exc:  # any store failure is "not healthy", never a 500
             return JSONResponse({"status": "unavailable", "detail": str(exc)}, status_code=503)
