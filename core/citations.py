@@ -11,7 +11,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-_CITED = re.compile(r"(.*?)((?:\s*\[\d+\])+)", re.S)
+# A marker is "[n]" after whitespace: "[11]" glued to a word is quoted text (a footnote).
+_CITED = re.compile(r"(.*?)((?:\s+\[\d+\])+)", re.S)
 _MARK = re.compile(r"\[(\d+)\]")
 
 
@@ -25,7 +26,7 @@ class CitedSegment:
 
 def segments(answer: str) -> list[CitedSegment]:
     """Split an answer into text pieces, each with the markers written right after it.
-    Trailing text with no marker is a segment with no markers."""
+    Trailing text with no marker is a segment with no markers. Markers follow whitespace."""
     out, pos = [], 0
     for m in _CITED.finditer(answer):
         out.append(

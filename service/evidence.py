@@ -22,6 +22,7 @@ from core.text import STOPWORDS, fold, idf, words
 
 CRITICAL_WEIGHT = 3.0
 # Part-of-speech tags (jieba) of proper names: person, place, organisation, other proper noun.
+_LOOKS_LIKE_MARKER = re.compile(r"\s\[\d+\]")
 # A line this short without end punctuation is a heading or a label, not a statement.
 _ENDS_SENTENCE = re.compile(r"[。！？!?.;；:：…」』”]$")
 # Person names (jieba guesses "nr" for many unknown words, so a common surname is required).
@@ -201,6 +202,8 @@ def split_sentences(passages: Sequence[Passage]) -> list[Sentence]:
             seen_text.add(folded)
             text = c.text[s:e]
             heading = len(text) <= 40 and not _ENDS_SENTENCE.search(text)
+            if _LOOKS_LIKE_MARKER.search(text):  # quoting it would read as a citation marker
+                continue
             out.append(Sentence(p, rank, c.char_start + s, c.char_start + e, text, folded, heading))
     return out
 

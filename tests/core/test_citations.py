@@ -16,12 +16,16 @@ def text_of(doc_id: str) -> str | None:
 
 
 def test_segments_pair_text_with_following_markers() -> None:
-    segs = segments("甲。 [1][2] 乙。 [3] 尾巴")
+    segs = segments("甲。 [1] [2] 乙。 [3] 尾巴")
     assert [(s.text, s.markers) for s in segs] == [("甲。", (1, 2)), ("乙。", (3,)), ("尾巴", ())]
 
 
+def test_bracket_numbers_glued_to_text_are_quoted_footnotes_not_markers() -> None:
+    assert [(s.text, s.markers) for s in segments("见注释[11]。 [1]")] == [("见注释[11]。", (1,))]
+
+
 def test_grounded_answer_has_no_problems() -> None:
-    answer = f"{Q1} [1]{Q2} [2]"
+    answer = f"{Q1} [1] {Q2} [2]"
     assert problems(answer, [cite(1, Q1, 0), cite(2, Q2, len(Q1))], text_of) == []
 
 
