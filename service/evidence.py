@@ -62,20 +62,19 @@ _QUOTED = re.compile(r"[\"“「『《]([^\"”」』》]{2,40})[\"”」』》]
 
 
 # What kind of answer a question asks for, and how to recognise a sentence that can give it.
+_CN_DIGITS = "零〇一二两三四五六七八九十百千万亿半"
+_MEASURE = "个天年月周人元万亿倍次名岁位项家台件种条所座场届辆吨米克公里小时分钟秒%‰"
+# Answer values: an Arabic number (with what follows it), or a Chinese numeral before a measure word.
+_VALUE = re.compile(rf"(\d+(?:[.,]\d+)*)\s*(\S?)|([{_CN_DIGITS}]+)(?=[{_MEASURE}])")
+_MONTHS = r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b"
+_WEEKDAYS = r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|周[一二三四五六日]|星期|週"
+# What kind of answer a question asks for.
 _WANTS = {
-    "quantity": (
-        re.compile(
-            r"多少|几[个天年月次位名岁小周项种家]|多久|多长|多大|多高|多远|how (?:many|much|long|old|far)|what (?:percentage|number|amount)"
-        ),
-        re.compile(r"\d|[一二两三四五六七八九十百千万亿半]"),
+    "quantity": re.compile(
+        r"多少|几[个天年月次位名岁小周项种家台]|多久|多长|多大|多高|多远|how (?:many|much|long|old|far)|what (?:percentage|number|amount)"
     ),
-    "date": (
-        re.compile(
-            r"何时|什么时候|哪一?年|哪一?天|几月|几号|日期|时间|when\b|what (?:date|year|time)"
-        ),
-        re.compile(
-            r"\d{1,4}\s*[年月日号点:]|\d{4}-\d|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b|\b(?:monday|tuesday|wednesday|thursday|friday)"
-        ),
+    "date": re.compile(
+        r"何时|什么时候|哪一?年|哪一?天|几月|几号|日期|(?<!长)(?<!少)(?<!段)时间|when\b|what (?:date|year|day)"
     ),
 }
 WANT_BONUS = 0.25
@@ -149,13 +148,33 @@ def question_terms(question: str) -> QuestionTerms:
     for f in critical:
         weights[f] = max(weights.get(f, 0.0), idf(f)) * CRITICAL_WEIGHT
     # A critical term written with its own sub-words counts once, via the critical term.
-    wants = tuple(kind for kind, (asks, _) in _WANTS.items() if asks.search(asked))
+    wants = tuple(kind for kind, asks in _WANTS.items() if asks.search(asked))
     return QuestionTerms(weights, tuple((shown_t, f) for f, shown_t in critical.items()), wants)
 
 
 def answers_kind(terms: QuestionTerms, folded_sentence: str) -> bool:
-    """The sentence holds the kind of answer the question asks for (or it asks for none)."""
-    return all(_WANTS[k][1].search(folded_sentence) for k in terms.wants)
+    """The sentence holds a value of the kind the question asks for (a quantity, a date) that
+    is not just one of the question's own numbers (2021 in "2021年的产量是多少" is no answer)."""
+    asked = {f for _, f in terms.critical if f[:1].isdigit()}
+    for kind in terms.wants:
+        values = []
+        for m in _VALUE.finditer(folded_sentence):
+            number, after = m.group(1), m.group(2) or ""
+            if number is None:
+                values.append(("quantity", m.group(3)))
+            elif number not in asked:
+                year = len(number) == 4 and number[:2] in ("19", "20")
+                is_date = year or (after != "" and after in "月日号")  # "10年" is a duration
+                values.append(("date" if is_date else "quantity", number))
+        if kind == "date":
+            found = any(k == "date" for k, _ in values) or re.search(
+                f"{_MONTHS}|{_WEEKDAYS}", folded_sentence
+            )
+        else:
+            found = any(k == "quantity" for k, _ in values)
+        if not found:
+            return False
+    return True
 
 
 @functools.cache

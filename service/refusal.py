@@ -9,6 +9,7 @@ from service.evidence import Evidence
 NO_EVIDENCE = "no_evidence"
 NOT_COVERED = "evidence_does_not_cover_question"
 LOW_SUPPORT = "low_support"
+NO_VALUE = "evidence_lacks_asked_value"
 
 MESSAGES = {
     NO_EVIDENCE: {
@@ -20,6 +21,11 @@ MESSAGES = {
         "zh-Hans": "找到的文档没有提到问题中的“{missing}”，无法据此回答。",
         "zh-Hant": "找到的文件沒有提到問題中的「{missing}」，無法據此回答。",
         "en": 'The documents found do not mention "{missing}" from the question, so they cannot answer it.',
+    },
+    NO_VALUE: {
+        "zh-Hans": "找到的文档谈到了这个话题，但没有给出问题所问的数字或日期。",
+        "zh-Hant": "找到的文件談到了這個話題，但沒有給出問題所問的數字或日期。",
+        "en": "The documents found discuss this topic but do not give the number or date asked for.",
     },
     LOW_SUPPORT: {
         "zh-Hans": "找到的文档与问题相关，但不足以回答这个问题。",
@@ -40,13 +46,16 @@ def decide(
     evidence: Evidence | None, top_dense: float, min_coverage: float, min_dense: float
 ) -> Decision:
     """Answer only when the chosen sentences contain every critical term of the question
-    (numbers, years, model names, names, quoted phrases) and enough of its key terms."""
+    (numbers, years, model names, names, quoted phrases), a value of the kind it asks for
+    (a quantity, a date) and enough of its key terms."""
     if evidence is None:
         return Decision(True, NO_EVIDENCE)
     if not evidence.sentences:
         return Decision(True, LOW_SUPPORT)
     if evidence.missing_critical:
         return Decision(True, NOT_COVERED, evidence.missing_critical)
+    if not evidence.answers_kind:
+        return Decision(True, NO_VALUE)
     if evidence.coverage < min_coverage or top_dense < min_dense:
         return Decision(True, LOW_SUPPORT)
     return Decision(False)

@@ -3,8 +3,9 @@
 import pytest
 
 from core.records import Chunk, Passage
-from service.evidence import question_terms, select, split_sentences
-from service.refusal import LOW_SUPPORT, NO_EVIDENCE, NOT_COVERED, decide, message
+from core.text import fold
+from service.evidence import answers_kind, question_terms, select, split_sentences
+from service.refusal import LOW_SUPPORT, NO_EVIDENCE, NO_VALUE, NOT_COVERED, decide, message
 
 
 def passages(*texts: str) -> list[Passage]:
@@ -121,3 +122,28 @@ def test_headings_are_context_not_answers() -> None:
     ev = evidence("2025年春节放假几天？", text)
     assert [s.text for s in ev.sentences] == ["春节假期共放假8天。"]
     assert ev.missing_critical == ()
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "answers"),
+    [
+        ("河南2021年的粮食总产量是多少？", "12月10日，河南正式公布2021年全年粮食总产量。", False),
+        ("河南2021年的粮食总产量是多少？", "2021年河南粮食总产量为1308.84亿斤。", True),
+        ("财务凭证需要保留多久？", "财务凭证须保存10年。", True),  # a duration, not a year
+        ("年假有几天", "员工每年享有十五天年假。", True),
+        ("年假有几天", "员工每年享有带薪年假。", False),
+        ("首届峰会的时间", "峰会于12月9日在利雅得举行。", True),
+        ("首届峰会的时间", "峰会发表了宣言。", False),
+        ("When is the all-hands?", "The all-hands is on Tuesday.", True),
+        ("谁负责审批？", "周敏负责审批。", True),  # asks for no value
+    ],
+)
+def test_the_evidence_must_hold_a_value_of_the_asked_kind(
+    question: str, sentence: str, answers: bool
+) -> None:
+    assert answers_kind(question_terms(question), fold(sentence)) is answers
+
+
+def test_refuses_when_the_asked_value_is_missing() -> None:
+    ev = evidence("河南2021年的粮食总产量是多少？", "12月10日，河南正式公布2021年全年粮食总产量。")
+    assert decide(ev, 0.9, 0.45, 0.0).reason == NO_VALUE
