@@ -65,6 +65,8 @@ class Store(Protocol):
         sparse: Sequence[SparseTerms],
     ) -> None: ...
     def delete_document(self, doc_id: str) -> None: ...
+    def mark_sync(self, running: bool) -> bool: ...
+    def sweep_orphans(self) -> int: ...
     def document_states(self) -> dict[str, SourceDocument]: ...
     def get_document(self, doc_id: str) -> SourceDocument | None: ...
     def chunk_ids(self, doc_id: str | None = None) -> list[str]: ...
@@ -183,13 +185,43 @@ class QdrantStore:
         )
 
     def delete_document(self, doc_id: str) -> None:
-        """Remove a document and all its chunks (record first: a crash leaves only orphans
-        that the next sync of the same root deletes again)."""
-        self.client.delete(self.documents, models.PointIdsList(points=[point_id("doc", doc_id)]))
+        """Remove a document's chunks, then its record (a crash in between leaves the record,
+        so the next sync deletes the document again)."""
         self.client.delete(
             self.chunks,
             models.FilterSelector(filter=models.Filter(must=[_match("doc_id", doc_id)])),
+            wait=True,
         )
+        self.client.delete(
+            self.documents, models.PointIdsList(points=[point_id("doc", doc_id)]), wait=True
+        )
+
+    def mark_sync(self, running: bool) -> bool:
+        """Record that a sync is running (True) or finished (False); return the previous mark.
+        A mark still set when a sync starts means the last one was killed."""
+        meta = self.client.retrieve(self.documents, [_META_ID])
+        before = bool(meta and meta[0].payload and meta[0].payload.get("sync_running"))
+        self.client.set_payload(self.documents, {"sync_running": running}, points=[_META_ID], wait=True)
+        return before
+
+    def sweep_orphans(self) -> int:
+        """Delete chunks whose document has no record (left by a sync killed mid-write);
+        return how many documents' chunks were deleted."""
+        known = set(self.document_states())
+        seen: set[str] = set()
+        offset = None
+        while True:
+            points, offset = self.client.scroll(
+                self.chunks, limit=2048, offset=offset, with_payload=["doc_id"]
+            )
+            seen |= {str((p.payload or {}).get("doc_id")) for p in points}
+            if offset is None:
+                break
+        orphans = seen - known
+        for doc_id in orphans:
+            flt = models.Filter(must=[_match("doc_id", doc_id)])
+            self.client.delete(self.chunks, models.FilterSelector(filter=flt), wait=True)
+        return len(orphans)
 
     # --- reads ------------------------------------------------------------------------------
     def document_states(self) -> dict[str, SourceDocument]:

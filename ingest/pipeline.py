@@ -43,6 +43,7 @@ class IngestReport:
     unchanged: int = 0
     removed: int = 0
     chunks_written: int = 0
+    orphans_swept: int = 0
     seconds: float = 0.0
     failed: list[Failure] = field(default_factory=list)
 
@@ -84,6 +85,8 @@ class Ingestor:
         t0 = time.perf_counter()
         report = IngestReport()
         self.store.ensure_schema(self.embedder.name, self.embedder.dim)
+        if self.store.mark_sync(True):  # the previous sync was killed: clear what it left
+            report.orphans_swept = self.store.sweep_orphans()
         stored = self.store.document_states()
         groups = tuple(acl or self.settings.default_acl)
         roots = [Root(Path(p)) for p in paths]
@@ -105,6 +108,7 @@ class Ingestor:
                     report.changed += prior is not None
         self._write(todo, report, progress)
         report.removed = self._remove_missing(stored, roots, seen, report.failed)
+        self.store.mark_sync(False)
         report.seconds = round(time.perf_counter() - t0, 3)
         return report
 
