@@ -1,0 +1,135 @@
+"""kill -9 a real ingest process at several points; a re-run converges to a clean run's state."""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from core.settings import Settings
+from core.store import QdrantStore
+
+ROOT = Path(__file__).resolve().parents[2]
+WORDS = ["员工", "报销", "差旅", "预算", "安全", "密码", "系统", "会议", "产品", "客户", "合同", "审批", "流程", "季度", "部门", "规定", "vpn", "policy"]
+
+
+def make_corpus(folder: Path, n: int, seed: int) -> None:
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        body = "".join(
+            "".join(rng.choice(WORDS) for _ in range(rng.randint(5, 15))) + "。" for _ in range(25)
+        )
+        (folder / f"d{i:04d}.txt").write_text(f"文档{i}\n{body}", encoding="utf-8")
+
+
+def ingest(data: Path, corpus: Path, kill_after: float | None = None) -> None:
+    env = {
+        **os.environ,
+        "GQA_DATA_DIR": str(data),
+        "GQA_EMBEDDER": "hashing",
+        "PYTHONPATH": str(ROOT),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ingest", str(corpus), "--no-progress"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    if kill_after is None:
+        _, err = proc.communicate(timeout=600)
+        assert proc.returncode == 0, err.decode()
+        return
+    time.sleep(kill_after)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def state(data: Path) -> tuple[dict[str, str], list[str]]:
+    store = QdrantStore.from_settings(Settings(_env_file=None, data_dir=data, embedder="hashing"))
+    try:
+        docs = (
+            {d: s.fingerprint for d, s in store.document_states().items()} if store.ready() else {}
+        )
+        return docs, sorted(store.chunk_ids()) if store.ready() else []
+    finally:
+        store.close()
+
+
+def test_kill_at_several_points_then_rerun_converges(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    make_corpus(corpus, 300, seed=1)
+    clean, crashed = tmp_path / "clean", tmp_path / "crashed"
+
+    (tmp_path / "empty").mkdir()
+    t0 = time.monotonic()
+    ingest(tmp_path / "startup", tmp_path / "empty")  # interpreter, imports, store: no work
+    startup = time.monotonic() - t0
+    t0 = time.monotonic()
+    ingest(clean, corpus)
+    work = time.monotonic() - t0 - startup
+    reference = state(clean)
+    assert len(reference[0]) == 300
+
+    partial_states = 0
+    for fraction in (0.15, 0.35, 0.55, 0.75, 0.95):
+        ingest(crashed, corpus, kill_after=startup + fraction * work)
+        docs, _ = state(crashed)
+        partial_states += 0 < len(docs) < 300
+    assert partial_states >= 2, "the kills should land in the middle of writing"
+    ingest(crashed, corpus)
+    assert state(crashed) == reference
+
+    # the same after edits and deletions, killed during the re-sync
+    rng = random.Random(7)
+    for f in rng.sample(sorted(corpus.iterdir()), 40):
+        if rng.random() < 0.5:
+            f.unlink()
+        else:
+            f.write_text(f.read_text(encoding="utf-8") + "新增一句。", encoding="utf-8")
+    fresh = tmp_path / "fresh"
+    ingest(fresh, corpus)
+    for fraction in (0.3, 0.7):
+        ingest(crashed, corpus, kill_after=startup + fraction * work * 0.2)
+    ingest(crashed, corpus)
+    assert state(crashed) == state(fresh)
+
+
+def test_chunks_of_a_killed_write_whose_file_is_then_deleted_are_swept(tmp_path: Path) -> None:
+    """Orphans: a new document's chunks were written, its record was not (killed), and the file
+    is gone before the next run. The sync mark left behind makes the next run sweep them."""
+    corpus = tmp_path / "corpus"
+    make_corpus(corpus, 5, seed=2)
+    data = tmp_path / "data"
+    ingest(data, corpus)
+    store = QdrantStore.from_settings(Settings(_env_file=None, data_dir=data, embedder="hashing"))
+    try:
+        # Reproduce the state a kill leaves: chunks of "ghost" written, no record, mark still set.
+        from core.embedders import HashingEmbedder
+        from core.records import Chunk, SourceDocument, point_id
+        from core.sparse import Bm25Encoder
+
+        chunk = Chunk(
+            "corpus/ghost.txt", 0, "幽灵文档。", 0, 5, "corpus/ghost.txt", "ghost", ("everyone",)
+        )
+        store.write_document(
+            SourceDocument(
+                "corpus/ghost.txt", "corpus/ghost.txt", "ghost", "幽灵文档。", ("everyone",)
+            ),
+            [chunk],
+            HashingEmbedder().embed_passages([chunk.text]),
+            [Bm25Encoder().encode_passage(chunk.text)],
+        )
+        store.client.delete(store.documents, [point_id("doc", "corpus/ghost.txt")])
+        store.mark_sync(True)
+        assert chunk.chunk_id in store.chunk_ids()
+    finally:
+        store.close()
+    ingest(data, corpus)
+    docs, chunks = state(data)
+    assert chunk.chunk_id not in chunks and "corpus/ghost.txt" not in docs
