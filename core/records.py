@@ -32,6 +32,7 @@ class SourceDocument:
     file: str = ""  # the file it was read from, relative to the root
     fingerprint: str = ""  # hash of text + everything that shapes its chunks and vectors
     chunk_count: int = 0
+    pages: tuple[int, ...] = ()  # PDF: offset in `text` where each page starts (page 1 first)
 
     def to_payload(self) -> dict[str, Any]:
         return {
@@ -44,6 +45,7 @@ class SourceDocument:
             "file": self.file,
             "fingerprint": self.fingerprint,
             "chunk_count": self.chunk_count,
+            "pages": list(self.pages),
         }
 
     @classmethod
@@ -58,6 +60,7 @@ class SourceDocument:
             file=p.get("file", ""),
             fingerprint=p.get("fingerprint", ""),
             chunk_count=p.get("chunk_count", 0),
+            pages=tuple(p.get("pages", ())),
         )
 
 
@@ -73,6 +76,14 @@ class Chunk:
     source: str
     title: str
     acl: tuple[str, ...]
+    page: int | None = None  # page of char_start (PDFs)
+    page_breaks: tuple[int, ...] = ()  # offsets inside the chunk where a new page starts
+
+    def page_at(self, offset: int) -> int | None:
+        """Page number of a document offset inside this chunk (None when not paged)."""
+        if self.page is None:
+            return None
+        return self.page + sum(1 for b in self.page_breaks if b <= offset)
 
     @property
     def chunk_id(self) -> str:
@@ -89,6 +100,8 @@ class Chunk:
             "title": self.title,
             "acl": list(self.acl),
             "content_hash": sha256(self.text),
+            "page": self.page,
+            "page_breaks": list(self.page_breaks),
         }
 
     @classmethod
@@ -102,6 +115,8 @@ class Chunk:
             source=p["source"],
             title=p["title"],
             acl=tuple(p["acl"]),
+            page=p.get("page"),
+            page_breaks=tuple(p.get("page_breaks", ())),
         )
 
 
@@ -126,6 +141,7 @@ class Citation:
     start: int
     end: int
     score: float
+    page: int | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ docstore file that disagrees with the index.
 
 from __future__ import annotations
 
+import bisect
 import logging
 import time
 from collections import defaultdict
@@ -174,7 +175,13 @@ class Ingestor:
 
 def _chunk(doc: SourceDocument, index: int, node: TextNode) -> Chunk:
     start, end = int(node.start_char_idx or 0), int(node.end_char_idx or 0)
-    return Chunk(doc.doc_id, index, doc.text[start:end], start, end, doc.source, doc.title, doc.acl)
+    page: int | None = None
+    breaks: tuple[int, ...] = ()
+    if doc.pages:
+        page = bisect.bisect_right(doc.pages, start)
+        breaks = tuple(p for p in doc.pages if start < p < end)
+    text = doc.text[start:end]
+    return Chunk(doc.doc_id, index, text, start, end, doc.source, doc.title, doc.acl, page, breaks)
 
 
 def _batches(items: list[SourceDocument], n: int) -> Iterable[list[SourceDocument]]:

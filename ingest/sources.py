@@ -9,17 +9,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from charset_normalizer import from_bytes
-
 from core.records import SourceDocument
+from ingest import formats
+from ingest.decoding import JUNK, decode
 
 log = logging.getLogger(__name__)
 
-TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
-SUFFIXES = TEXT_SUFFIXES | {".jsonl"}
-
-# NUL, C0/C1 controls except tab and newline, zero-width characters, BOMs, lone surrogates.
-_JUNK = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff\ud800-\udfff]")
+SUFFIXES = formats.SUFFIXES | {".jsonl"}
 
 
 @dataclass(frozen=True)
@@ -74,36 +70,20 @@ def read_root(
             data = file.read_bytes()
             if len(data) > max_bytes:
                 raise ValueError(f"larger than the {max_bytes // 2**20} MiB limit")
-            text = decode(data)
-        except (OSError, ValueError) as exc:
+            if file.suffix.lower() == ".jsonl":
+                yield from _jsonl_records(root, rel, decode(data), acl)
+                continue
+            parsed = formats.parse(data, file.suffix)
+        except (OSError, ValueError) as exc:  # FormatError is a ValueError
             yield Failure(root.origin, rel, str(exc))
             continue
-        if file.suffix.lower() == ".jsonl":
-            yield from _jsonl_records(root, rel, text, acl)
-        else:
-            yield _document(root.origin, rel, rel, text, acl, title=_title(text, file))
-
-
-def decode(data: bytes) -> str:
-    """Bytes -> clean text: UTF-8 (BOM or not), else the detected encoding (GBK, Big5, UTF-16...).
-
-    Raises ValueError for empty, binary or undecodable data.
-    """
-    if not data.strip():
-        raise ValueError("empty file")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        best = from_bytes(data).best()
-        if best is None:
-            raise ValueError("binary or unknown encoding") from None
-        text = str(best)
-    if "\x00" in text:
-        raise ValueError("binary file (NUL bytes)")
-    text = _JUNK.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    if not text.strip():
-        raise ValueError("no text after cleaning")
-    return text
+        if not parsed.text.strip():
+            yield Failure(root.origin, rel, "no text")
+            continue
+        title = parsed.title or _title(parsed.text, file)
+        yield SourceDocument(
+            rel, rel, title, parsed.text, acl, root.origin, rel, pages=parsed.pages
+        )
 
 
 def _title(text: str, file: Path) -> str:
@@ -159,7 +139,7 @@ def _jsonl_records(
             root.origin,
             rel,
             doc_id,
-            _JUNK.sub("", body),
+            JUNK.sub("", body),
             rec_acl,
             title,
             str(rec.get("source") or where),

@@ -93,7 +93,15 @@ def compose(sentences: Sequence[Sentence], script: str) -> tuple[str, tuple[Cita
         score = round(first.passage.score, 6)
         citations.append(
             Citation(
-                n, chunk.doc_id, chunk.source, chunk.title, quote, first.start, last.end, score
+                n,
+                chunk.doc_id,
+                chunk.source,
+                chunk.title,
+                quote,
+                first.start,
+                last.end,
+                score,
+                chunk.page_at(first.start),
             )
         )
         parts.append(f"{quote} [{n}]")

@@ -32,6 +32,7 @@ class CitationOut(BaseModel):
     start: int
     end: int
     score: float
+    page: int | None = Field(None, description="PDF page of the quote's start")
 
 
 class AnswerOut(BaseModel):

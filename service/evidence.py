@@ -167,9 +167,8 @@ def answers_kind(terms: QuestionTerms, folded_sentence: str) -> bool:
                 is_date = year or (after != "" and after in "月日号")  # "10年" is a duration
                 values.append(("date" if is_date else "quantity", number))
         if kind == "date":
-            found = any(k == "date" for k, _ in values) or re.search(
-                f"{_MONTHS}|{_WEEKDAYS}", folded_sentence
-            )
+            named = re.search(f"{_MONTHS}|{_WEEKDAYS}", folded_sentence) is not None
+            found = named or any(k == "date" for k, _ in values)
         else:
             found = any(k == "quantity" for k, _ in values)
         if not found:

@@ -14,7 +14,26 @@ from core.settings import Settings
 from core.store import QdrantStore
 
 ROOT = Path(__file__).resolve().parents[2]
-WORDS = ["员工", "报销", "差旅", "预算", "安全", "密码", "系统", "会议", "产品", "客户", "合同", "审批", "流程", "季度", "部门", "规定", "vpn", "policy"]
+WORDS = [
+    "员工",
+    "报销",
+    "差旅",
+    "预算",
+    "安全",
+    "密码",
+    "系统",
+    "会议",
+    "产品",
+    "客户",
+    "合同",
+    "审批",
+    "流程",
+    "季度",
+    "部门",
+    "规定",
+    "vpn",
+    "policy",
+]
 
 
 def make_corpus(folder: Path, n: int, seed: int) -> None:

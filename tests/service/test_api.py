@@ -32,7 +32,17 @@ def test_answer_quotes_resolve_to_the_stored_document(client: TestClient) -> Non
         doc = client.get(f"/v1/documents/{c['doc_id']}").json()
         assert doc["text"][c["start"] : c["end"]] == c["quote"]
         assert c["quote"] in body["answer"]
-        assert set(c) == {"n", "doc_id", "source", "title", "quote", "start", "end", "score"}
+        assert set(c) == {
+            "n",
+            "doc_id",
+            "source",
+            "title",
+            "quote",
+            "start",
+            "end",
+            "score",
+            "page",
+        }
 
 
 def test_traditional_question_finds_simplified_document(client: TestClient) -> None:
