@@ -201,7 +201,9 @@ class QdrantStore:
         A mark still set when a sync starts means the last one was killed."""
         meta = self.client.retrieve(self.documents, [_META_ID])
         before = bool(meta and meta[0].payload and meta[0].payload.get("sync_running"))
-        self.client.set_payload(self.documents, {"sync_running": running}, points=[_META_ID], wait=True)
+        self.client.set_payload(
+            self.documents, {"sync_running": running}, points=[_META_ID], wait=True
+        )
         return before
 
     def sweep_orphans(self) -> int:

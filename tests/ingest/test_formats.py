@@ -19,8 +19,8 @@ import docx
 import pypdf
 import pytest
 
-from ingest.formats import SUFFIXES, FormatError, Parsed, parse
 from ingest.decoding import decode
+from ingest.formats import SUFFIXES, FormatError, Parsed, parse
 
 ROOT = Path(__file__).resolve().parents[2]
 
