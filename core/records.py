@@ -33,6 +33,7 @@ class SourceDocument:
     fingerprint: str = ""  # hash of text + everything that shapes its chunks and vectors
     chunk_count: int = 0
     pages: tuple[int, ...] = ()  # PDF: offset in `text` where each page starts (page 1 first)
+    alternates: tuple[str, ...] = ()  # ids of duplicate copies indexed as this document
 
     def to_payload(self) -> dict[str, Any]:
         return {
@@ -46,6 +47,7 @@ class SourceDocument:
             "fingerprint": self.fingerprint,
             "chunk_count": self.chunk_count,
             "pages": list(self.pages),
+            "alternates": list(self.alternates),
         }
 
     @classmethod
@@ -61,6 +63,7 @@ class SourceDocument:
             fingerprint=p.get("fingerprint", ""),
             chunk_count=p.get("chunk_count", 0),
             pages=tuple(p.get("pages", ())),
+            alternates=tuple(p.get("alternates", ())),
         )
 
 

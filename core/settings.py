@@ -40,6 +40,12 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(60, ge=0, description="Characters of overlap between chunks")
     max_file_mb: float = Field(50.0, gt=0, description="Larger files are reported and skipped")
     default_acl: list[str] = Field(["everyone"], description="Groups of documents with no ACL")
+    dedup_threshold: float = Field(
+        0.8,
+        gt=0,
+        le=1,
+        description="Share of a document's shingles another must contain to be its duplicate",
+    )
 
     top_k: int = Field(5, ge=1, description="Chunks the answerer reads")
     candidate_pool: int = Field(40, ge=1, description="Candidates per retriever before fusion")

@@ -12,12 +12,19 @@ from core.embedders import make_embedder
 from core.errors import GqaError
 from core.settings import Settings
 from core.store import open_store
+from ingest import cleaning, formats
 from ingest.pipeline import Ingestor, IngestReport
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__)
-    parser.add_argument("paths", nargs="+", type=Path, help="files and folders to sync")
+    parser.add_argument("paths", nargs="*", type=Path, help="files and folders to sync")
+    parser.add_argument(
+        "--explain",
+        type=Path,
+        metavar="FILE",
+        help="show FILE's cleaned text and every removal with its rule; writes nothing",
+    )
     parser.add_argument(
         "--acl", help="comma-separated groups for these documents (default: GQA_DEFAULT_ACL)"
     )
@@ -26,6 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
+    if args.explain:
+        return explain(args.explain)
+    if not args.paths:
+        parser.error("give at least one PATH (or --explain FILE)")
     settings = Settings()
     acl = [g.strip() for g in args.acl.split(",") if g.strip()] if args.acl else None
     try:
@@ -45,13 +56,32 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if report.failed else 0
 
 
+def explain(file: Path) -> int:
+    """Print what cleaning keeps and drops from one file (the folder's other files supply the
+    corpus statistics, as in a real sync)."""
+    try:
+        parsed = formats.parse(file.read_bytes(), file.suffix)
+        siblings = [
+            formats.parse(p.read_bytes(), p.suffix).text
+            for p in sorted(file.parent.iterdir())
+            if p.is_file() and p != file and p.suffix.lower() in formats.SUFFIXES
+        ]
+    except (OSError, ValueError) as exc:
+        print(f"error: {file}: {exc}", file=sys.stderr)
+        return 2
+    stats = cleaning.CorpusStats.build([parsed.text, *siblings])
+    print(cleaning.explain(cleaning.clean(parsed.text, stats)))
+    return 0
+
+
 def summary(report: IngestReport, settings: Settings) -> str:
     """The one-screen summary of a run."""
     where = settings.qdrant_url or settings.store_path
     lines = [
         f"collection {settings.collection!r} at {where}",
         f"documents: {report.new} new, {report.changed} changed, {report.unchanged} unchanged, "
-        f"{report.removed} removed, {len(report.failed)} failed",
+        f"{report.removed} removed, {len(report.failed)} failed, "
+        f"{report.duplicates} duplicates indexed as alternates",
         f"chunks written: {report.chunks_written}    seconds: {report.seconds:.1f}",
     ]
     lines += [f"  failed: {f.file}: {f.reason}" for f in report.failed[:20]]

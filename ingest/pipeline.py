@@ -28,6 +28,8 @@ from core.settings import Settings
 from core.sparse import SPARSE_VERSION, Bm25Encoder
 from core.store import Store
 from ingest.chunking import SentenceChunker
+from ingest.cleaning import CorpusStats, Removal, clean
+from ingest.dedup import duplicate_groups
 from ingest.sources import Failure, Root, read_root
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ class IngestReport:
     removed: int = 0
     chunks_written: int = 0
     orphans_swept: int = 0
+    duplicates: int = 0  # documents indexed as alternates of another
     seconds: float = 0.0
     failed: list[Failure] = field(default_factory=list)
 
@@ -76,7 +79,16 @@ class Ingestor:
 
     def fingerprint(self, doc: SourceDocument) -> str:
         return sha256(
-            "\x1f".join([doc.text, doc.title, doc.source, ",".join(doc.acl), self._config])
+            "\x1f".join(
+                [
+                    doc.text,
+                    doc.title,
+                    doc.source,
+                    ",".join(doc.acl),
+                    ",".join(doc.alternates),
+                    self._config,
+                ]
+            )
         )
 
     def sync(
@@ -89,29 +101,52 @@ class Ingestor:
         if self.store.mark_sync(True):  # the previous sync was killed: clear what it left
             report.orphans_swept = self.store.sweep_orphans()
         stored = self.store.document_states()
-        groups = tuple(acl or self.settings.default_acl)
         roots = [Root(Path(p)) for p in paths]
+        docs = self.read(roots, tuple(acl or self.settings.default_acl), report)
         seen: set[str] = set()
         todo: list[SourceDocument] = []
-        for root in roots:
-            for item in read_root(root, groups, int(self.settings.max_file_mb * 2**20)):
-                if isinstance(item, Failure):
-                    report.failed.append(item)
-                    continue
-                doc = replace(item, fingerprint=self.fingerprint(item))
-                seen.add(doc.doc_id)
-                prior = stored.get(doc.doc_id)
-                if prior is not None and prior.fingerprint == doc.fingerprint:
-                    report.unchanged += 1
-                else:
-                    todo.append(doc)
-                    report.new += prior is None
-                    report.changed += prior is not None
+        for item in docs:
+            doc = replace(item, fingerprint=self.fingerprint(item))
+            seen.add(doc.doc_id)
+            prior = stored.get(doc.doc_id)
+            if prior is not None and prior.fingerprint == doc.fingerprint:
+                report.unchanged += 1
+            else:
+                todo.append(doc)
+                report.new += prior is None
+                report.changed += prior is not None
         self._write(todo, report, progress)
         report.removed = self._remove_missing(stored, roots, seen, report.failed)
         self.store.mark_sync(False)
         report.seconds = round(time.perf_counter() - t0, 3)
         return report
+
+    def read(
+        self, roots: Sequence[Root], groups: tuple[str, ...], report: IngestReport
+    ) -> list[SourceDocument]:
+        """Read, clean and de-duplicate every document under the roots; failures go to the
+        report. Alternates of a duplicate group are listed on their canonical document."""
+        docs: list[SourceDocument] = []
+        for root in roots:
+            for item in read_root(root, groups, int(self.settings.max_file_mb * 2**20)):
+                if isinstance(item, Failure):
+                    report.failed.append(item)
+                else:
+                    docs.append(item)
+        docs = clean_documents(docs)
+        canonical_of = duplicate_groups(
+            {d.doc_id: d.text for d in docs}, self.settings.dedup_threshold
+        )
+        alternates: dict[str, list[str]] = defaultdict(list)
+        for doc_id, canon in canonical_of.items():
+            if doc_id != canon:
+                alternates[canon].append(doc_id)
+        report.duplicates = sum(len(v) for v in alternates.values())
+        return [
+            replace(d, alternates=tuple(sorted(alternates.get(d.doc_id, ()))))
+            for d in docs
+            if canonical_of.get(d.doc_id, d.doc_id) == d.doc_id
+        ]
 
     def _write(self, todo: list[SourceDocument], report: IngestReport, progress: bool) -> None:
         bar = tqdm(total=len(todo), unit="doc", disable=not progress, desc="embedding")
@@ -158,7 +193,8 @@ class Ingestor:
         seen: set[str],
         failed: list[Failure],
     ) -> int:
-        origins = {r.origin for r in roots}
+        # A root that could not be read at all removes nothing (a missing mount is no deletion).
+        origins = {r.origin for r in roots} - {f.origin for f in failed if not f.file}
         # A file that failed to read this time keeps its documents: a bad read loses nothing.
         kept_files = {(f.origin, f.file) for f in failed}
         removed = 0
@@ -171,6 +207,35 @@ class Ingestor:
                 self.store.delete_document(doc_id)
                 removed += 1
         return removed
+
+
+def clean_documents(docs: Sequence[SourceDocument]) -> list[SourceDocument]:
+    """Remove site furniture, watermarks, spam tails and markup debris from documents read from
+    files (lines recurring across the corpus are one signal, so all are cleaned together).
+    JSONL records are exports of clean text and are kept as they are."""
+    files = [d for d in docs if d.doc_id == d.file]
+    stats = CorpusStats.build(d.text for d in files)
+    cleaned = {d.doc_id: clean(d.text, stats) for d in files}
+    out = []
+    for d in docs:
+        c = cleaned.get(d.doc_id)
+        if c is None or not c.removals:
+            out.append(d)
+            continue
+        pages = tuple(_shift(p, c.removals) for p in d.pages)
+        out.append(replace(d, text=c.text, pages=pages))
+    return out
+
+
+def _shift(pos: int, removals: Sequence[Removal]) -> int:
+    """Where an offset of the original text lands in the cleaned text."""
+    cut = 0
+    for r in removals:
+        if r.end <= pos:
+            cut += r.end - r.start
+        elif r.start < pos:
+            cut += pos - r.start
+    return pos - cut
 
 
 def _chunk(doc: SourceDocument, index: int, node: TextNode) -> Chunk:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from core.records import SourceDocument
 from ingest import formats
+from ingest.acl import ACL_FILE, AclError, AclRules
 from ingest.decoding import JUNK, decode
 
 log = logging.getLogger(__name__)
@@ -56,12 +57,23 @@ class Root:
 def read_root(
     root: Root, acl: tuple[str, ...], max_bytes: int
 ) -> Iterator[SourceDocument | Failure]:
-    """Every document under `root`, or a `Failure` per file that cannot be read."""
+    """Every document under `root`, or a `Failure` per file that cannot be read.
+
+    A root that cannot be read at all (missing path, bad acl.yaml) yields one `Failure` with
+    an empty `file`: none of its indexed documents may be removed on its account.
+    """
     if not root.path.exists():
-        yield Failure(root.origin, str(root.path), "path does not exist")
+        yield Failure(root.origin, "", f"{root.path}: path does not exist")
+        return
+    try:
+        rules = AclRules.load(root.path, acl)
+    except AclError as exc:
+        yield Failure(root.origin, "", f"{exc} - nothing under {root.path} was synced")
         return
     for file in root.files():
         rel = root.rel(file)
+        if file.name == ACL_FILE:
+            continue
         if file.suffix.lower() not in SUFFIXES:
             yield Failure(root.origin, rel, f"unsupported file type {file.suffix or '(none)'!r}")
             continue
@@ -70,7 +82,7 @@ def read_root(
             if len(data) > max_bytes:
                 raise ValueError(f"larger than the {max_bytes // 2**20} MiB limit")
             if file.suffix.lower() == ".jsonl":
-                yield from _jsonl_records(root, rel, decode(data), acl)
+                yield from _jsonl_records(root, rel, decode(data), rules.groups_for(file))
                 continue
             parsed = formats.parse(data, file.suffix)
         except (OSError, ValueError) as exc:  # FormatError is a ValueError
@@ -80,8 +92,9 @@ def read_root(
             yield Failure(root.origin, rel, "no text")
             continue
         title = parsed.title or _title(parsed.text, file)
+        groups = rules.groups_for(file)
         yield SourceDocument(
-            rel, rel, title, parsed.text, acl, root.origin, rel, pages=parsed.pages
+            rel, rel, title, parsed.text, groups, root.origin, rel, pages=parsed.pages
         )
 
 

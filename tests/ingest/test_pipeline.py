@@ -109,12 +109,12 @@ def test_gbk_and_big5_files_are_decoded(
         "报销规定：差旅费用须在三十天内提交报销申请，逾期不予受理。".encode("gbk")
     )
     (docs / "big5.txt").write_bytes(
-        "報銷規定：差旅費用須在三十天內提交報銷申請，逾期不予受理。".encode("big5")
+        "請假規定：員工請事假須提前兩天告知主管，每年上限十四天。".encode("big5")
     )
     report = sync(settings, store, docs)
     assert report["failed"] == [] and report["new"] == 2
     assert store.get_document("enc/gbk.txt").text.startswith("报销规定")  # type: ignore[union-attr]
-    assert store.get_document("enc/big5.txt").text.startswith("報銷規定")  # type: ignore[union-attr]
+    assert store.get_document("enc/big5.txt").text.startswith("請假規定")  # type: ignore[union-attr]
 
 
 def test_jsonl_records_are_documents_with_their_ids_and_acl(
@@ -142,6 +142,77 @@ def test_jsonl_records_are_documents_with_their_ids_and_acl(
     f.write_text(json.dumps(lines[0]), encoding="utf-8")
     assert sync(settings, store, f)["removed"] == 1
     assert store.get_document("p2") is None
+
+
+def test_copies_in_other_encodings_and_scripts_are_indexed_once(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    docs = tmp_path / "dup"
+    docs.mkdir()
+    text = "报销规定：差旅费用须在三十天内提交报销申请，逾期不予受理。住宿标准按城市等级执行。"
+    (docs / "a-gbk.txt").write_bytes(text.encode("gbk"))
+    (docs / "b-utf8.txt").write_text(text, encoding="utf-8")
+    (docs / "c-big5.txt").write_bytes(
+        "報銷規定：差旅費用須在三十天內提交報銷申請，逾期不予受理。住宿標準按城市等級執行。".encode(
+            "big5"
+        )
+    )
+    report = sync(settings, store, docs)
+    assert (report["new"], report["duplicates"]) == (1, 2)
+    (canonical,) = store.document_states().values()
+    assert set(canonical.alternates) | {canonical.doc_id} == {
+        "dup/a-gbk.txt",
+        "dup/b-utf8.txt",
+        "dup/c-big5.txt",
+    }
+
+
+def test_acl_yaml_assigns_groups_by_glob_nearest_folder_first(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    docs = write(
+        tmp_path / "docs",
+        {
+            "acl.yaml": '"*.md": [hr]\n"*": [staff]\n',
+            "hr/acl.yaml": '"salaries*": [hr, finance]\n',
+            "hr/salaries-2024.txt": "薪资等级每年三月调整，调整幅度由薪酬委员会决定。",
+            "hr/leave.md": "# 年假\n员工每年享有十五个工作日的带薪年假。",
+            "it/vpn.txt": "Connect with the Acme VPN client before opening internal sites.",
+        },
+    )
+    sync(settings, store, docs)
+    acl = {d: s.acl for d, s in store.document_states().items()}
+    assert acl == {
+        "docs/hr/salaries-2024.txt": ("hr", "finance"),
+        "docs/hr/leave.md": ("hr",),
+        "docs/it/vpn.txt": ("staff",),
+    }
+
+
+def test_a_bad_acl_yaml_syncs_nothing_and_removes_nothing(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    docs = write(tmp_path / "docs", DOCS)
+    sync(settings, store, docs)
+    (docs / "acl.yaml").write_text("- not a mapping\n", encoding="utf-8")
+    (docs / "it/vpn.txt").unlink()
+    report = sync(settings, store, docs)
+    assert report["removed"] == 0 and report["new"] == 0
+    assert "must map glob patterns" in report["failed"][0]["reason"]
+    assert len(store.document_states()) == 3
+
+
+def test_a_missing_root_removes_nothing(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    docs = write(tmp_path / "docs", DOCS)
+    sync(settings, store, docs)
+    for f in sorted(docs.rglob("*"), reverse=True):
+        f.unlink() if f.is_file() else f.rmdir()
+    docs.rmdir()
+    report = sync(settings, store, docs)
+    assert report["removed"] == 0 and "does not exist" in report["failed"][0]["reason"]
+    assert len(store.document_states()) == 3
 
 
 def test_changing_chunk_settings_reindexes(
