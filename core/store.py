@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -43,6 +44,18 @@ def open_client(settings: Settings) -> QdrantClient:
         ) from exc
 
 
+@dataclass(frozen=True)
+class DocumentWrite:
+    """One document to (re)write: its chunks with their vectors, in chunk order.
+    `replaces` is True when an indexed version may have left other chunks."""
+
+    doc: SourceDocument
+    chunks: tuple[Chunk, ...]
+    dense: np.ndarray
+    sparse: tuple[SparseTerms, ...]
+    replaces: bool = True
+
+
 def open_store(settings: Settings) -> Store:
     """The store the settings name: a Qdrant server (URL) or the embedded store."""
     return QdrantStore.from_settings(settings)
@@ -57,13 +70,7 @@ class Store(Protocol):
     def close(self) -> None: ...
     def ensure_schema(self, embedder_name: str, dim: int) -> None: ...
     def check_embedder(self, embedder_name: str, dim: int) -> None: ...
-    def write_document(
-        self,
-        doc: SourceDocument,
-        chunks: Sequence[Chunk],
-        dense: np.ndarray,
-        sparse: Sequence[SparseTerms],
-    ) -> None: ...
+    def write_documents(self, writes: Sequence[DocumentWrite]) -> None: ...
     def delete_document(self, doc_id: str) -> None: ...
     def mark_sync(self, running: bool) -> bool: ...
     def sweep_orphans(self) -> int: ...
@@ -142,6 +149,48 @@ class QdrantStore:
             )
 
     # --- writes -----------------------------------------------------------------------------
+    def write_documents(self, writes: Sequence[DocumentWrite]) -> None:
+        """Write documents' chunks, delete their stale chunks, then record the documents.
+
+        The order makes a crash at any point safe: document records (with their fingerprints)
+        are written last, so an interrupted write is redone by the next run, and chunk ids are
+        deterministic, so redoing it creates no duplicates. Stale chunks are looked for only
+        where a document replaces an indexed version (a filtered delete scans the collection
+        in local mode); chunks a killed run left for a new document are swept by the next sync.
+        """
+        points = [
+            models.PointStruct(
+                id=c.chunk_id,
+                vector={
+                    DENSE: w.dense[i].tolist(),
+                    SPARSE: models.SparseVector(
+                        indices=w.sparse[i].indices, values=w.sparse[i].values
+                    ),
+                },
+                payload=c.to_payload(),
+            )
+            for w in writes
+            for i, c in enumerate(w.chunks)
+        ]
+        if points:
+            self.client.upsert(self.chunks, points, wait=True)
+        for w in writes:
+            if w.replaces:
+                keep = [c.chunk_id for c in w.chunks]
+                stale = models.Filter(
+                    must=[_match("doc_id", w.doc.doc_id)],
+                    must_not=[models.HasIdCondition(has_id=keep)] if keep else [],
+                )
+                self.client.delete(self.chunks, models.FilterSelector(filter=stale), wait=True)
+        records = [
+            models.PointStruct(
+                id=point_id("doc", w.doc.doc_id), vector={}, payload=w.doc.to_payload()
+            )
+            for w in writes
+        ]
+        if records:
+            self.client.upsert(self.documents, records, wait=True)
+
     def write_document(
         self,
         doc: SourceDocument,
@@ -149,39 +198,9 @@ class QdrantStore:
         dense: np.ndarray,
         sparse: Sequence[SparseTerms],
     ) -> None:
-        """Replace a document's chunks, then record the document.
-
-        The order makes a crash at any point safe: the document record (with its fingerprint)
-        is written last, so an interrupted write is redone by the next run, and chunk ids are
-        deterministic, so redoing it creates no duplicates.
-        """
-        points = [
-            models.PointStruct(
-                id=c.chunk_id,
-                vector={
-                    DENSE: dense[i].tolist(),
-                    SPARSE: models.SparseVector(indices=sparse[i].indices, values=sparse[i].values),
-                },
-                payload=c.to_payload(),
-            )
-            for i, c in enumerate(chunks)
-        ]
-        if points:
-            self.client.upsert(self.chunks, points, wait=True)
-        keep = [p.id for p in points]
-        stale = models.Filter(
-            must=[_match("doc_id", doc.doc_id)],
-            must_not=[models.HasIdCondition(has_id=keep)] if keep else [],
-        )
-        self.client.delete(self.chunks, models.FilterSelector(filter=stale), wait=True)
-        self.client.upsert(
-            self.documents,
-            [
-                models.PointStruct(
-                    id=point_id("doc", doc.doc_id), vector={}, payload=doc.to_payload()
-                )
-            ],
-            wait=True,
+        """Replace one document (see `write_documents`)."""
+        self.write_documents(
+            [DocumentWrite(doc, tuple(chunks), dense, tuple(sparse), replaces=True)]
         )
 
     def delete_document(self, doc_id: str) -> None:

@@ -13,7 +13,7 @@ import bisect
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from core.embedders import Embedder, as_llama_embedding
 from core.records import Chunk, SourceDocument, sha256
 from core.settings import Settings
 from core.sparse import SPARSE_VERSION, Bm25Encoder
-from core.store import Store
+from core.store import DocumentWrite, Store
 from ingest.chunking import SentenceChunker
 from ingest.cleaning import CorpusStats, Removal, clean
 from ingest.dedup import duplicate_groups
@@ -115,7 +115,7 @@ class Ingestor:
                 todo.append(doc)
                 report.new += prior is None
                 report.changed += prior is not None
-        self._write(todo, report, progress)
+        self._write(todo, set(stored), report, progress)
         report.removed = self._remove_missing(stored, roots, seen, report.failed)
         self.store.mark_sync(False)
         report.seconds = round(time.perf_counter() - t0, 3)
@@ -148,11 +148,13 @@ class Ingestor:
             if canonical_of.get(d.doc_id, d.doc_id) == d.doc_id
         ]
 
-    def _write(self, todo: list[SourceDocument], report: IngestReport, progress: bool) -> None:
+    def _write(
+        self, todo: list[SourceDocument], indexed: set[str], report: IngestReport, progress: bool
+    ) -> None:
         bar = tqdm(total=len(todo), unit="doc", disable=not progress, desc="embedding")
         for batch in _batches(todo, BATCH_DOCS):
             try:
-                report.chunks_written += self.write_batch(batch)
+                report.chunks_written += self.write_batch(batch, indexed)
             except Exception as exc:  # one bad batch must not stop the run; retried next time
                 log.exception("writing %d documents failed", len(batch))
                 report.failed += [
@@ -162,8 +164,9 @@ class Ingestor:
             bar.set_postfix(chunks=report.chunks_written)
         bar.close()
 
-    def write_batch(self, docs: Sequence[SourceDocument]) -> int:
-        """Chunk, embed and write documents; return the number of chunks written."""
+    def write_batch(self, docs: Sequence[SourceDocument], indexed: Collection[str] = ()) -> int:
+        """Chunk, embed and write documents; return the number of chunks written.
+        `indexed` names the documents that replace an indexed version."""
         by_id = {d.doc_id: d for d in docs}
         nodes = self.pipeline.run(
             documents=[
@@ -174,17 +177,24 @@ class Ingestor:
         for node in nodes:
             if isinstance(node, TextNode) and node.ref_doc_id:
                 per_doc[node.ref_doc_id].append(node)
-        written = 0
+        writes = []
         for doc_id, doc in by_id.items():
             doc_nodes = per_doc.get(doc_id, [])
-            chunks = [_chunk(doc, i, n) for i, n in enumerate(doc_nodes)]
-            dense = np.asarray([n.embedding for n in doc_nodes], dtype=np.float32)
-            sparse = [
-                self.sparse.encode_passage(n.get_content(MetadataMode.EMBED)) for n in doc_nodes
-            ]
-            self.store.write_document(replace(doc, chunk_count=len(chunks)), chunks, dense, sparse)
-            written += len(chunks)
-        return written
+            chunks = tuple(_chunk(doc, i, n) for i, n in enumerate(doc_nodes))
+            writes.append(
+                DocumentWrite(
+                    replace(doc, chunk_count=len(chunks)),
+                    chunks,
+                    np.asarray([n.embedding for n in doc_nodes], dtype=np.float32),
+                    tuple(
+                        self.sparse.encode_passage(n.get_content(MetadataMode.EMBED))
+                        for n in doc_nodes
+                    ),
+                    replaces=doc_id in indexed,
+                )
+            )
+        self.store.write_documents(writes)
+        return sum(len(w.chunks) for w in writes)
 
     def _remove_missing(
         self,
