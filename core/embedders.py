@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -161,6 +162,7 @@ def as_llama_embedding(embedder: Embedder, batch_size: int = 32) -> Any:
 
     class _Adapter(BaseEmbedding):
         _inner: Any = PrivateAttr()
+        seconds: float = 0.0  # time spent embedding passages (for the ingest report)
 
         def _get_query_embedding(self, query: str) -> list[float]:
             return self._inner.embed_query(query).tolist()
@@ -172,7 +174,10 @@ def as_llama_embedding(embedder: Embedder, batch_size: int = 32) -> Any:
             return self._inner.embed_passages([text])[0].tolist()
 
         def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
-            return self._inner.embed_passages(texts).tolist()
+            t0 = time.perf_counter()
+            vecs = self._inner.embed_passages(texts).tolist()
+            self.seconds += time.perf_counter() - t0
+            return vecs
 
     adapter = _Adapter(model_name=embedder.name, embed_batch_size=batch_size)
     adapter._inner = embedder

@@ -34,6 +34,8 @@ class SourceDocument:
     chunk_count: int = 0
     pages: tuple[int, ...] = ()  # PDF: offset in `text` where each page starts (page 1 first)
     alternates: tuple[str, ...] = ()  # ids of duplicate copies indexed as this document
+    raw_hash: str = ""  # hash of the source bytes, groups and pipeline config (skip re-parsing)
+    alternate_hashes: tuple[str, ...] = ()  # raw hashes of the alternates, in the same order
 
     def to_payload(self) -> dict[str, Any]:
         return {
@@ -48,6 +50,8 @@ class SourceDocument:
             "chunk_count": self.chunk_count,
             "pages": list(self.pages),
             "alternates": list(self.alternates),
+            "raw_hash": self.raw_hash,
+            "alternate_hashes": list(self.alternate_hashes),
         }
 
     @classmethod
@@ -64,6 +68,8 @@ class SourceDocument:
             chunk_count=p.get("chunk_count", 0),
             pages=tuple(p.get("pages", ())),
             alternates=tuple(p.get("alternates", ())),
+            raw_hash=p.get("raw_hash", ""),
+            alternate_hashes=tuple(p.get("alternate_hashes", ())),
         )
 
 

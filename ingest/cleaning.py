@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 
 from core.text import fold, words
 
+CLEANING_VERSION = "1"  # part of every document's identity: bump it to re-clean everything
+
 
 @dataclass(frozen=True)
 class Removal:

@@ -13,7 +13,7 @@ import bisect
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -28,9 +28,9 @@ from core.settings import Settings
 from core.sparse import SPARSE_VERSION, Bm25Encoder
 from core.store import DocumentWrite, Store
 from ingest.chunking import SentenceChunker
-from ingest.cleaning import CorpusStats, Removal, clean
+from ingest.cleaning import CLEANING_VERSION, CorpusStats, Removal, clean
 from ingest.dedup import duplicate_groups
-from ingest.sources import Failure, Root, read_root
+from ingest.sources import Failure, Root, Unchanged, read_root
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ class IngestReport:
     chunks_written: int = 0
     orphans_swept: int = 0
     duplicates: int = 0  # documents indexed as alternates of another
+    embed_seconds: float = 0.0  # of `seconds`, spent inside the embedder
     seconds: float = 0.0
     failed: list[Failure] = field(default_factory=list)
 
@@ -63,18 +64,29 @@ class Ingestor:
     def __init__(self, settings: Settings, store: Store, embedder: Embedder) -> None:
         self.settings, self.store, self.embedder = settings, store, embedder
         self.sparse = Bm25Encoder()
+        self.embedding = as_llama_embedding(embedder, settings.embed_batch_size)
         self.pipeline = IngestionPipeline(
             transformations=[
                 SentenceChunker(
                     chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
                 ),
-                as_llama_embedding(embedder, settings.embed_batch_size),
+                self.embedding,
             ],
             disable_cache=True,
         )
         # Everything that shapes chunks and vectors; a change re-indexes every document.
-        self._config = (
-            f"{settings.chunk_size}/{settings.chunk_overlap}/{embedder.name}/{SPARSE_VERSION}"
+        self._config = "/".join(
+            map(
+                str,
+                [
+                    settings.chunk_size,
+                    settings.chunk_overlap,
+                    embedder.name,
+                    SPARSE_VERSION,
+                    CLEANING_VERSION,
+                    settings.dedup_threshold,
+                ],
+            )
         )
 
     def fingerprint(self, doc: SourceDocument) -> str:
@@ -102,8 +114,8 @@ class Ingestor:
             report.orphans_swept = self.store.sweep_orphans()
         stored = self.store.document_states()
         roots = [Root(Path(p)) for p in paths]
-        docs = self.read(roots, tuple(acl or self.settings.default_acl), report)
-        seen: set[str] = set()
+        docs, seen = self.read(roots, tuple(acl or self.settings.default_acl), stored, report)
+        report.unchanged = len(seen)
         todo: list[SourceDocument] = []
         for item in docs:
             doc = replace(item, fingerprint=self.fingerprint(item))
@@ -119,18 +131,36 @@ class Ingestor:
         report.removed = self._remove_missing(stored, roots, seen, report.failed)
         self.store.mark_sync(False)
         report.seconds = round(time.perf_counter() - t0, 3)
+        report.embed_seconds = round(self.embedding.seconds, 3)
+        self.embedding.seconds = 0.0
         return report
 
     def read(
-        self, roots: Sequence[Root], groups: tuple[str, ...], report: IngestReport
-    ) -> list[SourceDocument]:
-        """Read, clean and de-duplicate every document under the roots; failures go to the
-        report. Alternates of a duplicate group are listed on their canonical document."""
+        self,
+        roots: Sequence[Root],
+        groups: tuple[str, ...],
+        stored: Mapping[str, SourceDocument],
+        report: IngestReport,
+    ) -> tuple[list[SourceDocument], set[str]]:
+        """Read, clean and de-duplicate the new and changed documents under the roots.
+
+        Returns them and the ids of unchanged documents (same raw hash as indexed: not parsed
+        again). Failures go to the report. Alternates of a duplicate group are listed on their
+        canonical document, with their raw hashes, so they are not parsed again either.
+        Cleaning statistics and near-duplicate detection cover the documents parsed in one run.
+        """
+        known = {d.doc_id: d.raw_hash for d in stored.values()}
+        for d in stored.values():
+            known.update(zip(d.alternates, d.alternate_hashes, strict=False))
         docs: list[SourceDocument] = []
+        unchanged: set[str] = set()
+        max_bytes = int(self.settings.max_file_mb * 2**20)
         for root in roots:
-            for item in read_root(root, groups, int(self.settings.max_file_mb * 2**20)):
+            for item in read_root(root, groups, max_bytes, known, self._config):
                 if isinstance(item, Failure):
                     report.failed.append(item)
+                elif isinstance(item, Unchanged):
+                    unchanged.add(item.doc_id)
                 else:
                     docs.append(item)
         docs = clean_documents(docs)
@@ -142,11 +172,15 @@ class Ingestor:
             if doc_id != canon:
                 alternates[canon].append(doc_id)
         report.duplicates = sum(len(v) for v in alternates.values())
-        return [
-            replace(d, alternates=tuple(sorted(alternates.get(d.doc_id, ()))))
-            for d in docs
-            if canonical_of.get(d.doc_id, d.doc_id) == d.doc_id
-        ]
+        raw = {d.doc_id: d.raw_hash for d in docs}
+        kept = []
+        for d in docs:
+            if canonical_of.get(d.doc_id, d.doc_id) == d.doc_id:
+                alts = tuple(sorted(alternates.get(d.doc_id, ())))
+                kept.append(
+                    replace(d, alternates=alts, alternate_hashes=tuple(raw[a] for a in alts))
+                )
+        return kept, unchanged
 
     def _write(
         self, todo: list[SourceDocument], indexed: set[str], report: IngestReport, progress: bool

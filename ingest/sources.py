@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,14 +55,33 @@ class Root:
         return f"{self.path.name}/{file.relative_to(self.path).as_posix()}"
 
 
+@dataclass(frozen=True)
+class Unchanged:
+    """A document whose source bytes, groups and pipeline configuration match what is indexed:
+    it is neither parsed nor cleaned again."""
+
+    doc_id: str
+
+
+def raw_hash(salt: str, groups: tuple[str, ...], data: bytes) -> str:
+    """Identity of a document's input: bytes, groups and the pipeline's configuration (salt)."""
+    return hashlib.sha256(f"{salt}\x1f{','.join(groups)}\x1f".encode() + data).hexdigest()
+
+
 def read_root(
-    root: Root, acl: tuple[str, ...], max_bytes: int
-) -> Iterator[SourceDocument | Failure]:
-    """Every document under `root`, or a `Failure` per file that cannot be read.
+    root: Root,
+    acl: tuple[str, ...],
+    max_bytes: int,
+    known: Mapping[str, str] | None = None,
+    salt: str = "",
+) -> Iterator[SourceDocument | Failure | Unchanged]:
+    """Every document under `root`, a `Failure` per file that cannot be read, and `Unchanged`
+    for documents whose raw hash is in `known` (doc_id -> raw hash of the indexed version).
 
     A root that cannot be read at all (missing path, bad acl.yaml) yields one `Failure` with
     an empty `file`: none of its indexed documents may be removed on its account.
     """
+    known = known or {}
     if not root.path.exists():
         yield Failure(root.origin, "", f"{root.path}: path does not exist")
         return
@@ -81,8 +101,13 @@ def read_root(
             data = file.read_bytes()
             if len(data) > max_bytes:
                 raise ValueError(f"larger than the {max_bytes // 2**20} MiB limit")
+            groups = rules.groups_for(file)
             if file.suffix.lower() == ".jsonl":
-                yield from _jsonl_records(root, rel, decode(data), rules.groups_for(file))
+                yield from _jsonl_records(root, rel, decode(data), groups, known, salt)
+                continue
+            digest = raw_hash(salt, groups, data)
+            if known.get(rel) == digest:
+                yield Unchanged(rel)
                 continue
             parsed = formats.parse(data, file.suffix)
         except (OSError, ValueError) as exc:  # FormatError is a ValueError
@@ -92,9 +117,16 @@ def read_root(
             yield Failure(root.origin, rel, "no text")
             continue
         title = parsed.title or _title(parsed.text, file)
-        groups = rules.groups_for(file)
         yield SourceDocument(
-            rel, rel, title, parsed.text, groups, root.origin, rel, pages=parsed.pages
+            rel,
+            rel,
+            title,
+            parsed.text,
+            groups,
+            root.origin,
+            rel,
+            pages=parsed.pages,
+            raw_hash=digest,
         )
 
 
@@ -106,29 +138,14 @@ def _title(text: str, file: Path) -> str:
     return file.stem
 
 
-def _document(
-    origin: str,
-    file: str,
-    doc_id: str,
+def _jsonl_records(
+    root: Root,
+    rel: str,
     text: str,
     acl: tuple[str, ...],
-    title: str,
-    source: str | None = None,
-) -> SourceDocument:
-    return SourceDocument(
-        doc_id=doc_id,
-        source=source or file,
-        title=title,
-        text=text,
-        acl=acl,
-        origin=origin,
-        file=file,
-    )
-
-
-def _jsonl_records(
-    root: Root, rel: str, text: str, acl: tuple[str, ...]
-) -> Iterator[SourceDocument | Failure]:
+    known: Mapping[str, str],
+    salt: str,
+) -> Iterator[SourceDocument | Failure | Unchanged]:
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
@@ -146,13 +163,17 @@ def _jsonl_records(
             continue
         groups = rec.get("acl")
         rec_acl = tuple(groups) if isinstance(groups, list) and groups else acl
-        title = str(rec.get("title") or "")
-        yield _document(
-            root.origin,
-            rel,
-            doc_id,
-            JUNK.sub("", body),
-            rec_acl,
-            title,
-            str(rec.get("source") or where),
+        digest = raw_hash(salt, rec_acl, line.encode())
+        if known.get(doc_id) == digest:
+            yield Unchanged(doc_id)
+            continue
+        yield SourceDocument(
+            doc_id=doc_id,
+            source=str(rec.get("source") or where),
+            title=str(rec.get("title") or ""),
+            text=JUNK.sub("", body),
+            acl=rec_acl,
+            origin=root.origin,
+            file=rel,
+            raw_hash=digest,
         )

@@ -159,6 +159,8 @@ def test_copies_in_other_encodings_and_scripts_are_indexed_once(
     )
     report = sync(settings, store, docs)
     assert (report["new"], report["duplicates"]) == (1, 2)
+    again = sync(settings, store, docs)  # alternates are remembered, not indexed on a re-sync
+    assert (again["new"], again["unchanged"], again["chunks_written"]) == (0, 3, 0)
     (canonical,) = store.document_states().values()
     assert set(canonical.alternates) | {canonical.doc_id} == {
         "dup/a-gbk.txt",

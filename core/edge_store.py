@@ -1,0 +1,319 @@
+"""The index of `core.store.QdrantStore` on Qdrant Edge: Qdrant's engine in process, no server.
+
+One `EdgeShard` per collection under a root folder: `ROOT/<collection>` holds chunks (named
+dense vector "dense", cosine, and sparse "bm25" with the IDF modifier), `ROOT/<collection>_documents`
+holds document records and the meta record naming the embedder. Ids, payloads, the write order
+and the hybrid query (RRF over a dense and a sparse prefetch, the ACL filter inside each) are
+QdrantStore's, so both engines answer the same contract (tests/core/test_store_contract.py).
+
+What Edge (qdrant-edge-py 0.9) lacks, and how it is bridged here:
+- A shard needs at least one vector: the documents shard declares a sparse vector that no point
+  carries (an empty sparse vector costs nothing; a 1-dim dense dummy would be stored per point).
+- No background optimizer: HNSW graphs are built only when `EdgeShard.optimize()` runs; until
+  then dense search is an exact scan. `mark_sync(False)` (a sync has finished) runs it.
+- Errors are bare `Exception`s with a message (a locked shard, a missing folder, a bad vector).
+- A shard locks its write-ahead log: one process at a time, like qdrant-client's local mode.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from qdrant_edge import (
+    CountRequest,
+    Distance,
+    EdgeConfig,
+    EdgeShard,
+    EdgeSparseVectorParams,
+    EdgeVectorParams,
+    FieldCondition,
+    Filter,
+    Fusion,
+    HasIdCondition,
+    MatchAny,
+    MatchValue,
+    Modifier,
+    PayloadSchemaType,
+    PayloadSelector,
+    Point,
+    Prefetch,
+    Query,
+    QueryRequest,
+    Record,
+    ScrollRequest,
+    SparseVector,
+    UpdateOperation,
+)
+
+from core.errors import CollectionMissing, EmbedderMismatch, StoreUnavailable
+from core.records import Chunk, Passage, SourceDocument, point_id
+from core.sparse import SparseTerms
+from core.store import _META_ID, DENSE, SPARSE
+
+log = logging.getLogger(__name__)
+
+_UNUSED = "unused"  # the documents shard's placeholder vector (a shard must declare one)
+_CONFIG_FILE = "edge_config.json"  # written by EdgeShard.create: the folder holds a shard
+# Qdrant's default RRF constant (server and qdrant-client local mode score 1 / (rank + 2));
+# Edge has no default, so it is named here to fuse exactly like QdrantStore.
+_RRF_K = 2
+
+
+class EdgeStore:
+    """Chunks and documents in two Qdrant Edge shards under one folder."""
+
+    def __init__(self, root: Path, collection: str) -> None:
+        self.root = root
+        self.chunks = collection
+        self.documents = f"{collection}_documents"
+        self._shards: dict[str, EdgeShard] = {}
+
+    @classmethod
+    def open(cls, path: Path, collection: str) -> EdgeStore:
+        """Open (and lock) the shards of `collection` under `path`; absent ones are created by
+        `ensure_schema`. Raises StoreUnavailable when another process holds them."""
+        path.mkdir(parents=True, exist_ok=True)
+        store = cls(path, collection)
+        for name in (store.chunks, store.documents):
+            store._shard(name)
+        return store
+
+    def close(self) -> None:
+        """Flush and release both shards (the store can be opened again afterwards)."""
+        shards, self._shards = self._shards, {}
+        for shard in shards.values():
+            shard.flush()
+            shard.close()
+
+    # --- shards -----------------------------------------------------------------------------
+    def _shard(self, name: str) -> EdgeShard | None:
+        """The loaded shard, loading it when its folder exists (another process may have run
+        the first ingest since this store opened); None when there is none yet."""
+        if name in self._shards:
+            return self._shards[name]
+        folder = self.root / name
+        if not (folder / _CONFIG_FILE).exists():
+            return None
+        try:
+            shard = EdgeShard.load(str(folder))
+        except Exception as exc:  # Edge raises bare Exceptions; the usual one is the WAL lock
+            raise StoreUnavailable(
+                f"edge store {folder} cannot be opened ({exc}); stop the process using it "
+                "(the service, another ingest) and retry"
+            ) from exc
+        self._shards[name] = shard
+        return shard
+
+    def _need(self, name: str) -> EdgeShard:
+        shard = self._shard(name)
+        if shard is None:
+            raise CollectionMissing(
+                f"collection {name!r} not found at {self.root} - run 'python -m ingest <folder>' "
+                "first"
+            )
+        return shard
+
+    # --- schema -----------------------------------------------------------------------------
+    def ensure_schema(self, embedder_name: str, dim: int) -> None:
+        """Create both shards if absent; refuse to mix embedders in one index."""
+        if self._shard(self.chunks) is None:
+            config = EdgeConfig(
+                vectors={DENSE: EdgeVectorParams(size=dim, distance=Distance.Cosine)},
+                sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
+            )
+            shard = self._create(self.chunks, config)
+            for key in ("doc_id", "acl"):  # what every filter uses
+                shard.update(UpdateOperation.create_field_index(key, PayloadSchemaType.Keyword))
+        if self._shard(self.documents) is None:
+            config = EdgeConfig(sparse_vectors={_UNUSED: EdgeSparseVectorParams()})
+            shard = self._create(self.documents, config)
+            meta = {"kind": "meta", "embedder": embedder_name, "dim": dim}
+            shard.update(UpdateOperation.upsert_points([Point(_META_ID, {}, meta)]))
+            shard.flush()
+        self.check_embedder(embedder_name, dim)
+
+    def _create(self, name: str, config: EdgeConfig) -> EdgeShard:
+        shard = EdgeShard.create(str(self.root / name), config)
+        self._shards[name] = shard
+        return shard
+
+    def check_embedder(self, embedder_name: str, dim: int) -> None:
+        """Raise unless the index exists and was built with this embedder."""
+        self._need(self.chunks)
+        built = self._meta()
+        if built.get("embedder") != embedder_name or built.get("dim") != dim:
+            raise EmbedderMismatch(
+                f"index {self.chunks!r} was built with {built.get('embedder')} (dim {built.get('dim')}) "
+                f"but {embedder_name} (dim {dim}) is configured - set GQA_EMBEDDER to match, or "
+                "ingest into another GQA_COLLECTION"
+            )
+
+    def _meta(self) -> dict[str, Any]:
+        got = self._need(self.documents).retrieve([_META_ID], with_payload=True, with_vector=False)
+        return dict(got[0].payload or {}) if got else {}
+
+    # --- writes -----------------------------------------------------------------------------
+    def write_document(
+        self,
+        doc: SourceDocument,
+        chunks: Sequence[Chunk],
+        dense: np.ndarray,
+        sparse: Sequence[SparseTerms],
+    ) -> None:
+        """Replace a document's chunks, then record the document.
+
+        Same order as QdrantStore (chunks, stale-chunk delete, document record last), so a crash
+        at any point is redone by the next sync; each update is in the shard's WAL on return.
+        """
+        shard = self._need(self.chunks)
+        points = [
+            Point(
+                c.chunk_id,
+                {
+                    DENSE: dense[i].tolist(),
+                    SPARSE: SparseVector(sparse[i].indices, sparse[i].values),
+                },
+                c.to_payload(),
+            )
+            for i, c in enumerate(chunks)
+        ]
+        if points:
+            shard.update(UpdateOperation.upsert_points(points))
+        keep = {c.chunk_id for c in chunks}
+        stale = Filter(
+            must=[_match("doc_id", doc.doc_id)],
+            must_not=[HasIdCondition(set(keep))] if keep else None,
+        )
+        shard.update(UpdateOperation.delete_points_by_filter(stale))
+        record = Point(point_id("doc", doc.doc_id), {}, doc.to_payload())
+        self._need(self.documents).update(UpdateOperation.upsert_points([record]))
+
+    def delete_document(self, doc_id: str) -> None:
+        """Remove a document's chunks, then its record (a crash in between leaves the record,
+        so the next sync deletes the document again)."""
+        flt = Filter(must=[_match("doc_id", doc_id)])
+        self._need(self.chunks).update(UpdateOperation.delete_points_by_filter(flt))
+        self._need(self.documents).update(UpdateOperation.delete_points([point_id("doc", doc_id)]))
+
+    def mark_sync(self, running: bool) -> bool:
+        """Record that a sync is running (True) or finished (False); return the previous mark.
+
+        A finished sync also optimizes the chunk shard: Edge has no background optimizer, so
+        this is where HNSW graphs get built and deleted points get vacuumed.
+        """
+        before = bool(self._meta().get("sync_running"))
+        docs = self._need(self.documents)
+        docs.update(UpdateOperation.set_payload([_META_ID], {"sync_running": running}))
+        docs.flush()
+        if not running:
+            self._need(self.chunks).optimize()
+        return before
+
+    def sweep_orphans(self) -> int:
+        """Delete chunks whose document has no record (left by a sync killed mid-write);
+        return how many documents' chunks were deleted."""
+        known = set(self.document_states())
+        seen = {
+            str((r.payload or {}).get("doc_id"))
+            for r in _scroll(self._need(self.chunks), None, ["doc_id"])
+        }
+        orphans = seen - known
+        shard = self._need(self.chunks)
+        for doc_id in orphans:
+            flt = Filter(must=[_match("doc_id", doc_id)])
+            shard.update(UpdateOperation.delete_points_by_filter(flt))
+        return len(orphans)
+
+    # --- reads ------------------------------------------------------------------------------
+    def document_states(self) -> dict[str, SourceDocument]:
+        """Every stored document without its text: doc_id -> record (for sync decisions)."""
+        no_text = PayloadSelector.Exclude(["text"])
+        # "kind" is set only on the meta record: documents are every record that is not meta.
+        not_meta = Filter(must_not=[_match("kind", "meta")])
+        records = _scroll(self._need(self.documents), not_meta, no_text)
+        return {
+            p["doc_id"]: SourceDocument.from_payload(p) for p in (r.payload or {} for r in records)
+        }
+
+    def get_document(self, doc_id: str) -> SourceDocument | None:
+        """The stored document, or None."""
+        got = self._need(self.documents).retrieve(
+            [point_id("doc", doc_id)], with_payload=True, with_vector=False
+        )
+        return SourceDocument.from_payload(got[0].payload) if got and got[0].payload else None
+
+    def chunk_ids(self, doc_id: str | None = None) -> list[str]:
+        """Ids of all chunks (of one document)."""
+        flt = Filter(must=[_match("doc_id", doc_id)]) if doc_id else None
+        return [str(r.id) for r in _scroll(self._need(self.chunks), flt, False)]
+
+    def count_chunks(self) -> int:
+        return self._need(self.chunks).count(CountRequest(exact=True))
+
+    def ready(self) -> bool:
+        """Both shards exist (an ingest has run)."""
+        return self._shard(self.chunks) is not None and self._shard(self.documents) is not None
+
+    def search(
+        self,
+        dense: np.ndarray,
+        sparse: SparseTerms,
+        *,
+        limit: int,
+        pool: int,
+        groups: Sequence[str] | None = None,
+    ) -> list[Passage]:
+        """Hybrid retrieval: dense and BM25 candidates fused by RRF inside the engine.
+
+        `groups` filters inside every prefetch (never after), so a document outside the
+        caller's groups can neither be returned nor push others out of the candidate pool.
+        """
+        flt = None
+        if groups is not None:
+            flt = Filter(must=[FieldCondition(key="acl", match=MatchAny(list(groups)))])
+        query = dense.tolist()
+        prefetch = [Prefetch(limit=pool, query=Query.Nearest(query, using=DENSE), filter=flt)]
+        if sparse.indices:
+            vec = SparseVector(sparse.indices, sparse.values)
+            prefetch.append(
+                Prefetch(limit=pool, query=Query.Nearest(vec, using=SPARSE), filter=flt)
+            )
+        hits = self._need(self.chunks).query(
+            QueryRequest(
+                limit=limit,
+                query=Fusion.Rrf(k=_RRF_K),  # type: ignore[arg-type]  # 0.9 stubs omit Rrf
+                prefetches=prefetch,
+                filter=flt,
+                with_payload=True,
+                with_vector=[DENSE],
+            )
+        )
+        out = []
+        for h in hits:
+            stored = h.vector.get(DENSE) if isinstance(h.vector, dict) else None
+            cos = float(np.dot(dense, np.asarray(stored, dtype=np.float32))) if stored else 0.0
+            out.append(Passage(Chunk.from_payload(h.payload or {}), float(h.score), cos))
+        return out
+
+
+def _match(key: str, value: str) -> FieldCondition:
+    return FieldCondition(key=key, match=MatchValue(value))
+
+
+def _scroll(
+    shard: EdgeShard, flt: Filter | None, payload: bool | list[str] | PayloadSelector
+) -> Iterator[Record]:
+    offset = None
+    while True:
+        records, offset = shard.scroll(
+            ScrollRequest(
+                offset=offset, limit=1024, filter=flt, with_payload=payload, with_vector=False
+            )
+        )
+        yield from records
+        if offset is None:
+            return
