@@ -165,3 +165,4 @@ class Answer:
     passages: tuple[Passage, ...] = ()
     features: dict[str, float] = field(default_factory=dict)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    mode: str = "extractive"  # or "generative": sentences written by an LLM, checked, cited

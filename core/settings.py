@@ -53,6 +53,14 @@ class Settings(BaseSettings):
     min_coverage: float = Field(0.45, ge=0, le=1, description="Refuse below this key-term coverage")
     min_dense_score: float = Field(0.0, ge=-1, le=1, description="Refuse below this top cosine")
 
+    llm_base_url: str | None = Field(
+        None,
+        description="OpenAI-compatible server (e.g. http://127.0.0.1:8080/v1); unset = extractive only",
+    )
+    llm_model: str = Field("default", description="Model name sent to the LLM server")
+    llm_api_key: SecretStr | None = Field(None, description="Bearer key for the LLM server")
+    llm_timeout: float = Field(20.0, gt=0, description="Seconds before falling back to extractive")
+
     host: str = Field("127.0.0.1", description="Address the service binds")
     port: int = Field(8000, ge=1, le=65535)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Sequence
 
@@ -12,15 +13,21 @@ from core.sparse import Bm25Encoder
 from core.store import Store
 from core.text import script_of
 from service.evidence import Sentence, question_terms, select, split_sentences
+from service.generative import LlmClient, LlmError, build_messages, enforce
 from service.refusal import decide, message
+
+log = logging.getLogger(__name__)
 
 
 class AnswerEngine:
     """Answers a question only from retrieved passages, or refuses with a reason."""
 
-    def __init__(self, settings: Settings, store: Store, embedder: Embedder) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, embedder: Embedder, llm: LlmClient | None = None
+    ) -> None:
         self.settings, self.store, self.embedder = settings, store, embedder
         self.sparse = Bm25Encoder()
+        self.llm = llm or _llm_from(settings)
 
     def warm_up(self) -> None:
         """Load jieba's dictionaries and the query path once, so the first question is not slow."""
@@ -69,8 +76,45 @@ class AnswerEngine:
                 timings_ms=timings,
             )
         assert evidence is not None
+        if self.llm is not None:
+            generated = self._generate(question, passages, features)
+            if generated is not None:
+                text, citations = generated
+                return Answer(
+                    text,
+                    False,
+                    None,
+                    None,
+                    citations,
+                    tuple(passages),
+                    features,
+                    timings,
+                    "generative",
+                )
         text, citations = compose(evidence.sentences, script_of(question))
         return Answer(text, False, None, None, citations, tuple(passages), features, timings)
+
+    def _generate(
+        self, question: str, passages: Sequence[Passage], features: dict[str, float]
+    ) -> tuple[str, tuple[Citation, ...]] | None:
+        """The LLM's checked answer, or None (then the extractive one stands): never unchecked."""
+        assert self.llm is not None
+        try:
+            reply = self.llm.complete(build_messages(question, passages))
+        except LlmError as exc:
+            log.warning("LLM failed, answering extractively: %s", exc)
+            features["llm_error"] = 1.0
+            return None
+        result = enforce(question, reply, passages, self.settings.min_coverage)
+        features["llm_rejected"] = float(result is None)
+        return result
+
+
+def _llm_from(settings: Settings) -> LlmClient | None:
+    if not settings.llm_base_url:
+        return None
+    key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else None
+    return LlmClient(settings.llm_base_url, settings.llm_model, key, settings.llm_timeout)
 
 
 def compose(sentences: Sequence[Sentence], script: str) -> tuple[str, tuple[Citation, ...]]:

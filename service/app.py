@@ -15,6 +15,7 @@ from core.errors import CollectionMissing, EmbedderMismatch, GqaError, StoreUnav
 from core.settings import Settings
 from core.store import Store, open_store
 from service.answering import AnswerEngine
+from service.generative import LlmClient
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class AnswerOut(BaseModel):
     )
     message: str | None = Field(description="Refusal explanation in the question's script")
     citations: list[CitationOut]
+    mode: str = Field("extractive", description="extractive, or generative (LLM, checked)")
 
 
 class DocumentOut(BaseModel):
@@ -53,7 +55,11 @@ class DocumentOut(BaseModel):
 
 
 def create_app(
-    settings: Settings, *, store: Store | None = None, embedder: Embedder | None = None
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    embedder: Embedder | None = None,
+    llm: LlmClient | None = None,
 ) -> FastAPI:
     """The service. Tests pass real local-mode components; otherwise they come from settings."""
 
@@ -62,7 +68,7 @@ def create_app(
         own = store is None
         app.state.store = store or open_store(settings)
         app.state.engine = AnswerEngine(
-            settings, app.state.store, embedder or make_embedder(settings)
+            settings, app.state.store, embedder or make_embedder(settings), llm
         )
         try:
             app.state.engine.store.check_embedder(
@@ -97,6 +103,7 @@ def create_app(
             reason=result.reason,
             message=result.message,
             citations=[CitationOut(**c.__dict__) for c in result.citations],
+            mode=result.mode,
         )
 
     @app.get("/v1/documents/{doc_id:path}", response_model=DocumentOut)

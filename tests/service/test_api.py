@@ -58,6 +58,7 @@ def test_wrong_year_refuses_with_reason_and_message(client: TestClient) -> None:
         "reason": "evidence_does_not_cover_question",
         "message": "找到的文档没有提到问题中的“2019”，无法据此回答。",
         "citations": [],
+        "mode": "extractive",
     }
 
 
