@@ -1,0 +1,133 @@
+"""Calibrate the refusal threshold on a question set, with cross-validation.
+
+The set is run once with the coverage threshold off; the rule-based refusals (nothing
+retrieved, a critical term missing, no value of the asked kind) stay as they are. For each
+candidate threshold, an answer whose evidence coverage is below it becomes a refusal; the
+objective is the share of questions handled correctly (answerable: right answer; unanswerable:
+refused). k-fold cross-validation picks the threshold on k-1 folds and scores it on the held-out
+fold, so the reported figures are not fitted to the questions they are measured on.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.settings import Settings
+from eval import runner
+from eval.datasets import Dataset
+from eval.metrics import Record, answer_correct
+
+GRID = tuple(round(0.05 * i, 2) for i in range(0, 19))  # 0.00 .. 0.90
+
+
+@dataclass(frozen=True)
+class Point:
+    """The outcome of one threshold on a set of records."""
+
+    threshold: float
+    correct: float  # share handled correctly
+    answer_accuracy: float | None
+    false_refusal: float | None
+    refusal_recall: float | None
+    wrong_answers: int = 0  # answered, but not correctly (answerable) or at all (unanswerable)
+
+
+def outcome(records: Sequence[Record], threshold: float) -> Point:
+    """What the records would score if answers with coverage < threshold were refused."""
+    ans = [r for r in records if r.answerable]
+    una = [r for r in records if not r.answerable]
+
+    def refused(r: Record) -> bool:
+        return r.refused or r.features.get("coverage", 0.0) < threshold
+
+    right = sum(answer_correct(r) and not refused(r) for r in ans) + sum(refused(r) for r in una)
+
+    def rate(n: int, d: int) -> float | None:
+        return round(n / d, 4) if d else None
+
+    wrong = sum(not refused(r) and not answer_correct(r) for r in records)
+    return Point(
+        threshold,
+        rate(right, len(records)) or 0.0,
+        rate(sum(answer_correct(r) and not refused(r) for r in ans), len(ans)),
+        rate(sum(refused(r) for r in ans), len(ans)),
+        rate(sum(refused(r) for r in una), len(una)),
+        wrong,
+    )
+
+
+def curve(records: Sequence[Record]) -> list[Point]:
+    return [outcome(records, t) for t in GRID]
+
+
+def best(records: Sequence[Record]) -> float:
+    """The threshold with the most questions handled correctly; among ties, the fewest wrong
+    answers (a refusal is better than a quote that does not answer), then the lowest."""
+    return max(curve(records), key=lambda p: (p.correct, -p.wrong_answers, -p.threshold)).threshold
+
+
+def cross_validate(
+    records: Sequence[Record], folds: int = 5, seed: int = 0
+) -> tuple[list[float], Point]:
+    """Thresholds chosen on each training split and the pooled held-out outcome."""
+    order = list(records)
+    random.Random(seed).shuffle(order)
+    chosen, held_out = [], []
+    for k in range(folds):
+        test = order[k::folds]
+        train = [r for i, r in enumerate(order) if i % folds != k]
+        t = best(train)
+        chosen.append(t)
+        held_out += [_refuse_below(r, t) for r in test]
+    return chosen, outcome(held_out, 0.0)
+
+
+def _refuse_below(r: Record, t: float) -> Record:
+    """The record as the engine would have returned it with threshold t."""
+    if r.refused or r.features.get("coverage", 0.0) >= t:
+        return r
+    return Record(
+        **{**r.__dict__, "refused": True, "answer": None, "citations": [], "reason": "low_support"}
+    )
+
+
+def write_setting(env_file: Path, key: str, value: float) -> None:
+    """Set KEY=value in a .env file, keeping its other lines."""
+    lines = env_file.read_text(encoding="utf-8").splitlines() if env_file.exists() else []
+    lines = [ln for ln in lines if not ln.startswith(f"{key}=")] + [f"{key}={value}"]
+    env_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def markdown(points: Sequence[Point], chosen: Sequence[float], cv: Point, final: float) -> str:
+    rows = [
+        "| threshold | handled correctly | answer accuracy | false refusals | refusal recall |",
+        "|---|---|---|---|---|",
+    ]
+    rows += [
+        f"| {p.threshold:.2f}{' *' if p.threshold == final else ''} | {p.correct} | {p.answer_accuracy} | {p.false_refusal} | {p.refusal_recall} |"
+        for p in points
+    ]
+    rows += [
+        "",
+        f"cross-validated ({len(chosen)} folds, thresholds {', '.join(f'{t:.2f}' for t in chosen)}): "
+        f"handled correctly {cv.correct}, answer accuracy {cv.answer_accuracy}, "
+        f"false refusals {cv.false_refusal}, refusal recall {cv.refusal_recall}",
+        f"chosen on all questions: GQA_MIN_COVERAGE={final}",
+    ]
+    return "\n".join(rows)
+
+
+def calibrate(dataset: Dataset, settings: Settings, folds: int, env_file: Path | None) -> str:
+    """Run the set with the coverage threshold off, sweep it, cross-validate, and (optionally)
+    write the chosen value to `env_file`. Returns the Markdown report."""
+    _, _, records = runner.run(dataset, settings.model_copy(update={"min_coverage": 0.0}))
+    chosen, cv = cross_validate(records, folds)
+    final = best(records)
+    if env_file is not None:
+        write_setting(env_file, "GQA_MIN_COVERAGE", final)
+    return f"# Calibration: {dataset.name} ({len(records)} questions)\n\n" + markdown(
+        curve(records), chosen, cv, final
+    )

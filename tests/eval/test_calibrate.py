@@ -1,0 +1,57 @@
+"""Calibration on hand-made records whose best threshold is known."""
+
+from pathlib import Path
+
+from eval.calibrate import best, cross_validate, outcome, write_setting
+from eval.metrics import Record
+
+
+def rec(i: int, answerable: bool, coverage: float, correct: bool = True) -> Record:
+    return Record(
+        id=str(i),
+        question="?",
+        answerable=answerable,
+        accepted=[["甲"]] if answerable else [],
+        supporting_ids=[],
+        answer="甲 [1]" if correct else "乙 [1]",
+        refused=False,
+        reason=None,
+        citations=[],
+        retrieved=[],
+        latency_ms=1.0,
+        features={"coverage": coverage},
+    )
+
+
+# answerable questions cover >= 0.6, unanswerable ones <= 0.29: any threshold in (0.29, 0.6] separates
+RECORDS = [rec(i, True, 0.6 + 0.01 * (i % 30)) for i in range(40)] + [
+    rec(100 + i, False, 0.1 + 0.01 * (i % 30)) for i in range(20)
+]
+
+
+def test_outcome_counts_refusals_below_the_threshold() -> None:
+    p = outcome(RECORDS, 0.5)
+    assert (p.correct, p.answer_accuracy, p.false_refusal, p.refusal_recall) == (1.0, 1.0, 0.0, 1.0)
+    p0 = outcome(RECORDS, 0.0)
+    assert (p0.correct, p0.refusal_recall) == (round(40 / 60, 4), 0.0)
+
+
+def test_best_threshold_separates_and_cross_validation_holds() -> None:
+    assert 0.29 < best(RECORDS) <= 0.6
+    chosen, cv = cross_validate(RECORDS, folds=5)
+    assert len(chosen) == 5 and all(0.29 < t <= 0.6 for t in chosen)
+    assert cv.correct == 1.0
+
+
+def test_wrong_answers_are_better_refused() -> None:
+    wrong = [rec(i, True, 0.5, correct=False) for i in range(10)] + [
+        rec(50 + i, True, 0.9) for i in range(10)
+    ]
+    assert 0.5 < best(wrong) <= 0.9
+
+
+def test_write_setting_keeps_other_lines(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("GQA_PORT=9000\nGQA_MIN_COVERAGE=0.1\n")
+    write_setting(env, "GQA_MIN_COVERAGE", 0.45)
+    assert env.read_text().splitlines() == ["GQA_PORT=9000", "GQA_MIN_COVERAGE=0.45"]
