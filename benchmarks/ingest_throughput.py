@@ -86,7 +86,7 @@ def main() -> None:
         store.close()
     docs = first.new
     print(
-        f"| corpus | documents | chunks | first sync s | docs/s | chunks/s | in embedder | embedder chunks/s | pipeline / embedder | unchanged re-sync s | speed-up |"
+        "| corpus | documents | chunks | first sync s | docs/s | chunks/s | in embedder | embedder chunks/s | pipeline / embedder | unchanged re-sync s | speed-up |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     name = f"generated {args.generate}" if args.generate else str(args.corpus)

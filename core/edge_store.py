@@ -13,6 +13,7 @@ What Edge (qdrant-edge-py 0.9) lacks, and how it is bridged here:
   then dense search is an exact scan. `mark_sync(False)` (a sync has finished) runs it.
 - Errors are bare `Exception`s with a message (a locked shard, a missing folder, a bad vector).
 - A shard locks its write-ahead log: one process at a time, like qdrant-client's local mode.
+- Equal RRF scores come back in a per-process hash order; `search` breaks ties itself.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import numpy as np
 from qdrant_edge import (
@@ -52,7 +54,7 @@ from qdrant_edge import (
 from core.errors import CollectionMissing, EmbedderMismatch, StoreUnavailable
 from core.records import Chunk, Passage, SourceDocument, point_id
 from core.sparse import SparseTerms
-from core.store import _META_ID, DENSE, SPARSE
+from core.store import _META_ID, DENSE, SPARSE, DocumentWrite
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +159,41 @@ class EdgeStore:
         return dict(got[0].payload or {}) if got else {}
 
     # --- writes -----------------------------------------------------------------------------
+    def write_documents(self, writes: Sequence[DocumentWrite]) -> None:
+        """Write documents' chunks, delete their stale chunks, then record the documents.
+
+        Same order as QdrantStore (chunks, stale-chunk deletes, document records last), so a
+        crash at any point is redone by the next sync; each update is in the shard's WAL when
+        `update` returns. Stale chunks are looked for only where `replaces` is set, as in
+        QdrantStore (here the delete uses the doc_id index, so it would be cheap either way).
+        """
+        shard, docs = self._need(self.chunks), self._need(self.documents)
+        points = [
+            Point(
+                c.chunk_id,
+                {
+                    DENSE: w.dense[i].tolist(),
+                    SPARSE: SparseVector(w.sparse[i].indices, w.sparse[i].values),
+                },
+                c.to_payload(),
+            )
+            for w in writes
+            for i, c in enumerate(w.chunks)
+        ]
+        if points:
+            shard.update(UpdateOperation.upsert_points(points))
+        for w in writes:
+            if w.replaces:
+                keep: set[str | int | UUID] = {c.chunk_id for c in w.chunks}
+                stale = Filter(
+                    must=[_match("doc_id", w.doc.doc_id)],
+                    must_not=[HasIdCondition(keep)] if keep else None,
+                )
+                shard.update(UpdateOperation.delete_points_by_filter(stale))
+        records = [Point(point_id("doc", w.doc.doc_id), {}, w.doc.to_payload()) for w in writes]
+        if records:
+            docs.update(UpdateOperation.upsert_points(records))
+
     def write_document(
         self,
         doc: SourceDocument,
@@ -164,33 +201,8 @@ class EdgeStore:
         dense: np.ndarray,
         sparse: Sequence[SparseTerms],
     ) -> None:
-        """Replace a document's chunks, then record the document.
-
-        Same order as QdrantStore (chunks, stale-chunk delete, document record last), so a crash
-        at any point is redone by the next sync; each update is in the shard's WAL on return.
-        """
-        shard = self._need(self.chunks)
-        points = [
-            Point(
-                c.chunk_id,
-                {
-                    DENSE: dense[i].tolist(),
-                    SPARSE: SparseVector(sparse[i].indices, sparse[i].values),
-                },
-                c.to_payload(),
-            )
-            for i, c in enumerate(chunks)
-        ]
-        if points:
-            shard.update(UpdateOperation.upsert_points(points))
-        keep = {c.chunk_id for c in chunks}
-        stale = Filter(
-            must=[_match("doc_id", doc.doc_id)],
-            must_not=[HasIdCondition(set(keep))] if keep else None,
-        )
-        shard.update(UpdateOperation.delete_points_by_filter(stale))
-        record = Point(point_id("doc", doc.doc_id), {}, doc.to_payload())
-        self._need(self.documents).update(UpdateOperation.upsert_points([record]))
+        """Replace one document (see `write_documents`)."""
+        self.write_documents([DocumentWrite(doc, tuple(chunks), dense, tuple(sparse))])
 
     def delete_document(self, doc_id: str) -> None:
         """Remove a document's chunks, then its record (a crash in between leaves the record,
@@ -282,22 +294,47 @@ class EdgeStore:
             prefetch.append(
                 Prefetch(limit=pool, query=Query.Nearest(vec, using=SPARSE), filter=flt)
             )
-        hits = self._need(self.chunks).query(
+        # Every fused candidate comes back (ids and dense vectors only) so that ties are broken
+        # here: Edge orders equal RRF scores by a per-process hash (the top passage could change
+        # on restart), while qdrant-client's local mode keeps the dense prefetch's order.
+        # Sorting by (score, cosine, id) reproduces local mode and is stable across restarts;
+        # payloads are then read for the kept ids only.
+        shard = self._need(self.chunks)
+        hits = shard.query(
             QueryRequest(
-                limit=limit,
+                limit=max(limit, pool * len(prefetch)),
                 query=Fusion.Rrf(k=_RRF_K),  # type: ignore[arg-type]  # 0.9 stubs omit Rrf
                 prefetches=prefetch,
                 filter=flt,
-                with_payload=True,
+                with_payload=False,
                 with_vector=[DENSE],
             )
         )
-        out = []
-        for h in hits:
-            stored = h.vector.get(DENSE) if isinstance(h.vector, dict) else None
-            cos = float(np.dot(dense, np.asarray(stored, dtype=np.float32))) if stored else 0.0
-            out.append(Passage(Chunk.from_payload(h.payload or {}), float(h.score), cos))
-        return out
+        if not hits:
+            return []
+        stored = np.asarray([_dense_of(h.vector, len(dense)) for h in hits], dtype=np.float32)
+        cosines = stored @ dense.astype(np.float32)
+        ranked = sorted(
+            zip(
+                [float(h.score) for h in hits],
+                cosines.tolist(),
+                [str(h.id) for h in hits],
+                strict=True,
+            ),
+            key=lambda t: (-t[0], -t[1], t[2]),
+        )[:limit]
+        got = shard.retrieve([i for _, _, i in ranked], with_payload=True, with_vector=False)
+        payloads = {str(r.id): r.payload for r in got if r.payload}
+        return [  # a chunk deleted since the query (a concurrent sync) is skipped
+            Passage(Chunk.from_payload(payloads[i]), score, cos)
+            for score, cos, i in ranked
+            if i in payloads
+        ]
+
+
+def _dense_of(vector: Any, dim: int) -> list[float]:
+    stored = vector.get(DENSE) if isinstance(vector, dict) else None
+    return list(stored) if stored else [0.0] * dim
 
 
 def _match(key: str, value: str) -> FieldCondition:

@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     qdrant_path: Path | None = Field(
         None, description="Embedded store folder (default DATA_DIR/qdrant)"
     )
+    store_engine: Literal["qdrant", "edge"] = Field(
+        "qdrant",
+        description="qdrant: qdrant-client (server if GQA_QDRANT_URL, else local mode); edge: Qdrant Edge in process",
+    )
     collection: str = Field(
         "docs", description="Collection of chunks; documents go to COLLECTION_documents"
     )
@@ -67,4 +71,6 @@ class Settings(BaseSettings):
     @property
     def store_path(self) -> Path:
         """Folder of the embedded Qdrant store."""
-        return self.qdrant_path or self.data_dir / "qdrant"
+        return self.qdrant_path or self.data_dir / (
+            "edge" if self.store_engine == "edge" else "qdrant"
+        )

@@ -13,7 +13,7 @@ from tqdm import tqdm
 from core.citations import problems
 from core.embedders import Embedder, make_embedder
 from core.settings import Settings
-from core.store import QdrantStore
+from core.store import open_store
 from eval.datasets import Dataset, Question
 from eval.metrics import Record, summarize
 from ingest.pipeline import Ingestor
@@ -44,7 +44,7 @@ def run(
     t0 = time.perf_counter()
     s = isolated(settings, dataset)
     embedder = embedder or make_embedder(s)
-    store = QdrantStore.from_settings(s)
+    store = open_store(s)
     try:
         meta: dict[str, Any] = {
             "dataset": dataset.name,

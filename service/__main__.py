@@ -1,8 +1,13 @@
-"""`python -m service`: serve the API (host and port from settings or flags)."""
+"""`python -m service`: serve the API (host and port from settings or flags).
+
+With no API keys configured the service is open (every caller reads every document), so it
+only binds to loopback; binding elsewhere without keys refuses to start.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import logging
 import sys
 
@@ -11,8 +16,20 @@ import uvicorn
 from core.errors import GqaError
 from core.settings import Settings
 from service.app import create_app
+from service.auth import KeyRing
+from service.config import ServiceSettings
 
 log = logging.getLogger("service")
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names only this machine (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,18 +39,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=settings.port)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    url = f"http://{args.host}:{args.port}"
-    log.info(
-        "serving on %s - try:\n  curl -s %s/v1/answer -H 'Content-Type: application/json' "
-        '-d \'{"question": "VPN 连接多久没有操作会自动断开？"}\'',
-        url,
-        url,
-    )
     try:
-        uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="info")
+        svc = ServiceSettings()
+        keys = KeyRing.from_settings(svc)
+        if keys.open and not is_loopback(args.host):
+            print(
+                f"error: refusing to listen on {args.host} without API keys: every caller would "
+                "read every document. Configure keys (GQA_API_KEYS_FILE or GQA_API_KEYS) or "
+                "bind to 127.0.0.1.",
+                file=sys.stderr,
+            )
+            return 2
+        if keys.open:
+            log.warning(
+                "no API keys configured: open mode (every request reads every document, admin "
+                "API disabled); listening on loopback %s only",
+                args.host,
+            )
+        else:
+            log.info("%d API keys configured", len(keys.keys))
+        app = create_app(settings, service_settings=svc)
     except GqaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    url = f"http://{args.host}:{args.port}"
+    log.info(
+        "serving on %s (chat page at %s/) - try:\n  curl -s %s/v1/answer "
+        "-H 'Content-Type: application/json' "
+        '-d \'{"question": "VPN 连接多久没有操作会自动断开？"}\'',
+        url,
+        url,
+        url,
+    )
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
 
 

@@ -1,0 +1,194 @@
+"""Admin API (admin keys only): ingestion jobs, uploads, and the documents in the index.
+
+- `PUT /v1/admin/uploads/{name}`: the request body is the file; kept in the upload folder.
+- `POST /v1/admin/jobs`: sync the configured sources (GQA_INGEST_SOURCES, or some of them by
+  folder name) and/or the upload folder in the background; 409 while a job runs.
+- `GET /v1/admin/jobs`, `GET /v1/admin/jobs/{id}`: state, exit code, and the ingest summary
+  (documents new/changed/unchanged/removed, chunks written, failures with reasons).
+- `GET /v1/admin/documents`, `DELETE /v1/admin/documents/{doc_id}`: list and delete (an uploaded
+  file is deleted with its document, so the next job does not bring it back).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from core.settings import Settings
+from service.auth import Admin
+from service.config import ServiceSettings
+from service.gate import StoreGate
+from service.jobs import Job, JobBusy, JobRunner
+from service.responses import error_docs
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+_SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f]{1,200}$")
+
+
+class JobRequest(BaseModel):
+    sources: list[str] | None = Field(
+        None, description="Folder names among GQA_INGEST_SOURCES (default: all of them)"
+    )
+    uploads: bool = Field(False, description="Also sync the uploaded files")
+    acl: list[str] | None = Field(None, description="Groups of documents that name none")
+
+
+class JobOut(BaseModel):
+    id: str
+    state: str = Field(description="queued, running, succeeded, completed_with_failures, failed")
+    paths: list[str]
+    acl: list[str] | None
+    created: float
+    started: float | None
+    finished: float | None
+    exit_code: int | None = Field(description="ingest's exit code: 0 ok, 1 files failed, 2 error")
+    summary: dict[str, Any] | None = Field(
+        description="new, changed, unchanged, removed, chunks_written, failed [{file, reason}], …"
+    )
+    error: str | None
+
+    @classmethod
+    def of(cls, job: Job) -> JobOut:
+        return cls(
+            **{k: getattr(job, k) for k in cls.model_fields}  # same names as the record
+        )
+
+
+class DocumentInfo(BaseModel):
+    doc_id: str
+    source: str
+    title: str
+    acl: list[str]
+    chunk_count: int
+    file: str
+
+
+class UploadOut(BaseModel):
+    name: str
+    bytes: int
+    doc_id: str = Field(description="The document's id once a job with uploads=true has run")
+
+
+def upload_dir(request: Request) -> Path:
+    """The upload folder (GQA_UPLOAD_DIR, default DATA_DIR/uploads); its name starts doc ids."""
+    svc: ServiceSettings = request.app.state.service_settings
+    settings: Settings = request.app.state.settings
+    return svc.upload_dir or settings.data_dir / "uploads"
+
+
+_FILE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@router.put(
+    "/uploads/{name}",
+    response_model=UploadOut,
+    responses=error_docs(400, 401, 403, 413),
+    openapi_extra=_FILE_BODY,
+)
+async def upload(name: str, request: Request, who: Admin) -> UploadOut:
+    """Store the request body as file `name` (no folders) for the next job with uploads=true."""
+    if not _SAFE_NAME.match(name) or name.startswith(".") or name in ("..", "."):
+        raise HTTPException(400, f"bad file name {name!r} - a plain name such as policy.md")
+    body = await request.body()
+    if not body:
+        raise HTTPException(400, "empty upload - send the file as the request body")
+    folder = upload_dir(request)
+    await run_in_threadpool(_write, folder / name, body)
+    return UploadOut(name=name, bytes=len(body), doc_id=f"{folder.name}/{name}")
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+@router.post(
+    "/jobs", status_code=202, response_model=JobOut, responses=error_docs(400, 401, 403, 409)
+)
+def start_job(req: JobRequest, request: Request, who: Admin) -> JobOut:
+    """Start syncing sources in the background; poll `GET /v1/admin/jobs/{id}`."""
+    svc: ServiceSettings = request.app.state.service_settings
+    configured = {Path(p).name: Path(p) for p in svc.ingest_sources}
+    names = req.sources if req.sources is not None else ([] if req.uploads else list(configured))
+    unknown = [n for n in names if n not in configured]
+    if unknown:
+        raise HTTPException(
+            400, f"unknown sources {unknown} - configured: {sorted(configured) or 'none'}"
+        )
+    paths = [configured[n] for n in names]
+    if req.uploads:
+        folder = upload_dir(request)
+        folder.mkdir(parents=True, exist_ok=True)
+        paths.append(folder)
+    if not paths:
+        raise HTTPException(
+            400, "nothing to ingest - set GQA_INGEST_SOURCES or upload files and pass uploads=true"
+        )
+    runner: JobRunner = request.app.state.jobs
+    try:
+        return JobOut.of(runner.start(paths, req.acl))
+    except JobBusy as exc:
+        raise HTTPException(409, str(exc)) from exc
+
+
+@router.get("/jobs", response_model=list[JobOut], responses=error_docs(401, 403))
+def list_jobs(request: Request, who: Admin) -> list[JobOut]:
+    """Every job since the service started, newest first."""
+    jobs = sorted(request.app.state.jobs.jobs.values(), key=lambda j: j.created, reverse=True)
+    return [JobOut.of(j) for j in jobs]
+
+
+@router.get("/jobs/{job_id}", response_model=JobOut, responses=error_docs(401, 403, 404))
+def get_job(job_id: str, request: Request, who: Admin) -> JobOut:
+    job = request.app.state.jobs.jobs.get(job_id)
+    if job is None:
+        raise HTTPException(404, f"job {job_id!r} not found")
+    return JobOut.of(job)
+
+
+@router.get("/documents", response_model=list[DocumentInfo], responses=error_docs(401, 403, 503))
+def list_documents(request: Request, who: Admin) -> list[DocumentInfo]:
+    """Every indexed document (without its text), by id."""
+    gate: StoreGate = request.app.state.store
+    states = gate.document_states() if gate.ready() else {}
+    return [
+        DocumentInfo(
+            doc_id=d.doc_id,
+            source=d.source,
+            title=d.title,
+            acl=list(d.acl),
+            chunk_count=d.chunk_count,
+            file=d.file,
+        )
+        for d in sorted(states.values(), key=lambda d: d.doc_id)
+    ]
+
+
+@router.delete(
+    "/documents/{doc_id:path}", status_code=204, responses=error_docs(401, 403, 404, 409, 503)
+)
+def delete_document(doc_id: str, request: Request, who: Admin) -> None:
+    """Delete a document and its chunks (409 while a job writes)."""
+    runner: JobRunner = request.app.state.jobs
+    if runner.busy:
+        raise HTTPException(409, "an ingestion job is running - delete when it has finished")
+    gate: StoreGate = request.app.state.store
+    doc = gate.get_document(doc_id) if gate.ready() else None
+    if doc is None:
+        raise HTTPException(404, f"document {doc_id!r} not found")
+    gate.delete_document(doc_id)
+    folder = upload_dir(request).resolve()
+    if doc.origin == str(folder) and doc.file:  # `file` is '<folder name>/<path in folder>'
+        path = (folder.parent / doc.file).resolve()
+        if path.is_relative_to(folder):
+            path.unlink(missing_ok=True)

@@ -1,0 +1,111 @@
+"""Follow-up questions by rules (pure): "那2023年呢？" after "2022年营收是多少？" retrieves with
+"2023年营收是多少？". Only the retrieval question is rewritten; quotes still come from passages.
+
+A turn is a follow-up when it is short and elliptical (a cue such as 那/还有/呢/what about/and,
+or nothing but a year, quarter, model or name). Its slots (years, quarters, months, model names,
+numbers, proper names) replace the slots of the same kind in the previous question; a follow-up
+whose slots have no counterpart is prepended to the previous question.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import jieba.posseg
+
+MAX_FOLLOWUP_CHARS = 24  # longer turns are questions of their own
+
+_LEAD = re.compile(
+    r"^\s*(?:那么|那麼|那|还有|還有|另外|and\s+(?:what\s+about|how\s+about|for|in)?|"
+    r"what\s+about|how\s+about|and)\s*",
+    re.I,
+)
+_TAIL = re.compile(r"\s*(?:呢|的呢|又如何|怎么样|怎麼樣|如何|then)?\s*[?？。!！.]*\s*$", re.I)
+_CUE = re.compile(r"^\s*(?:那|还有|還有|另外|and\b|what about|how about)|呢\s*[?？]?\s*$", re.I)
+
+# (kind, pattern) in the order slots are looked for; a span is claimed by the first kind.
+_SLOTS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("year", re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")),
+    ("quarter", re.compile(r"第[一二三四1-4]季度?|[一二三四]季度|\bQ[1-4]\b", re.I)),
+    ("month", re.compile(r"(?<!\d)\d{1,2}月|[一二三四五六七八九十]{1,2}月")),
+    ("model", re.compile(r"\b[A-Za-z]+-?\d+[A-Za-z0-9-]*\b")),
+    ("number", re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?![\d.])")),
+)
+_NAME_FLAGS = {"ns": "place", "nr": "person", "nrt": "person", "nt": "org", "nz": "name"}
+
+
+def retrieval_question(user_turns: Sequence[str]) -> str:
+    """The question to retrieve with for the last user turn, resolving follow-ups in order
+    (a follow-up of a follow-up builds on the rewritten question)."""
+    question = ""
+    for turn in user_turns:
+        question = merge(question, turn) if question and is_followup(turn) else turn.strip()
+    return question
+
+
+def is_followup(turn: str) -> bool:
+    """A short turn with an elliptical cue, or one that is nothing but slots."""
+    text = turn.strip()
+    if not text or len(text) > MAX_FOLLOWUP_CHARS:
+        return False
+    if _CUE.search(text):
+        return True
+    core = _core(text)
+    rest = core
+    for _, span in _slots(core):
+        rest = rest.replace(span, "")
+    return bool(core) and not re.sub(r"[\s年的]", "", rest)
+
+
+def merge(previous: str, followup: str) -> str:
+    """The previous question with the follow-up's slots put in place of the same kinds."""
+    core = _core(followup)
+    if not core:
+        return previous
+    merged, replaced = previous, False
+    for kind, new in _slots(core):
+        old = next((span for k, span in _slots(merged) if k == kind and span != new), None)
+        if old is not None:
+            merged, replaced = merged.replace(old, new, 1), True
+        elif any(k == kind and span == new for k, span in _slots(merged)):
+            replaced = True
+    if replaced:
+        return merged
+    sep = "" if _is_cjk(core[-1]) and _is_cjk(previous[:1] or "a") else " "
+    return f"{core}{sep}{previous}"
+
+
+def _core(turn: str) -> str:
+    """The turn without its follow-up cue words and closing punctuation."""
+    text = _LEAD.sub("", turn.strip())
+    return _TAIL.sub("", text).strip()
+
+
+def _slots(text: str) -> list[tuple[str, str]]:
+    """(kind, span) of the slots of `text`, in the order of `_SLOTS`, then proper names."""
+    found: list[tuple[str, str]] = []
+    taken: list[tuple[int, int]] = []
+    for kind, pattern in _SLOTS:
+        for m in pattern.finditer(text):
+            if not any(m.start() < e and s < m.end() for s, e in taken):
+                taken.append(m.span())
+                found.append((kind, m.group(0)))
+    found += [(kind, word) for kind, word in _names(text) if all(word != s for _, s in found)]
+    return found
+
+
+def _names(text: str) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for pair in jieba.posseg.cut(text):
+        word, flag = pair.word, pair.flag
+        kind = _NAME_FLAGS.get(flag)
+        if kind and len(word) >= 2:
+            out.append((kind, word))
+        elif word[:1].isupper() and word.isalpha() and word.isascii() and len(word) > 1:
+            out.append(("proper", word))
+    return out
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u4e00" <= ch <= "\u9fff"

@@ -1,0 +1,119 @@
+"""Admin API: ingestion jobs (the real ingest CLI in a subprocess, on the embedded store the
+service lends it), uploads, listing and deleting documents."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from core.embedders import HashingEmbedder
+from core.settings import Settings
+from service.app import create_app
+from service.jobs import subprocess_env
+from tests.conftest import write
+from tests.service.conftest import ADMIN, HR, auth, service_settings
+
+A = auth(ADMIN)
+
+
+def ask(c: TestClient, q: str) -> Any:
+    return c.post(
+        "/v1/chat/completions",
+        json={"model": "grounded-qa", "messages": [{"role": "user", "content": q}]},
+        headers=A,
+    )
+
+
+def wait_for(c: TestClient, job_id: str, during: list[int]) -> dict[str, Any]:
+    """Poll the job until it ends; record the status of a question asked meanwhile."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        job = c.get(f"/v1/admin/jobs/{job_id}", headers=A).json()
+        if job["state"] not in ("queued", "running"):
+            return job
+        r = ask(c, "出差住宿标准是多少？")
+        during.append(r.status_code)
+        if r.status_code == 503:
+            assert r.headers["Retry-After"] and "ingestion job" in r.json()["detail"]
+        time.sleep(0.05)
+    raise AssertionError("job did not finish")
+
+
+def test_jobs_ingest_sources_and_uploads_then_documents_can_be_deleted(
+    tmp_path: Path, settings: Settings
+) -> None:
+    policies = write(
+        tmp_path / "policies",
+        {
+            "travel.md": "# 差旅制度\n出差住宿标准为每晚500元。出差须提前在系统中申请。",
+            "vpn.txt": "VPN guide\nThe VPN disconnects after 30 minutes without activity.",
+            "broken.pdf": b"%PDF-1.4 this is not really a pdf",
+        },
+    )
+    svc = service_settings(
+        ingest_sources=[policies], upload_dir=tmp_path / "uploads", rate_limit_per_minute=0
+    )
+    app = create_app(settings, embedder=HashingEmbedder(), service_settings=svc)
+    with TestClient(app) as c:
+        assert ask(c, "出差住宿标准是多少？").status_code == 503  # nothing ingested yet
+        assert c.post("/v1/admin/jobs", json={}, headers=auth(HR)).status_code == 403
+
+        started = c.post("/v1/admin/jobs", json={}, headers=A)
+        assert started.status_code == 202 and started.json()["paths"] == [str(policies)]
+        again = c.post("/v1/admin/jobs", json={}, headers=A)
+        assert again.status_code == 409 and "already running" in again.json()["detail"]
+        during: list[int] = []
+        job = wait_for(c, started.json()["id"], during)
+        assert 503 in during  # the embedded store was lent to the job
+        assert (job["state"], job["exit_code"]) == ("completed_with_failures", 1)
+        summary = job["summary"]
+        assert (summary["new"], summary["chunks_written"] >= 2) == (2, True)
+        assert [f["file"] for f in summary["failed"]] == ["policies/broken.pdf"]
+        assert summary["failed"][0]["reason"]
+
+        # the service reopened the store: the new documents answer
+        msg = ask(c, "出差住宿标准是多少？").json()["choices"][0]["message"]
+        assert "500元" in msg["content"] and msg["citations"][0]["doc_id"] == "policies/travel.md"
+
+        put = c.put(
+            "/v1/admin/uploads/allowance.md",
+            content="# 餐补\n员工每天餐补标准为45元。".encode(),
+            headers=A,
+        )
+        assert put.status_code == 200 and put.json()["doc_id"] == "uploads/allowance.md"
+        assert c.put("/v1/admin/uploads/..", content=b"x", headers=A).status_code in (400, 404)
+        up = c.post("/v1/admin/jobs", json={"uploads": True}, headers=A).json()
+        job = wait_for(c, up["id"], [])
+        assert job["state"] == "succeeded" and job["summary"]["new"] == 1
+
+        listed = {d["doc_id"]: d for d in c.get("/v1/admin/documents", headers=A).json()}
+        assert set(listed) == {"policies/travel.md", "policies/vpn.txt", "uploads/allowance.md"}
+        assert listed["uploads/allowance.md"]["acl"] == ["everyone"]
+        assert "45元" in ask(c, "每天餐补标准是多少？").json()["choices"][0]["message"]["content"]
+
+        gone = c.delete("/v1/admin/documents/uploads/allowance.md", headers=A)
+        assert gone.status_code == 204
+        assert not (tmp_path / "uploads" / "allowance.md").exists()  # a later job won't revive it
+        assert c.get("/v1/documents/uploads/allowance.md", headers=A).status_code == 404
+        assert c.delete("/v1/admin/documents/uploads/allowance.md", headers=A).status_code == 404
+        jobs = c.get("/v1/admin/jobs", headers=A).json()
+        assert [j["id"] for j in jobs] == [up["id"], started.json()["id"]]
+
+
+def test_unknown_sources_and_nothing_to_do_are_400(tmp_path: Path, settings: Settings) -> None:
+    app = create_app(settings, embedder=HashingEmbedder(), service_settings=service_settings())
+    with TestClient(app) as c:
+        r = c.post("/v1/admin/jobs", json={"sources": ["/etc"]}, headers=A)
+        assert r.status_code == 400 and "unknown sources" in r.json()["detail"]
+        r = c.post("/v1/admin/jobs", json={}, headers=A)
+        assert r.status_code == 400 and "GQA_INGEST_SOURCES" in r.json()["detail"]
+
+
+def test_job_environment_carries_the_services_settings(settings: Settings) -> None:
+    env = subprocess_env(settings.model_copy(update={"default_acl": ["hr", "it"]}))
+    assert env["GQA_EMBEDDER"] == "hashing" and env["GQA_DEFAULT_ACL"] == '["hr", "it"]'
+    assert env["GQA_DATA_DIR"] == str(settings.data_dir.resolve())
+    assert "GQA_QDRANT_URL" not in env
