@@ -21,7 +21,7 @@ class Settings(BaseSettings):
         None, description="Embedded store folder (default DATA_DIR/qdrant)"
     )
     store_engine: Literal["qdrant", "edge"] = Field(
-        "qdrant",
+        "edge",
         description="qdrant: qdrant-client (server if GQA_QDRANT_URL, else local mode); edge: Qdrant Edge in process",
     )
     collection: str = Field(

@@ -44,6 +44,7 @@ def settings(tmp_path: Path) -> Settings:
         _env_file=None,
         data_dir=tmp_path / "data",
         embedder="hashing",
+        store_engine="qdrant",
         chunk_size=120,
         chunk_overlap=20,
     )

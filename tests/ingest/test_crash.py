@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from core.settings import Settings
-from core.store import QdrantStore
+from core.store import QdrantStore, open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 WORDS = [
@@ -46,9 +46,10 @@ def make_corpus(folder: Path, n: int, seed: int) -> None:
         (folder / f"d{i:04d}.txt").write_text(f"文档{i}\n{body}", encoding="utf-8")
 
 
-def ingest(data: Path, corpus: Path, kill_after: float | None = None) -> None:
+def ingest(data: Path, corpus: Path, kill_after: float | None = None, engine: str = "edge") -> None:
     env = {
         **os.environ,
+        "GQA_STORE_ENGINE": engine,
         "GQA_DATA_DIR": str(data),
         "GQA_EMBEDDER": "hashing",
         "PYTHONPATH": str(ROOT),
@@ -69,8 +70,10 @@ def ingest(data: Path, corpus: Path, kill_after: float | None = None) -> None:
     proc.wait()
 
 
-def state(data: Path) -> tuple[dict[str, str], list[str]]:
-    store = QdrantStore.from_settings(Settings(_env_file=None, data_dir=data, embedder="hashing"))
+def state(data: Path, engine: str = "edge") -> tuple[dict[str, str], list[str]]:
+    store = open_store(
+        Settings(_env_file=None, data_dir=data, embedder="hashing", store_engine=engine)  # type: ignore[arg-type]
+    )
     try:
         docs = (
             {d: s.fingerprint for d, s in store.document_states().items()} if store.ready() else {}
@@ -96,7 +99,7 @@ def test_kill_at_several_points_then_rerun_converges(tmp_path: Path) -> None:
     assert len(reference[0]) == 300
 
     partial_states = 0
-    for fraction in (0.15, 0.35, 0.55, 0.75, 0.95):
+    for fraction in (0.05, 0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.85, 0.95):
         ingest(crashed, corpus, kill_after=startup + fraction * work)
         docs, _ = state(crashed)
         partial_states += 0 < len(docs) < 300
@@ -125,8 +128,10 @@ def test_chunks_of_a_killed_write_whose_file_is_then_deleted_are_swept(tmp_path:
     corpus = tmp_path / "corpus"
     make_corpus(corpus, 5, seed=2)
     data = tmp_path / "data"
-    ingest(data, corpus)
-    store = QdrantStore.from_settings(Settings(_env_file=None, data_dir=data, embedder="hashing"))
+    ingest(data, corpus, engine="qdrant")  # the orphan is made with qdrant-client calls
+    store = QdrantStore.from_settings(
+        Settings(_env_file=None, data_dir=data, embedder="hashing", store_engine="qdrant")
+    )
     try:
         # Reproduce the state a kill leaves: chunks of "ghost" written, no record, mark still set.
         from core.embedders import HashingEmbedder
@@ -149,6 +154,6 @@ def test_chunks_of_a_killed_write_whose_file_is_then_deleted_are_swept(tmp_path:
         assert chunk.chunk_id in store.chunk_ids()
     finally:
         store.close()
-    ingest(data, corpus)
-    docs, chunks = state(data)
+    ingest(data, corpus, engine="qdrant")
+    docs, chunks = state(data, "qdrant")
     assert chunk.chunk_id not in chunks and "corpus/ghost.txt" not in docs
