@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     )
     store_engine: Literal["qdrant", "edge"] = Field(
         "edge",
-        description="qdrant: qdrant-client (server if GQA_QDRANT_URL, else local mode); edge: Qdrant Edge in process",
+        description="Embedded engine when GQA_QDRANT_URL is unset: edge (Qdrant Edge) or qdrant (qdrant-client local mode)",
     )
     collection: str = Field(
         "docs", description="Collection of chunks; documents go to COLLECTION_documents"

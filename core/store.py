@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 from qdrant_client import QdrantClient, models
 
-from core.errors import CollectionMissing, ConfigError, EmbedderMismatch, StoreUnavailable
+from core.errors import CollectionMissing, EmbedderMismatch, StoreUnavailable
 from core.records import Chunk, Passage, SourceDocument, point_id
 from core.settings import Settings
 from core.sparse import SparseTerms
@@ -57,13 +57,9 @@ class DocumentWrite:
 
 
 def open_store(settings: Settings) -> Store:
-    """The store the settings name: a Qdrant server (URL), qdrant-client's local mode, or
-    Qdrant Edge in process (GQA_STORE_ENGINE=edge)."""
-    if settings.store_engine == "edge":
-        if settings.qdrant_url:
-            raise ConfigError(
-                "GQA_STORE_ENGINE=edge runs in process: unset GQA_QDRANT_URL or use GQA_STORE_ENGINE=qdrant"
-            )
+    """The store the settings name: a Qdrant server when GQA_QDRANT_URL is set; otherwise the
+    embedded engine GQA_STORE_ENGINE picks (Qdrant Edge, or qdrant-client's local mode)."""
+    if settings.store_engine == "edge" and not settings.qdrant_url:
         from core.edge_store import EdgeStore  # local import: core.edge_store imports this module
 
         return EdgeStore.open(Path(settings.store_path), settings.collection)
