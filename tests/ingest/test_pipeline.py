@@ -224,3 +224,19 @@ def test_changing_chunk_settings_reindexes(
     sync(settings, store, docs)
     report = sync(settings.model_copy(update={"chunk_size": 60}), store, docs)
     assert report["changed"] == 3
+
+
+def test_utf16_and_bom_files_decode_and_oversized_files_are_skipped(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    docs = tmp_path / "more"
+    docs.mkdir()
+    (docs / "u16.txt").write_bytes("加班餐补每人每次三十元，须附发票。".encode("utf-16"))
+    (docs / "bom.md").write_bytes("\ufeff# 门禁\n访客须在前台登记并佩戴访客证。".encode())
+    (docs / "huge.txt").write_bytes(b"x" * (2 * 2**20))
+    report = sync(settings.model_copy(update={"max_file_mb": 1.0}), store, docs)
+    assert report["new"] == 2
+    assert [f["file"] for f in report["failed"]] == ["more/huge.txt"]
+    assert "limit" in report["failed"][0]["reason"]
+    assert store.get_document("more/u16.txt").text.startswith("加班餐补")  # type: ignore[union-attr]
+    assert store.get_document("more/bom.md").text.startswith("# 门禁")  # type: ignore[union-attr]
