@@ -6,7 +6,9 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from core.embedders import make_embedder
 from core.errors import GqaError
@@ -30,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--summary-json", type=Path, help="also write the summary here as JSON")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--progress-json", type=Path, help="keep this file updated with progress counts (for jobs)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
@@ -43,7 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         store = open_store(settings)
         try:
             report = Ingestor(settings, store, make_embedder(settings)).sync(
-                args.paths, acl=acl, progress=not args.no_progress and sys.stderr.isatty()
+                args.paths,
+                acl=acl,
+                progress=not args.no_progress and sys.stderr.isatty(),
+                on_progress=_writer(args.progress_json) if args.progress_json else None,
             )
         finally:
             store.close()
@@ -54,6 +62,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.summary_json:
         args.summary_json.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     return 1 if report.failed else 0
+
+
+def _writer(path: Path) -> Callable[[dict[str, Any]], None]:
+    """Write progress atomically (a reader never sees half a file)."""
+
+    def write(counts: dict[str, Any]) -> None:
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(counts, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(path)
+
+    return write
 
 
 def explain(file: Path) -> int:

@@ -13,9 +13,10 @@ import bisect
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from llama_index.core.ingestion import IngestionPipeline
@@ -64,6 +65,7 @@ class Ingestor:
     def __init__(self, settings: Settings, store: Store, embedder: Embedder) -> None:
         self.settings, self.store, self.embedder = settings, store, embedder
         self.sparse = Bm25Encoder()
+        self._on_progress: Callable[[dict[str, Any]], None] | None = None
         self.embedding = as_llama_embedding(embedder, settings.embed_batch_size)
         self.pipeline = IngestionPipeline(
             transformations=[
@@ -104,9 +106,15 @@ class Ingestor:
         )
 
     def sync(
-        self, paths: Sequence[Path], acl: Sequence[str] | None = None, progress: bool = False
+        self,
+        paths: Sequence[Path],
+        acl: Sequence[str] | None = None,
+        progress: bool = False,
+        on_progress: Callable[[dict[str, Any]], None] | None = None,
     ) -> IngestReport:
-        """Make the index mirror `paths`. Bad files are reported in the result and skipped."""
+        """Make the index mirror `paths`. Bad files are reported in the result and skipped.
+        `on_progress` receives counts after reading and after every written batch."""
+        self._on_progress = on_progress
         t0 = time.perf_counter()
         report = IngestReport()
         self.store.ensure_schema(self.embedder.name, self.embedder.dim)
@@ -127,6 +135,7 @@ class Ingestor:
                 todo.append(doc)
                 report.new += prior is None
                 report.changed += prior is not None
+        self._report_progress(report, len(todo), 0)
         self._write(todo, set(stored), report, progress)
         report.removed = self._remove_missing(stored, roots, seen, report.failed)
         self.store.mark_sync(False)
@@ -186,6 +195,7 @@ class Ingestor:
         self, todo: list[SourceDocument], indexed: set[str], report: IngestReport, progress: bool
     ) -> None:
         bar = tqdm(total=len(todo), unit="doc", disable=not progress, desc="embedding")
+        done = 0
         for batch in _batches(todo, BATCH_DOCS):
             try:
                 report.chunks_written += self.write_batch(batch, indexed)
@@ -196,7 +206,22 @@ class Ingestor:
                 ]
             bar.update(len(batch))
             bar.set_postfix(chunks=report.chunks_written)
+            done += len(batch)  # (a disabled tqdm does not count)
+            self._report_progress(report, len(todo), done)
         bar.close()
+
+    def _report_progress(self, report: IngestReport, total: int, done: int) -> None:
+        if self._on_progress is not None:
+            failed = [{"file": f.file, "reason": f.reason} for f in report.failed]
+            self._on_progress(
+                {
+                    "documents_to_write": total,
+                    "documents_written": done,
+                    "chunks_written": report.chunks_written,
+                    "unchanged": report.unchanged,
+                    "failed": failed,
+                }
+            )
 
     def write_batch(self, docs: Sequence[SourceDocument], indexed: Collection[str] = ()) -> int:
         """Chunk, embed and write documents; return the number of chunks written.

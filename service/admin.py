@@ -50,6 +50,11 @@ class JobOut(BaseModel):
     summary: dict[str, Any] | None = Field(
         description="new, changed, unchanged, removed, chunks_written, failed [{file, reason}], …"
     )
+    progress: dict[str, Any] | None = Field(
+        None,
+        description="live counts while running: documents_to_write, documents_written, "
+        "chunks_written, unchanged, failed [{file, reason}]",
+    )
     error: str | None
 
     @classmethod

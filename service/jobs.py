@@ -10,6 +10,7 @@ as syncing; the next job sweeps what it left (ingest's crash guarantee).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -49,6 +50,7 @@ class Job:
     finished: float | None = None
     exit_code: int | None = None
     summary: dict[str, Any] | None = None
+    progress: dict[str, Any] | None = None  # live counts from ingest --progress-json
     error: str | None = None
 
     @property
@@ -115,22 +117,34 @@ class JobRunner:
     def _ingest(self, job: Job) -> None:
         with tempfile.TemporaryDirectory(prefix="gqa-job-") as tmp:
             summary_file = Path(tmp) / "summary.json"
+            progress_file = Path(tmp) / "progress.json"
             cmd = [self.python, "-m", "ingest", *job.paths, "--no-progress"]
-            cmd += ["--summary-json", str(summary_file)]
+            cmd += ["--summary-json", str(summary_file), "--progress-json", str(progress_file)]
             if job.acl:
                 cmd += ["--acl", ",".join(job.acl)]
-            try:
-                done = subprocess.run(
-                    cmd,
-                    cwd=tmp,  # no stray .env: the settings travel as variables
-                    env=subprocess_env(self.settings),
-                    capture_output=True,
-                    text=True,
-                    timeout=self.timeout_s,
-                )
-            except subprocess.TimeoutExpired:
-                job.state, job.error = "failed", f"killed after {self.timeout_s:.0f} s"
-                return
+            proc = subprocess.Popen(
+                cmd,
+                cwd=tmp,  # no stray .env: the settings travel as variables
+                env=subprocess_env(self.settings),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            deadline = time.monotonic() + self.timeout_s
+            stderr = ""
+            while True:
+                try:
+                    _, stderr = proc.communicate(timeout=0.5)
+                    break
+                except subprocess.TimeoutExpired:
+                    _read_progress(job, progress_file)
+                    if time.monotonic() > deadline:
+                        proc.kill()
+                        proc.communicate()
+                        job.state, job.error = "failed", f"killed after {self.timeout_s:.0f} s"
+                        return
+            _read_progress(job, progress_file)
+            done = subprocess.CompletedProcess(cmd, proc.returncode, "", stderr)
             job.exit_code = done.returncode
             if summary_file.exists():
                 job.summary = json.loads(summary_file.read_text(encoding="utf-8"))
@@ -142,6 +156,12 @@ class JobRunner:
                 job.state = "failed"
                 job.error = _last_line(done.stderr) or f"ingest exited with {done.returncode}"
                 log.warning("ingestion job %s: %s", job.id, done.stderr[-2000:])
+
+
+def _read_progress(job: Job, path: Path) -> None:
+    """The latest counts the ingest process wrote (it replaces the file atomically)."""
+    with contextlib.suppress(OSError, ValueError):  # not written yet
+        job.progress = json.loads(path.read_text(encoding="utf-8"))
 
 
 def subprocess_env(settings: Settings) -> dict[str, str]:

@@ -1,10 +1,15 @@
 """The ingest CLI: summary, exit codes, --explain writing nothing."""
 
+import json
 from pathlib import Path
 
 import pytest
 
+from core.embedders import HashingEmbedder
+from core.settings import Settings
+from core.store import QdrantStore
 from ingest.__main__ import main
+from ingest.pipeline import Ingestor
 from tests.conftest import write
 
 
@@ -40,3 +45,21 @@ def test_explain_shows_removals_and_writes_nothing(
     out = capsys.readouterr().out
     assert "这是正文的第一段" in out and "上一篇：旧文章" in out and "link_list" in out
     assert not (tmp_path / "data").exists()
+
+
+def test_progress_is_reported_per_batch_and_written_by_the_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Settings, store: QdrantStore
+) -> None:
+    docs = write(tmp_path / "docs", {f"d{i}.txt": f"第{i}份文件的内容。" * 5 for i in range(5)})
+    seen: list[dict] = []
+    ingestor = Ingestor(settings, store, HashingEmbedder())
+    ingestor.sync([docs], on_progress=seen.append)
+    assert [s["documents_written"] for s in seen] == [0, 5]  # one batch of up to 64
+    assert seen[-1]["documents_to_write"] == 5 and seen[-1]["chunks_written"] >= 5
+
+    monkeypatch.setenv("GQA_DATA_DIR", str(tmp_path / "cli"))
+    monkeypatch.setenv("GQA_EMBEDDER", "hashing")
+    out = tmp_path / "p.json"
+    assert main([str(docs), "--no-progress", "--progress-json", str(out)]) == 0
+    final = json.loads(out.read_text())
+    assert (final["documents_to_write"], final["documents_written"], final["failed"]) == (5, 5, [])

@@ -73,6 +73,10 @@ def test_jobs_ingest_sources_and_uploads_then_documents_can_be_deleted(
         assert (summary["new"], summary["chunks_written"] >= 2) == (2, True)
         assert [f["file"] for f in summary["failed"]] == ["policies/broken.pdf"]
         assert summary["failed"][0]["reason"]
+        progress = job["progress"]  # the counts the job showed while it ran, last update
+        assert (progress["documents_to_write"], progress["documents_written"]) == (2, 2)
+        assert progress["chunks_written"] == summary["chunks_written"]
+        assert [f["file"] for f in progress["failed"]] == ["policies/broken.pdf"]
 
         # the service reopened the store: the new documents answer
         msg = ask(c, "出差住宿标准是多少？").json()["choices"][0]["message"]
