@@ -1,14 +1,22 @@
 # Two commands on a fresh machine (Python 3.11 and the package registries only):
 #   make run    install, ingest the bundled sample corpus, serve on 127.0.0.1:$(PORT)
 #   make test   install (with dev tools), lint, type-check, run the test suite
+# and for CI and engine changes:
+#   make eval-gate    run the bundled question set, fail if a metric is below eval/floors.json
+#   make eval-floors  run it and rewrite eval/floors.json from the run (after a deliberate change)
 PYTHON ?= python3.11
 VENV ?= .venv
 PORT ?= 8000
 PY := $(VENV)/bin/python
+EVAL_DATASET ?= samples/acme
+EVAL_OUT ?= .data/eval-runs/ci
+FLOORS ?= eval/floors.json
+MARGIN ?= 0.03
+EVAL_ARGS := --dataset $(EVAL_DATASET) --out $(EVAL_OUT)
 export DO_NOT_TRACK := 1
 export HF_HUB_OFFLINE := 1
 
-.PHONY: run test install install-dev lint
+.PHONY: run test install install-dev lint eval-gate eval-floors
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,3 +37,12 @@ lint: install
 
 test: lint
 	$(PY) -m pytest -q
+
+eval-gate: install
+	$(PY) -m eval run $(EVAL_ARGS)
+	$(PY) -m eval gate $(EVAL_OUT)/report.json --floors $(FLOORS)
+
+eval-floors: install
+	$(PY) -m eval run $(EVAL_ARGS)
+	$(PY) -m eval gate $(EVAL_OUT)/report.json --floors $(FLOORS) --write-floors \
+		--margin $(MARGIN) --run-command "python -m eval run $(EVAL_ARGS)"
