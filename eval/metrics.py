@@ -6,9 +6,19 @@ Definitions (also in the README):
   full-width->half-width). A refusal is a wrong answer.
 - refusal recall: unanswerable questions refused. refusal precision: refusals that were of
   unanswerable questions. false-refusal rate: answerable questions refused.
-- grounding rate: non-refused answers whose every segment carries markers naming citations,
-  whose every citation quote is exactly its document's text at its offsets, and whose text is
-  found verbatim in the quotes it cites (core.citations.problems is empty).
+- grounding rate: non-refused answers that (a) have no citation problems (core.citations.problems:
+  every segment carries markers naming citations, every citation quote is exactly its
+  document's text at its offsets, every segment's text is found verbatim in the quotes it cites)
+  and (b) have at least one sentence and every sentence supported by the quotes it cites, as
+  decided by an independent judge (eval/judge.py: LexicalJudge by default, or an LLM judge), not
+  by the service's own enforcement.
+- verbatim rate: non-refused answers with (a) alone (what the grounding rate was before (b)).
+- citation recall / precision (ALCE, Gao et al. 2023; eval/citation_metrics.py): per answer,
+  recall = sentences whose cited quotes together support them / sentences, and precision =
+  citations that are needed and supporting / citations, where a citation is irrelevant when its
+  quote alone does not support its sentence and the sentence's other quotes still do; a sentence
+  with a marker that names no citation is unsupported and all its citations imprecise. Averaged
+  over non-refused answers; an empty answer scores 0, an answer with no citations 0 precision.
 - citation support: answered answerable questions with a citation whose document is in
   supporting_ids or whose quote contains an answer element (the benchmarks' convention).
 - retrieval recall@k / MRR: answerable questions with a supporting passage (in supporting_ids,
@@ -23,6 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.text import fold
+from eval.citation_metrics import CitationScores, score
+from eval.judge import Judge, LexicalJudge
 
 
 @dataclass
@@ -72,6 +84,11 @@ def first_hit_rank(r: Record) -> int | None:
     return None
 
 
+def citation_scores(r: Record, judge: Judge) -> CitationScores:
+    """Sentence-level support and ALCE citation recall/precision of one answer."""
+    return score(r.answer or "", r.citations, judge)
+
+
 def _rate(num: int, den: int) -> float | None:
     return round(num / den, 4) if den else None
 
@@ -84,8 +101,16 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return round(ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)], 2)
 
 
-def summarize(records: Sequence[Record], k: int = 5) -> dict[str, Any]:
-    """All summary metrics; a rate whose denominator is empty is None."""
+def _mean(values: Sequence[float]) -> float | None:
+    return round(sum(values) / len(values), 4) if values else None
+
+
+def summarize(records: Sequence[Record], k: int = 5, judge: Judge | None = None) -> dict[str, Any]:
+    """All summary metrics; a rate whose denominator is empty is None.
+
+    `judge` decides whether cited quotes support a sentence (default: LexicalJudge).
+    """
+    judge = judge or LexicalJudge()
     ans = [r for r in records if r.answerable]
     una = [r for r in records if not r.answerable]
     answered = [r for r in records if not r.refused]
@@ -95,6 +120,10 @@ def summarize(records: Sequence[Record], k: int = 5) -> dict[str, Any]:
     prec = _rate(sum(not r.answerable for r in refused), len(refused))
     f1 = round(2 * prec * rec / (prec + rec), 4) if prec and rec else (0.0 if una else None)
     lat = [r.latency_ms for r in records]
+    scores = [citation_scores(r, judge) for r in answered]
+    grounded = [
+        not r.citation_problems and c.all_supported for r, c in zip(answered, scores, strict=True)
+    ]
     return {
         "questions": len(records),
         "answerable": len(ans),
@@ -104,7 +133,10 @@ def summarize(records: Sequence[Record], k: int = 5) -> dict[str, Any]:
         "refusal_recall": rec,
         "refusal_precision": prec,
         "refusal_f1": f1,
-        "grounding_rate": _rate(sum(not r.citation_problems for r in answered), len(answered)),
+        "grounding_rate": _rate(sum(grounded), len(answered)),
+        "verbatim_rate": _rate(sum(not r.citation_problems for r in answered), len(answered)),
+        "citation_recall": _mean([c.recall for c in scores]),
+        "citation_precision": _mean([c.precision for c in scores]),
         "citation_support_rate": _rate(
             sum(citation_supported(r) for r in ans if not r.refused),
             sum(not r.refused for r in ans),
