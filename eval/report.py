@@ -1,4 +1,4 @@
-"""Reports: JSON for machines, Markdown for terminals and PRs."""
+"""Reports: JSON for machines, Markdown for terminals and PRs, HTML (eval.html) for people."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from eval.html import render as render_html
 from eval.metrics import Record, answer_correct
 
 _LABELS = {
@@ -58,19 +59,22 @@ def markdown(meta: dict[str, Any], summary: dict[str, Any], records: list[Record
     return "\n".join(lines) + "\n"
 
 
+def write_all(
+    out: Path, meta: dict[str, Any], summary: dict[str, Any], records: list[Record]
+) -> tuple[Path, Path, Path]:
+    """Write report.json, report.md and report.html into `out`; returns the three paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    js, md, page = out / "report.json", out / "report.md", out / "report.html"
+    data = {"meta": meta, "summary": summary, "records": [asdict(r) for r in records]}
+    js.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    md.write_text(markdown(meta, summary, records), encoding="utf-8")
+    page.write_text(render_html([data]), encoding="utf-8")
+    return js, md, page
+
+
 def write(
     out: Path, meta: dict[str, Any], summary: dict[str, Any], records: list[Record]
 ) -> tuple[Path, Path]:
-    """Write report.json and report.md into `out`."""
-    out.mkdir(parents=True, exist_ok=True)
-    js, md = out / "report.json", out / "report.md"
-    js.write_text(
-        json.dumps(
-            {"meta": meta, "summary": summary, "records": [asdict(r) for r in records]},
-            ensure_ascii=False,
-            indent=1,
-        ),
-        encoding="utf-8",
-    )
-    md.write_text(markdown(meta, summary, records), encoding="utf-8")
+    """Like write_all (report.html is written too) but returns only (json, md) paths."""
+    js, md, _ = write_all(out, meta, summary, records)
     return js, md
