@@ -41,7 +41,7 @@ CSS = """
 body{font-family:system-ui,"Segoe UI",Roboto,"Noto Sans","Noto Sans CJK SC","Noto Sans SC",
 "Microsoft YaHei","PingFang SC",sans-serif;margin:24px auto;max-width:1180px;color:#222;
 padding:0 12px;line-height:1.4}
-svg text{font-family:inherit;font-size:12px;fill:#333}
+svg text{font-family:inherit;font-size:12px;fill:#333}svg text.threshold-label{fill:#c00}
 h1{font-size:24px}h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:36px}
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:4px 10px;
 text-align:left;vertical-align:top}th{background:#f3f3f3}
@@ -138,7 +138,7 @@ def _threshold_line(t: float, lo: float, hi: float) -> str:
     side, dx = ("end", -4) if tx > W / 2 else ("start", 4)
     return (
         f'<line class="threshold" x1="{tx:.1f}" y1="28" x2="{tx:.1f}" y2="{H}" stroke="#c00" '
-        f'stroke-width="2" stroke-dasharray="5,3"/><text x="{tx + dx:.1f}" y="36" fill="#c00" '
+        f'stroke-width="2" stroke-dasharray="5,3"/><text class="threshold-label" x="{tx + dx:.1f}" y="36" '
         f'text-anchor="{side}">threshold {t:g}</text>'
     )
 
@@ -264,7 +264,8 @@ def dataset_section(report: dict[str, Any]) -> str:
         [
             f"<section><h2>{_e(meta.get('dataset', 'report'))}</h2>",
             f"<p class='muted'>{len(records)} questions; {facts}</p>",
-            "<h3>Feature distributions</h3>",
+            "<h3>Feature distributions</h3><p class='muted'>The engine's decision inputs per "
+            "question; the dashed line is the refusal threshold where one is recorded.</p>",
             histograms(report),
             "<h3>Confusion matrix</h3>",
             confusion_table(records),
