@@ -152,6 +152,7 @@ SYSTEM = (
 )
 _YES = frozenset(["yes", "是", "是的"])
 _NO = frozenset(["no", "否", "不是"])
+_THINK = re.compile(r"<think>.*?</think>", re.S | re.I)
 
 
 def build_messages(claim: str, evidence: Sequence[str]) -> list[dict[str, str]]:
@@ -169,8 +170,9 @@ def _unfence(text: str) -> str:
 
 
 def parse_verdict(reply: str) -> bool | None:
-    """yes -> True, no -> False, anything else -> None. Reads the first word only."""
-    words = reply.strip().lower().split()
+    """yes -> True, no -> False, anything else -> None. Reads the first word after any
+    <think>...</think> block (reasoning models write one first)."""
+    words = _THINK.sub("", reply).strip().lower().split()
     first = _EDGE_PUNCT.sub("", words[0]) if words else ""
     return True if first in _YES else False if first in _NO else None
 
@@ -217,7 +219,6 @@ class LlmJudge:
             "model": self.model,
             "messages": build_messages(claim, evidence),
             "temperature": 0,
-            "max_tokens": 5,
         }
         try:
             r = httpx.post(

@@ -75,7 +75,8 @@ def test_threshold_is_a_parameter() -> None:
 @pytest.mark.parametrize(
     ("reply", "verdict"),
     [("yes", True), ("Yes.", True), (" no", False), ("No, it does not.", False), ("是", True)]
-    + [("否。", False), ("maybe", None), ("", None), ("The answer is yes", None)],
+    + [("否。", False), ("maybe", None), ("", None), ("The answer is yes", None)]
+    + [("<think>\nThe evidence says 15.\n</think>\n\nyes", True)],
 )
 def test_parse_verdict_reads_the_first_word(reply: str, verdict: bool | None) -> None:
     assert parse_verdict(reply) is verdict
