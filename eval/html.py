@@ -33,7 +33,7 @@ RATES = {
     "citation_precision": "citation precision",
     "mrr": "retrieval MRR",
 }
-PALETTE = ["#4878d0", "#ee854a", "#6acc64", "#d65f5f", "#956cb4", "#8c613c"]
+PALETTE = ["#2a8c82", "#8e6bb8", "#c9a227", "#d65f5f", "#8c613c", "#777777"]  # datasets
 ANS, UNA = "#4878d0", "#ee854a"
 CAP = 25
 W, H, PAD, NBINS = 540, 200, 34, 20  # histogram geometry

@@ -138,7 +138,7 @@ def test_metric_bars_skip_missing_values_and_show_numbers() -> None:
     a, b = as_report(MIX), as_report(MIX[:4], dataset="only-answerable")
     assert b["summary"]["refusal_recall"] is None
     svg = html_report.metric_bars([a, b])
-    assert 'fill="#4878d0"><title>mix: answer accuracy 0.5' in svg
+    assert 'fill="#2a8c82"><title>mix: answer accuracy 0.5' in svg
     assert "only-answerable: answer accuracy 0.5" in svg
     assert "mix: refusal recall 0.6667" in svg
     assert "only-answerable: refusal recall" not in svg
