@@ -1,9 +1,16 @@
-"""`python -m eval run --dataset DIR`: ask a question set, grade it, write JSON + Markdown."""
+"""`python -m eval run --dataset DIR [--url URL]`: ask a question set, grade it, write the
+report (JSON, Markdown, HTML). Also `calibrate`, and `compare`, `gate`, `html` on reports.
+
+Exit codes of `run`: 0 every question answered, 1 some questions failed (listed in
+meta.errors; the report is written without them), 2 configuration, service or store error.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -11,9 +18,17 @@ from core.errors import GqaError
 from core.settings import Settings
 from eval import datasets, report, runner
 from eval.calibrate import calibrate
+from eval.http_client import ServiceClient
+
+# Subcommands with their own parsers: `python -m eval compare ...` runs eval.compare.main.
+DELEGATED = {
+    "compare": "compare two reports, per metric and per question",
+    "gate": "fail when a report's metrics are below the floors",
+    "html": "render reports as one HTML page",
+}
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m eval", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run a question set and write the report")
@@ -21,37 +36,134 @@ def main(argv: list[str] | None = None) -> int:
         "--dataset", type=Path, required=True, help="folder with questions.jsonl + corpus"
     )
     r.add_argument("--out", type=Path, help="report folder (default DATA_DIR/eval-runs/NAME)")
-    r.add_argument("--no-ingest", action="store_true", help="use the collection as it is")
     r.add_argument("--limit", type=int, help="only the first N questions")
+    r.add_argument(
+        "--url", help="ask the service at this URL over HTTP (default: the engine in process)"
+    )
+    ing = r.add_mutually_exclusive_group()
+    ing.add_argument(
+        "--ingest",
+        dest="ingest",
+        action="store_const",
+        const=True,
+        help="sync the corpus first (default in process; with --url: upload it and run an "
+        "ingest job through the admin API)",
+    )
+    ing.add_argument(
+        "--no-ingest",
+        dest="ingest",
+        action="store_const",
+        const=False,
+        help="use the collection as it is (default with --url)",
+    )
+    r.add_argument(
+        "--concurrency",
+        type=_positive,
+        help="questions in flight at once (default 1 in process, 8 with --url)",
+    )
+    r.add_argument(
+        "--api-key-env",
+        default="GQA_EVAL_API_KEY",
+        metavar="NAME",
+        help="environment variable holding the service's API key (default GQA_EVAL_API_KEY)",
+    )
+    r.add_argument(
+        "--admin-key-env",
+        default="GQA_EVAL_ADMIN_KEY",
+        metavar="NAME",
+        help="environment variable holding an admin key for --ingest with --url "
+        "(default GQA_EVAL_ADMIN_KEY; unset: the API key)",
+    )
     c = sub.add_parser("calibrate", help="sweep the refusal threshold with cross-validation")
     c.add_argument("--dataset", type=Path, required=True)
     c.add_argument("--folds", type=int, default=5)
     c.add_argument(
         "--write", type=Path, metavar="ENV_FILE", help="set GQA_MIN_COVERAGE in this .env file"
     )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for name, help_text in DELEGATED.items():  # listed in --help; parsed by their own modules
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
 
+
+def _positive(value: str) -> int:
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {n}")
+    return n
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in DELEGATED:
+        return _delegate(argv[0], argv[1:])
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     settings = Settings()
-    if args.command == "calibrate":
-        try:
-            print(calibrate(datasets.load(args.dataset), settings, args.folds, args.write))
-        except GqaError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        return 0
     try:
-        ds = datasets.load(args.dataset, args.limit)
-        meta, summary, records = runner.run(
-            ds, settings, ingest=not args.no_ingest, progress=sys.stderr.isatty()
-        )
+        if args.command == "calibrate":
+            print(calibrate(datasets.load(args.dataset), settings, args.folds, args.write))
+            return 0
+        return _run(args, settings)
     except GqaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _delegate(command: str, rest: list[str]) -> int:
+    """Run eval.<command>.main(rest), imported only now (each has its own dependencies)."""
+    try:
+        module = importlib.import_module(f"eval.{command}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"eval.{command}":
+            raise
+        print(
+            f"error: 'python -m eval {command}' needs eval/{command}.py, which this checkout "
+            "does not have yet",
+            file=sys.stderr,
+        )
+        return 2
+    code: int = module.main(rest)
+    return code
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
+    ds = datasets.load(args.dataset, args.limit)
+    progress = sys.stderr.isatty()
+    if args.url:
+        with ServiceClient(
+            args.url,
+            os.environ.get(args.api_key_env) or None,
+            admin_key=os.environ.get(args.admin_key_env) or None,
+            key_env=args.api_key_env,
+            admin_key_env=args.admin_key_env,
+        ) as client:
+            meta, summary, records = runner.run_url(
+                ds,
+                client,
+                ingest=bool(args.ingest),
+                progress=progress,
+                concurrency=args.concurrency or 8,
+            )
+    else:
+        meta, summary, records = runner.run(
+            ds,
+            settings,
+            ingest=args.ingest is not False,
+            progress=progress,
+            concurrency=args.concurrency or 1,
+        )
     out = args.out or settings.data_dir / "eval-runs" / ds.name
-    js, md = report.write(out, meta, summary, records)
+    js, md, page = report.write_all(out, meta, summary, records)
     print(report.markdown(meta, summary, records))
-    print(f"wrote {js} and {md}")
+    print(
+        f"{meta['concurrency']} at a time: {meta['questions_per_s']} questions/s; "
+        f"wrote {js}, {md} and {page}"
+    )
+    for err in meta["errors"]:
+        print(f"error: question {err['id']}: {err['message']}", file=sys.stderr)
+    if meta["errors"]:
+        print(f"error: {len(meta['errors'])} questions failed (meta.errors)", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -50,6 +50,9 @@ Qdrant server has no pause). Retry after the given seconds; the service recovers
 
 class AnswerRequest(BaseModel):
     question: str = Field(min_length=1, max_length=2000, examples=["年假有多少天？"])
+    include_passages: bool = Field(
+        False, description="Also return the ranked retrieved passages (for evaluation)"
+    )
 
 
 class CitationOut(BaseModel):
@@ -64,6 +67,12 @@ class CitationOut(BaseModel):
     page: int | None = Field(None, description="PDF page of the quote's start")
 
 
+class PassageOut(BaseModel):
+    doc_id: str
+    text: str = Field(description="The chunk's text")
+    score: float = Field(description="Fused retrieval score (rank order)")
+
+
 class AnswerOut(BaseModel):
     answer: str | None = Field(description="Verbatim quotes, each followed by its marker [n]")
     refused: bool
@@ -73,6 +82,11 @@ class AnswerOut(BaseModel):
     message: str | None = Field(description="Refusal explanation in the question's script")
     citations: list[CitationOut]
     mode: str = Field("extractive", description="extractive, or generative (LLM, checked)")
+    passages: list[PassageOut] | None = Field(
+        None,
+        description="With include_passages: the retrieved passages in rank order, only from "
+        "documents the key may read",
+    )
 
 
 class DocumentOut(BaseModel):
@@ -134,6 +148,13 @@ def create_app(
     @app.post("/v1/answer", response_model=AnswerOut, responses=error_docs(401, 422, 429, 503))
     def answer(req: AnswerRequest, request: Request, who: Caller) -> AnswerOut:
         result = ask(request.app.state.engine, req.question, who)
+        passages = None
+        if req.include_passages:  # retrieval filtered by groups; `ask` checked them again
+            passages = [
+                PassageOut(doc_id=p.chunk.doc_id, text=p.chunk.text, score=round(p.score, 6))
+                for p in result.passages
+                if who.may_read(p.chunk.acl)
+            ]
         return AnswerOut(
             answer=result.text,
             refused=result.refused,
@@ -141,6 +162,7 @@ def create_app(
             message=result.message,
             citations=[CitationOut(**c.__dict__) for c in result.citations],
             mode=result.mode,
+            passages=passages,
         )
 
     @app.get(
