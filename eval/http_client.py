@@ -75,7 +75,14 @@ class ServiceClient:
         key = self._keys[role]
         return {"Authorization": f"Bearer {key}"} if key else {}
 
-    def request(self, method: str, path: str, role: str = "api", **kw: Any) -> httpx.Response:
+    def request(
+        self,
+        method: str,
+        path: str,
+        role: str = "api",
+        headers: dict[str, str] | None = None,
+        **kw: Any,
+    ) -> httpx.Response:
         """One request, retried on 429/503 (after Retry-After) and transport errors.
 
         Returns the last response (any status). Raises ConfigError on 401 (the key), and
@@ -84,7 +91,9 @@ class ServiceClient:
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
             try:
-                r = self._http.request(method, path, headers=self._headers(role), **kw)
+                r = self._http.request(
+                    method, path, headers={**self._headers(role), **(headers or {})}, **kw
+                )
             except httpx.TransportError as exc:
                 if last:
                     raise QuestionFailed(f"{method} {path}: no response ({exc!r})") from exc

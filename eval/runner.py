@@ -80,7 +80,7 @@ def run(
                 Ingestor(s, store, embedder).sync([dataset.corpus], progress=progress).to_dict()
             )
         store.check_embedder(embedder.name, embedder.dim)
-        shared = _thread_safe(s, store) if concurrency > 1 else store
+        shared = thread_safe(s, store) if concurrency > 1 else store
         engine = AnswerEngine(s, shared, embedder)
         engine.warm_up()
         text_of = functools.lru_cache(maxsize=4096)(
@@ -224,7 +224,7 @@ def ask_url(client: ServiceClient, q: Question) -> Record:
     )
 
 
-def _thread_safe(settings: Settings, store: Store) -> Store:
+def thread_safe(settings: Settings, store: Store) -> Store:
     """`store` made safe to share between the ask threads.
 
     Measured with tests/eval/test_runner.py's set and samples/acme at 8 threads: Qdrant Edge

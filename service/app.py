@@ -84,8 +84,8 @@ class AnswerOut(BaseModel):
     mode: str = Field("extractive", description="extractive, or generative (LLM, checked)")
     passages: list[PassageOut] | None = Field(
         None,
-        description="With include_passages: the retrieved passages in rank order, only from "
-        "documents the key may read",
+        description="Only with include_passages: the retrieved passages in rank order, only "
+        "from documents the key may read",
     )
 
 
@@ -145,25 +145,29 @@ def create_app(
     app.include_router(chat.router)
     app.include_router(admin.router)
 
-    @app.post("/v1/answer", response_model=AnswerOut, responses=error_docs(401, 422, 429, 503))
+    @app.post(
+        "/v1/answer",
+        response_model=AnswerOut,
+        response_model_exclude_unset=True,  # `passages` only when asked for
+        responses=error_docs(401, 422, 429, 503),
+    )
     def answer(req: AnswerRequest, request: Request, who: Caller) -> AnswerOut:
         result = ask(request.app.state.engine, req.question, who)
-        passages = None
-        if req.include_passages:  # retrieval filtered by groups; `ask` checked them again
-            passages = [
-                PassageOut(doc_id=p.chunk.doc_id, text=p.chunk.text, score=round(p.score, 6))
-                for p in result.passages
-                if who.may_read(p.chunk.acl)
-            ]
-        return AnswerOut(
+        out = AnswerOut(
             answer=result.text,
             refused=result.refused,
             reason=result.reason,
             message=result.message,
             citations=[CitationOut(**c.__dict__) for c in result.citations],
             mode=result.mode,
-            passages=passages,
         )
+        if req.include_passages:  # retrieval filtered by groups; `ask` checked them again
+            out.passages = [
+                PassageOut(doc_id=p.chunk.doc_id, text=p.chunk.text, score=round(p.score, 6))
+                for p in result.passages
+                if who.may_read(p.chunk.acl)
+            ]
+        return out
 
     @app.get(
         "/v1/documents/{doc_id:path}",
