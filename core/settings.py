@@ -56,6 +56,16 @@ class Settings(BaseSettings):
     max_answer_sentences: int = Field(3, ge=1)
     min_coverage: float = Field(0.45, ge=0, le=1, description="Refuse below this key-term coverage")
     min_dense_score: float = Field(0.0, ge=-1, le=1, description="Refuse below this top cosine")
+    answerability_model: str = Field(
+        "off",
+        description="Answerability model: bundled (shipped weights), off, or a JSON file path",
+    )
+    min_answerability: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Refuse when the model's p(answers) of the best sentence is below",
+    )
 
     llm_base_url: str | None = Field(
         None,

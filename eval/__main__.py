@@ -17,7 +17,7 @@ from pathlib import Path
 from core.errors import GqaError
 from core.settings import Settings
 from eval import datasets, report, runner
-from eval.calibrate import calibrate
+from eval.calibrate import KNOBS, calibrate
 from eval.http_client import ServiceClient
 
 # Subcommands with their own parsers: `python -m eval compare ...` runs eval.compare.main.
@@ -78,7 +78,14 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--dataset", type=Path, required=True)
     c.add_argument("--folds", type=int, default=5)
     c.add_argument(
-        "--write", type=Path, metavar="ENV_FILE", help="set GQA_MIN_COVERAGE in this .env file"
+        "--threshold",
+        choices=sorted(KNOBS),
+        default="answerability",
+        help="which refusal threshold to sweep (default answerability)",
+    )
+    c.add_argument("--no-ingest", dest="ingest", action="store_false", help="reuse the collection")
+    c.add_argument(
+        "--write", type=Path, metavar="ENV_FILE", help="set the chosen threshold in this .env file"
     )
     for name, help_text in DELEGATED.items():  # listed in --help; parsed by their own modules
         sub.add_parser(name, help=help_text, add_help=False)
@@ -101,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     try:
         if args.command == "calibrate":
-            print(calibrate(datasets.load(args.dataset), settings, args.folds, args.write))
+            ds = datasets.load(args.dataset)
+            print(calibrate(ds, settings, args.folds, args.write, args.threshold, args.ingest))
             return 0
         return _run(args, settings)
     except GqaError as exc:

@@ -1,8 +1,10 @@
-"""Calibrate the refusal threshold on a question set, with cross-validation.
+"""Calibrate a refusal threshold on a question set, with cross-validation.
 
-The set is run once with the coverage threshold off; the rule-based refusals (nothing
-retrieved, a critical term missing, no value of the asked kind) stay as they are. For each
-candidate threshold, an answer whose evidence coverage is below it becomes a refusal; the
+The threshold is one of KNOBS: the answerability model's probability (default) or the key-term
+coverage of the evidence. The set is run once with that threshold off; the other refusals
+(nothing retrieved, a critical term missing, no value of the asked kind, the other threshold)
+stay as they are. For each candidate threshold, an answer whose feature is below it becomes a
+refusal; the
 objective is the share of questions handled correctly (answerable: right answer; unanswerable:
 refused). k-fold cross-validation picks the threshold on k-1 folds and scores it on the held-out
 fold, so the reported figures are not fitted to the questions they are measured on.
@@ -20,7 +22,12 @@ from eval import runner
 from eval.datasets import Dataset
 from eval.metrics import Record, answer_correct
 
-GRID = tuple(round(0.05 * i, 2) for i in range(0, 19))  # 0.00 .. 0.90
+GRID = tuple(round(0.05 * i, 2) for i in range(0, 20))  # 0.00 .. 0.95
+# feature of Answer.features -> (Settings field, environment variable) of its threshold
+KNOBS = {
+    "answerability": ("min_answerability", "GQA_MIN_ANSWERABILITY"),
+    "coverage": ("min_coverage", "GQA_MIN_COVERAGE"),
+}
 
 
 @dataclass(frozen=True)
@@ -35,13 +42,13 @@ class Point:
     wrong_answers: int = 0  # answered, but not correctly (answerable) or at all (unanswerable)
 
 
-def outcome(records: Sequence[Record], threshold: float) -> Point:
-    """What the records would score if answers with coverage < threshold were refused."""
+def outcome(records: Sequence[Record], threshold: float, feature: str = "coverage") -> Point:
+    """What the records would score if answers with `feature` < threshold were refused."""
     ans = [r for r in records if r.answerable]
     una = [r for r in records if not r.answerable]
 
     def refused(r: Record) -> bool:
-        return r.refused or r.features.get("coverage", 0.0) < threshold
+        return r.refused or r.features.get(feature, 0.0) < threshold
 
     right = sum(answer_correct(r) and not refused(r) for r in ans) + sum(refused(r) for r in una)
 
@@ -59,18 +66,19 @@ def outcome(records: Sequence[Record], threshold: float) -> Point:
     )
 
 
-def curve(records: Sequence[Record]) -> list[Point]:
-    return [outcome(records, t) for t in GRID]
+def curve(records: Sequence[Record], feature: str = "coverage") -> list[Point]:
+    return [outcome(records, t, feature) for t in GRID]
 
 
-def best(records: Sequence[Record]) -> float:
+def best(records: Sequence[Record], feature: str = "coverage") -> float:
     """The threshold with the most questions handled correctly; among ties, the fewest wrong
     answers (a refusal is better than a quote that does not answer), then the lowest."""
-    return max(curve(records), key=lambda p: (p.correct, -p.wrong_answers, -p.threshold)).threshold
+    points = curve(records, feature)
+    return max(points, key=lambda p: (p.correct, -p.wrong_answers, -p.threshold)).threshold
 
 
 def cross_validate(
-    records: Sequence[Record], folds: int = 5, seed: int = 0
+    records: Sequence[Record], folds: int = 5, seed: int = 0, feature: str = "coverage"
 ) -> tuple[list[float], Point]:
     """Thresholds chosen on each training split and the pooled held-out outcome."""
     order = list(records)
@@ -79,15 +87,15 @@ def cross_validate(
     for k in range(folds):
         test = order[k::folds]
         train = [r for i, r in enumerate(order) if i % folds != k]
-        t = best(train)
+        t = best(train, feature)
         chosen.append(t)
-        held_out += [_refuse_below(r, t) for r in test]
-    return chosen, outcome(held_out, 0.0)
+        held_out += [_refuse_below(r, t, feature) for r in test]
+    return chosen, outcome(held_out, 0.0, feature)
 
 
-def _refuse_below(r: Record, t: float) -> Record:
+def _refuse_below(r: Record, t: float, feature: str) -> Record:
     """The record as the engine would have returned it with threshold t."""
-    if r.refused or r.features.get("coverage", 0.0) >= t:
+    if r.refused or r.features.get(feature, 0.0) >= t:
         return r
     return Record(
         **{**r.__dict__, "refused": True, "answer": None, "citations": [], "reason": "low_support"}
@@ -101,7 +109,9 @@ def write_setting(env_file: Path, key: str, value: float) -> None:
     env_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def markdown(points: Sequence[Point], chosen: Sequence[float], cv: Point, final: float) -> str:
+def markdown(
+    points: Sequence[Point], chosen: Sequence[float], cv: Point, final: float, env_key: str
+) -> str:
     rows = [
         "| threshold | handled correctly | answer accuracy | false refusals | refusal recall |",
         "|---|---|---|---|---|",
@@ -115,19 +125,28 @@ def markdown(points: Sequence[Point], chosen: Sequence[float], cv: Point, final:
         f"cross-validated ({len(chosen)} folds, thresholds {', '.join(f'{t:.2f}' for t in chosen)}): "
         f"handled correctly {cv.correct}, answer accuracy {cv.answer_accuracy}, "
         f"false refusals {cv.false_refusal}, refusal recall {cv.refusal_recall}",
-        f"chosen on all questions: GQA_MIN_COVERAGE={final}",
+        f"chosen on all questions: {env_key}={final}",
     ]
     return "\n".join(rows)
 
 
-def calibrate(dataset: Dataset, settings: Settings, folds: int, env_file: Path | None) -> str:
-    """Run the set with the coverage threshold off, sweep it, cross-validate, and (optionally)
+def calibrate(
+    dataset: Dataset,
+    settings: Settings,
+    folds: int,
+    env_file: Path | None,
+    feature: str = "answerability",
+    ingest: bool = True,
+) -> str:
+    """Run the set with `feature`'s threshold off, sweep it, cross-validate, and (optionally)
     write the chosen value to `env_file`. Returns the Markdown report."""
-    _, _, records = runner.run(dataset, settings.model_copy(update={"min_coverage": 0.0}))
-    chosen, cv = cross_validate(records, folds)
-    final = best(records)
+    field, env_key = KNOBS[feature]
+    s = settings.model_copy(update={field: 0.0})
+    _, _, records = runner.run(dataset, s, ingest=ingest)
+    chosen, cv = cross_validate(records, folds, feature=feature)
+    final = best(records, feature)
     if env_file is not None:
-        write_setting(env_file, "GQA_MIN_COVERAGE", final)
-    return f"# Calibration: {dataset.name} ({len(records)} questions)\n\n" + markdown(
-        curve(records), chosen, cv, final
+        write_setting(env_file, env_key, final)
+    return f"# Calibration of {feature}: {dataset.name} ({len(records)} questions)\n\n" + markdown(
+        curve(records, feature), chosen, cv, final, env_key
     )

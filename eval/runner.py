@@ -37,7 +37,11 @@ def thresholds(settings: Settings) -> dict[str, float]:
     """The answer engine's decision thresholds, by the name of the feature each applies to
     (`Answer.features`): a report draws them on the feature histograms. Update it with
     `service.refusal.decide`."""
-    return {"coverage": settings.min_coverage, "top_dense": settings.min_dense_score}
+    return {
+        "coverage": settings.min_coverage,
+        "top_dense": settings.min_dense_score,
+        "answerability": settings.min_answerability,
+    }
 
 
 def isolated(settings: Settings, dataset: Dataset) -> Settings:

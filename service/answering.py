@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from core.embedders import Embedder
 from core.records import Answer, Citation, Passage
@@ -12,7 +13,8 @@ from core.settings import Settings
 from core.sparse import Bm25Encoder
 from core.store import Store
 from core.text import script_of
-from service.evidence import Sentence, question_terms, select, split_sentences
+from service import answerability
+from service.evidence import QuestionTerms, Sentence, question_terms, select, split_sentences
 from service.generative import LlmClient, LlmError, build_messages, enforce
 from service.refusal import decide, message
 
@@ -28,6 +30,7 @@ class AnswerEngine:
         self.settings, self.store, self.embedder = settings, store, embedder
         self.sparse = Bm25Encoder()
         self.llm = llm or _llm_from(settings)
+        self.model = _answerability_from(settings)
 
     def warm_up(self) -> None:
         """Load jieba's dictionaries and the query path once, so the first question is not slow."""
@@ -50,14 +53,15 @@ class AnswerEngine:
         passages = self.retrieve(question, groups)
         t1 = time.perf_counter()
         terms = question_terms(question)
-        evidence = (
-            select(terms, split_sentences(passages), self.settings.max_answer_sentences)
-            if passages
-            else None
-        )
+        evidence = None
+        if passages:
+            sentences = split_sentences(passages)
+            scores = self._scores(question, terms, sentences)
+            evidence = select(terms, sentences, self.settings.max_answer_sentences, scores)
         top_dense = max((p.dense_score for p in passages), default=0.0)
+        s = self.settings
         decision = decide(
-            evidence, top_dense, self.settings.min_coverage, self.settings.min_dense_score
+            evidence, top_dense, s.min_coverage, s.min_dense_score, s.min_answerability
         )
         timings = {"retrieve": (t1 - t0) * 1000, "select": (time.perf_counter() - t1) * 1000}
         features = {
@@ -65,6 +69,8 @@ class AnswerEngine:
             "missing_critical": float(len(evidence.missing_critical)) if evidence else 0.0,
             "top_dense": top_dense,
         }
+        if evidence is not None and evidence.answerability is not None:
+            features["answerability"] = evidence.answerability
         if decision.refused:
             return Answer(
                 None,
@@ -94,6 +100,15 @@ class AnswerEngine:
         text, citations = compose(evidence.sentences, script_of(question))
         return Answer(text, False, None, None, citations, tuple(passages), features, timings)
 
+    def _scores(
+        self, question: str, terms: QuestionTerms, sentences: Sequence[Sentence]
+    ) -> list[float] | None:
+        """The answerability model's p(sentence answers question) per sentence (None: off)."""
+        if self.model is None:
+            return None
+        q = answerability.analyse(terms, answerability.question_text(question))
+        return self.model.probabilities(answerability.sentence_features(q, sentences))
+
     def _generate(
         self, question: str, passages: Sequence[Passage], features: dict[str, float]
     ) -> tuple[str, tuple[Citation, ...]] | None:
@@ -108,6 +123,13 @@ class AnswerEngine:
         result = enforce(question, reply, passages, self.settings.min_coverage)
         features["llm_rejected"] = float(result is None)
         return result
+
+
+def _answerability_from(settings: Settings) -> answerability.Model | None:
+    choice = settings.answerability_model
+    if choice == "off":
+        return None
+    return answerability.load(None if choice == "bundled" else Path(choice))
 
 
 def _llm_from(settings: Settings) -> LlmClient | None:

@@ -120,6 +120,7 @@ class Evidence:
     coverage: float
     missing_critical: tuple[str, ...]
     answers_kind: bool = True
+    answerability: float | None = None  # the model's p(answers) of the first sentence, if scored
 
 
 def question_terms(question: str) -> QuestionTerms:
@@ -226,19 +227,26 @@ def split_sentences(passages: Sequence[Passage]) -> list[Sentence]:
     return out
 
 
-def select(terms: QuestionTerms, sentences: Sequence[Sentence], max_sentences: int) -> Evidence:
+def select(
+    terms: QuestionTerms,
+    sentences: Sequence[Sentence],
+    max_sentences: int,
+    scores: Sequence[float] | None = None,
+) -> Evidence:
     """Greedy weighted set cover within one document.
 
-    The sentence that covers the question best (ties broken by the kind of answer asked for and
-    by retrieval rank) chooses the document; further sentences of that document join while they
-    add uncovered terms, so evidence never stitches a year from one document onto a figure from
-    another. Coverage counts the non-critical terms; each critical term must occur in a chosen
-    sentence or in the document's title.
+    The first sentence chooses the document: the one the answerability model scores highest
+    when `scores` (one per sentence) are given, else the one that covers the question best (ties
+    broken by the kind of answer asked for and by retrieval rank). Further sentences of that
+    document join while they add uncovered terms, so evidence never stitches a year from one
+    document onto a figure from another. Coverage counts the non-critical terms; each critical
+    term must occur in a chosen sentence or in the document's title.
     """
     all_missing = tuple(shown for shown, _ in terms.critical)
+    score_of = dict(zip(map(id, sentences), scores, strict=True)) if scores is not None else None
     candidates = [s for s in sentences if not s.heading]
     if not candidates or terms.total == 0:
-        return Evidence((), 0.0, all_missing, False)
+        return Evidence((), 0.0, all_missing, False, 0.0 if score_of is not None else None)
 
     def gain(s: Sentence, covered: dict[str, float]) -> float:
         return sum(
@@ -250,9 +258,13 @@ def select(terms: QuestionTerms, sentences: Sequence[Sentence], max_sentences: i
         kind = WANT_BONUS if terms.wants and answers_kind(terms, s.folded) else 0.0
         return kind + 0.05 * s.passage.dense_score + 0.02 / (1 + s.rank)
 
-    first = max(candidates, key=lambda s: gain(s, {}) / terms.total + prior(s))
+    if score_of is not None:
+        first = max(candidates, key=lambda s: (score_of[id(s)], prior(s)))
+    else:
+        first = max(candidates, key=lambda s: gain(s, {}) / terms.total + prior(s))
+    p_first = score_of[id(first)] if score_of is not None else None
     if gain(first, {}) <= 0:
-        return Evidence((), 0.0, all_missing, False)
+        return Evidence((), 0.0, all_missing, False, 0.0 if score_of is not None else None)
     chosen = [first]
     covered = {t: credit(first.folded, t) for t in terms.weights}
     same_doc = [s for s in candidates if s.passage.chunk.doc_id == first.passage.chunk.doc_id]
@@ -270,7 +282,7 @@ def select(terms: QuestionTerms, sentences: Sequence[Sentence], max_sentences: i
     )
     missing = tuple(shown for shown, f in terms.critical if not contains(context, f))
     kind = any(answers_kind(terms, s.folded) for s in chosen)
-    return Evidence(tuple(sorted(chosen, key=lambda s: s.start)), coverage, missing, kind)
+    return Evidence(tuple(sorted(chosen, key=lambda s: s.start)), coverage, missing, kind, p_first)
 
 
 def _context(first: Sentence, sentences: Sequence[Sentence]) -> list[Sentence]:

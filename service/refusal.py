@@ -10,6 +10,7 @@ NO_EVIDENCE = "no_evidence"
 NOT_COVERED = "evidence_does_not_cover_question"
 LOW_SUPPORT = "low_support"
 NO_VALUE = "evidence_lacks_asked_value"
+NOT_ANSWERED = "evidence_does_not_answer"
 
 MESSAGES = {
     NO_EVIDENCE: {
@@ -27,6 +28,11 @@ MESSAGES = {
         "zh-Hant": "找到的文件談到了這個話題，但沒有給出問題所問的數字或日期。",
         "en": "The documents found discuss this topic but do not give the number or date asked for.",
     },
+    NOT_ANSWERED: {
+        "zh-Hans": "找到的文档与问题同一话题，但没有一句话回答了这个问题。",
+        "zh-Hant": "找到的文件與問題同一話題，但沒有一句話回答了這個問題。",
+        "en": "The documents found are on this topic, but no sentence in them answers this question.",
+    },
     LOW_SUPPORT: {
         "zh-Hans": "找到的文档与问题相关，但不足以回答这个问题。",
         "zh-Hant": "找到的文件與問題相關，但不足以回答這個問題。",
@@ -43,11 +49,16 @@ class Decision:
 
 
 def decide(
-    evidence: Evidence | None, top_dense: float, min_coverage: float, min_dense: float
+    evidence: Evidence | None,
+    top_dense: float,
+    min_coverage: float,
+    min_dense: float,
+    min_answerability: float = 0.0,
 ) -> Decision:
     """Answer only when the chosen sentences contain every critical term of the question
     (numbers, years, model names, names, quoted phrases), a value of the kind it asks for
-    (a quantity, a date) and enough of its key terms."""
+    (a quantity, a date) and enough of its key terms, and when the answerability model (if it
+    scored them) gives the first sentence at least `min_answerability`."""
     if evidence is None:
         return Decision(True, NO_EVIDENCE)
     if not evidence.sentences:
@@ -58,6 +69,8 @@ def decide(
         return Decision(True, NO_VALUE)
     if evidence.coverage < min_coverage or top_dense < min_dense:
         return Decision(True, LOW_SUPPORT)
+    if evidence.answerability is not None and evidence.answerability < min_answerability:
+        return Decision(True, NOT_ANSWERED)
     return Decision(False)
 
 

@@ -1,0 +1,251 @@
+"""Does this sentence answer this question? A learned model over features of (question, sentence).
+
+The model is small on purpose: a logistic regression over the features below, trained by
+`python -m eval.answerability_training` on Chinese reading-comprehension sets (CMRC 2018, DRCD
+test; CC BY-SA) with same-topic negatives, and shipped as JSON weights (`models/answerability.json`)
+applied with numpy: no torch or scikit-learn at run time. The answer engine asks it for every
+candidate sentence; the best sentence's probability is the question's answerability.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jieba.posseg
+import numpy as np
+
+from core.text import fold
+from service.evidence import (
+    _QUESTION_WORDS,
+    _SURNAMES,
+    QuestionTerms,
+    Sentence,
+    answers_kind,
+    contains,
+    credit,
+)
+
+_WANTS_PERSON = re.compile(r"谁|哪位|哪一位|什么人|何人|\bwho\b|\bwhom\b")
+_WANTS_PLACE = re.compile(r"哪里|哪儿|在哪|何地|何处|哪个(?:国家|城市|省|地方)|\bwhere\b")
+_WANTS_NAME = re.compile(r"叫什么|名字|名称|称为|称作|\bname\b|\bcalled\b")
+_CONTENT = re.compile(r"[\u3400-\u9fff]|[a-z0-9]+")
+_LATIN = re.compile(r"[a-z][a-z0-9]*")
+
+FEATURES = (
+    "cov_sentence",  # IDF-weighted share of the question's plain terms in the sentence
+    "cov_context",  # ... in the sentence, its neighbours and the document title
+    "crit_sentence",  # share of the critical terms (years, numbers, names, quotes) in the sentence
+    "crit_context",  # ... in its context
+    "has_critical",  # the question has critical terms at all
+    "bigram_recall",  # share of the question's character bigrams in the sentence
+    "lcs_ratio",  # longest common substring / question length
+    "wants_value",  # asks for a quantity or a date
+    "wants_entity",  # asks who / where / what name
+    "kind_match",  # the sentence holds a value or name of the asked kind, not from the question
+    "novel_share",  # share of the sentence's characters that are not in the question
+    "log_len",  # log sentence length
+    "dense",  # the passage's dense cosine to the question
+    "rank_inv",  # 1 / (1 + retrieval rank of the passage)
+    "title_cov",  # share of the question's terms in the document title
+    "spread",  # how far apart the matched question terms lie in the sentence (0 = adjacent)
+    "cov_x_kind",  # interactions a linear model cannot form by itself
+    "crit_x_cov",
+)
+
+
+@dataclass(frozen=True)
+class Question:
+    """What the model needs of a question, computed once per question."""
+
+    terms: QuestionTerms
+    folded: str  # the folded question with question words removed
+    bigrams: frozenset[str]
+    wants_person: bool
+    wants_place: bool
+    wants_name: bool
+
+
+def analyse(terms: QuestionTerms, folded_question: str) -> Question:
+    content = "".join(_CONTENT.findall(folded_question))
+    bigrams = frozenset(content[i : i + 2] for i in range(len(content) - 1))
+    return Question(
+        terms,
+        folded_question,
+        bigrams,
+        _WANTS_PERSON.search(folded_question) is not None,
+        _WANTS_PLACE.search(folded_question) is not None,
+        _WANTS_NAME.search(folded_question) is not None,
+    )
+
+
+def question_text(question: str) -> str:
+    """The folded question without its question words (多少, 什么, who ...)."""
+    return _QUESTION_WORDS.sub(" ", fold(question)).strip()
+
+
+def sentence_features(q: Question, sentences: Sequence[Sentence]) -> list[list[float]]:
+    """FEATURES of every sentence; its context is its neighbours and the heading above it."""
+    by_passage: dict[int, list[int]] = {}
+    for i, s in enumerate(sentences):
+        by_passage.setdefault(id(s.passage), []).append(i)
+    rows: list[list[float]] = [[] for _ in sentences]
+    for idx in by_passage.values():
+        title = fold(sentences[idx[0]].passage.chunk.title)
+        for j, i in enumerate(idx):
+            near = [sentences[k].folded for k in idx[max(0, j - 1) : j + 2]]
+            heading = next(
+                (sentences[k].folded for k in reversed(idx[:j]) if sentences[k].heading), ""
+            )
+            rows[i] = features(q, sentences[i], " ".join([title, heading, *near]), title)
+    return rows
+
+
+def features(q: Question, s: Sentence, context: str, title: str) -> list[float]:
+    """The FEATURES of one candidate sentence (`context`, `title`: folded)."""
+    t = q.terms
+    critical = {f for _, f in t.critical}
+    plain = {k: w for k, w in t.weights.items() if k not in critical}
+    total = sum(plain.values())
+
+    def cov(text: str) -> float:
+        return sum(w * credit(text, k) for k, w in plain.items()) / total if total else 1.0
+
+    def crit(text: str) -> float:
+        return sum(contains(text, f) for f in critical) / len(critical) if critical else 1.0
+
+    cov_s, crit_s = cov(s.folded), crit(s.folded)
+    kind = _kind_match(q, s.folded)
+    return [
+        cov_s,
+        cov(context),
+        crit_s,
+        crit(context),
+        float(bool(critical)),
+        _bigram_recall(q, s.folded),
+        _lcs(q.folded, s.folded) / max(1, len(q.folded)),
+        float(bool(t.wants)),
+        float(q.wants_person or q.wants_place or q.wants_name),
+        kind,
+        _novel(q, s.folded),
+        math.log1p(len(s.text)),
+        s.passage.dense_score,
+        1 / (1 + s.rank),
+        cov(title) if title else 0.0,
+        _spread(t, s.folded),
+        cov_s * kind,
+        crit_s * cov_s,
+    ]
+
+
+def _bigram_recall(q: Question, folded: str) -> float:
+    return sum(b in folded for b in q.bigrams) / len(q.bigrams) if q.bigrams else 0.0
+
+
+def _novel(q: Question, folded: str) -> float:
+    chars = _CONTENT.findall(folded)
+    return sum(c not in q.folded for c in chars) / len(chars) if chars else 0.0
+
+
+def _lcs(a: str, b: str) -> int:
+    """Length of the longest common substring (dynamic programming over the short question)."""
+    best, prev = 0, [0] * (len(b) + 1)
+    for ca in a:
+        cur = [0] * (len(b) + 1)
+        for j, cb in enumerate(b, 1):
+            if ca == cb:
+                cur[j] = prev[j - 1] + 1
+                best = max(best, cur[j])
+        prev = cur
+    return best
+
+
+def _spread(t: QuestionTerms, folded: str) -> float:
+    positions = [folded.find(k) for k in t.weights if k in folded]
+    if len(positions) < 2 or not folded:
+        return 1.0
+    return (max(positions) - min(positions)) / len(folded)
+
+
+def _kind_match(q: Question, folded: str) -> float:
+    """1 when the sentence holds an answer of the kind asked: a value (answers_kind), a person
+    or a place that the question does not name; 0.5 when nothing specific is asked."""
+    if q.terms.wants:
+        return float(answers_kind(q.terms, folded))
+    if not (q.wants_person or q.wants_place or q.wants_name):
+        return 0.5
+    for tok in _tagged(folded):
+        if tok.word in q.folded or len(tok.word) < 2:
+            continue
+        person = tok.flag in ("nr", "nrt", "nrfg") and tok.word[0] in _SURNAMES
+        if q.wants_person and (person or _LATIN.fullmatch(tok.word)):
+            return 1.0
+        if q.wants_place and tok.flag in ("ns", "nt"):
+            return 1.0
+        if q.wants_name and tok.flag in ("nz", "nt", "ns", "nr", "eng"):
+            return 1.0
+    return 0.0
+
+
+@functools.lru_cache(maxsize=4096)
+def _tagged(folded: str) -> tuple[Any, ...]:
+    return tuple(jieba.posseg.lcut(folded))
+
+
+@dataclass(frozen=True)
+class Model:
+    """Logistic regression over standardised FEATURES."""
+
+    names: tuple[str, ...]
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    meta: dict[str, Any]
+
+    def probabilities(self, rows: Sequence[Sequence[float]]) -> list[float]:
+        if not rows:
+            return []
+        z = ((np.asarray(rows, dtype=float) - self.mean) / self.scale) @ self.coef + self.intercept
+        return [float(p) for p in 1 / (1 + np.exp(-z))]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": "logistic",
+            "features": list(self.names),
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "coef": self.coef.tolist(),
+            "intercept": self.intercept,
+            "meta": self.meta,
+        }
+
+
+def load(path: Path | None = None) -> Model:
+    """The shipped model (or one at `path`); raises ValueError if its features differ from
+    FEATURES (a model trained for other features would score garbage)."""
+    if path is None:
+        raw = resources.files("service").joinpath("models/answerability.json").read_text("utf-8")
+    else:
+        raw = Path(path).read_text(encoding="utf-8")
+    d = json.loads(raw)
+    if tuple(d["features"]) != FEATURES:
+        raise ValueError(
+            "answerability model was trained for other features; rebuild it with "
+            "python -m eval.answerability_training"
+        )
+    return Model(
+        tuple(d["features"]),
+        np.asarray(d["mean"]),
+        np.asarray(d["scale"]),
+        np.asarray(d["coef"]),
+        float(d["intercept"]),
+        d.get("meta", {}),
+    )
