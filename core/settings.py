@@ -54,14 +54,14 @@ class Settings(BaseSettings):
     top_k: int = Field(5, ge=1, description="Chunks the answerer reads")
     candidate_pool: int = Field(40, ge=1, description="Candidates per retriever before fusion")
     max_answer_sentences: int = Field(3, ge=1)
-    min_coverage: float = Field(0.45, ge=0, le=1, description="Refuse below this key-term coverage")
+    min_coverage: float = Field(0.4, ge=0, le=1, description="Refuse below this key-term coverage")
     min_dense_score: float = Field(0.0, ge=-1, le=1, description="Refuse below this top cosine")
     answerability_model: str = Field(
-        "off",
+        "bundled",
         description="Answerability model: bundled (shipped weights), off, or a JSON file path",
     )
     min_answerability: float = Field(
-        0.5,
+        0.15,
         ge=0,
         le=1,
         description="Refuse when the model's p(answers) of the best sentence is below",

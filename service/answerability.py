@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from service.evidence import (
     credit,
 )
 
+log = logging.getLogger(__name__)
 _WANTS_PERSON = re.compile(r"谁|哪位|哪一位|什么人|何人|\bwho\b|\bwhom\b")
 _WANTS_PLACE = re.compile(r"哪里|哪儿|在哪|何地|何处|哪个(?:国家|城市|省|地方)|\bwhere\b")
 _WANTS_NAME = re.compile(r"叫什么|名字|名称|称为|称作|\bname\b|\bcalled\b")
@@ -59,6 +61,7 @@ FEATURES = (
     "cov_x_kind",  # interactions a linear model cannot form by itself
     "crit_x_cov",
 )
+QUESTION_FEATURES = ("best_sentence", "top_dense")
 
 
 @dataclass(frozen=True)
@@ -200,30 +203,79 @@ def _tagged(folded: str) -> tuple[Any, ...]:
 
 
 @dataclass(frozen=True)
-class Model:
-    """Logistic regression over standardised FEATURES."""
+class Logistic:
+    """A logistic regression over standardised features."""
 
-    names: tuple[str, ...]
     mean: np.ndarray
     scale: np.ndarray
     coef: np.ndarray
     intercept: float
-    meta: dict[str, Any]
 
-    def probabilities(self, rows: Sequence[Sequence[float]]) -> list[float]:
-        if not rows:
-            return []
+    def predict(self, rows: np.ndarray | Sequence[Sequence[float]]) -> np.ndarray:
         z = ((np.asarray(rows, dtype=float) - self.mean) / self.scale) @ self.coef + self.intercept
-        return [float(p) for p in 1 / (1 + np.exp(-z))]
+        return np.asarray(1 / (1 + np.exp(-z)))
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "kind": "logistic",
-            "features": list(self.names),
             "mean": self.mean.tolist(),
             "scale": self.scale.tolist(),
             "coef": self.coef.tolist(),
             "intercept": self.intercept,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Logistic:
+        return cls(
+            np.asarray(d["mean"]),
+            np.asarray(d["scale"]),
+            np.asarray(d["coef"]),
+            float(d["intercept"]),
+        )
+
+
+@dataclass(frozen=True)
+class Model:
+    """Two stages: p(sentence answers question) over FEATURES, then p(question is answerable)
+    over QUESTION_FEATURES (the best sentence's p and the top passage's dense cosine)."""
+
+    sentence: Logistic
+    question: Logistic | None
+    meta: dict[str, Any]
+
+    def probabilities(self, rows: Sequence[Sequence[float]]) -> list[float]:
+        """p(answers) of each sentence's FEATURES row."""
+        return [float(p) for p in self.sentence.predict(rows)] if len(rows) else []
+
+    def answerability(self, best_sentence: float, top_dense: float) -> float:
+        """p(the question is answerable from these passages)."""
+        if self.question is None:
+            return best_sentence
+        return float(self.question.predict([[best_sentence, top_dense]])[0])
+
+    def for_embedder(self, name: str) -> Model:
+        """The model for passages scored by embedder `name`. Cosines are on the scale of the
+        embedder the model was trained with (meta["embedder"]); for another embedder the
+        cosine-based inputs are dropped (the sentence stage's `dense` weight is zeroed, the
+        question stage falls back to the best sentence's p) rather than misread."""
+        if self.meta.get("embedder") in (None, name):
+            return self
+        coef = self.sentence.coef.copy()
+        coef[FEATURES.index("dense")] = 0.0
+        log.warning(
+            "answerability model trained with %s, embedder is %s: ignoring cosine features",
+            self.meta.get("embedder"),
+            name,
+        )
+        return Model(replace(self.sentence, coef=coef), None, self.meta)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": "logistic",
+            "features": list(FEATURES),
+            **self.sentence.to_json(),
+            "question": None
+            if self.question is None
+            else {"features": list(QUESTION_FEATURES), **self.question.to_json()},
             "meta": self.meta,
         }
 
@@ -236,16 +288,10 @@ def load(path: Path | None = None) -> Model:
     else:
         raw = Path(path).read_text(encoding="utf-8")
     d = json.loads(raw)
-    if tuple(d["features"]) != FEATURES:
+    q = d.get("question")
+    if tuple(d["features"]) != FEATURES or (q and tuple(q["features"]) != QUESTION_FEATURES):
         raise ValueError(
             "answerability model was trained for other features; rebuild it with "
             "python -m eval.answerability_training"
         )
-    return Model(
-        tuple(d["features"]),
-        np.asarray(d["mean"]),
-        np.asarray(d["scale"]),
-        np.asarray(d["coef"]),
-        float(d["intercept"]),
-        d.get("meta", {}),
-    )
+    return Model(Logistic.from_json(d), Logistic.from_json(q) if q else None, d.get("meta", {}))

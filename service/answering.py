@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from core.embedders import Embedder
@@ -30,7 +31,7 @@ class AnswerEngine:
         self.settings, self.store, self.embedder = settings, store, embedder
         self.sparse = Bm25Encoder()
         self.llm = llm or _llm_from(settings)
-        self.model = _answerability_from(settings)
+        self.model = _answerability_from(settings, embedder.name)
 
     def warm_up(self) -> None:
         """Load jieba's dictionaries and the query path once, so the first question is not slow."""
@@ -54,11 +55,14 @@ class AnswerEngine:
         t1 = time.perf_counter()
         terms = question_terms(question)
         evidence = None
+        top_dense = max((p.dense_score for p in passages), default=0.0)
         if passages:
             sentences = split_sentences(passages)
             scores = self._scores(question, terms, sentences)
             evidence = select(terms, sentences, self.settings.max_answer_sentences, scores)
-        top_dense = max((p.dense_score for p in passages), default=0.0)
+            if self.model is not None and evidence.answerability is not None:
+                p = self.model.answerability(evidence.answerability, top_dense)
+                evidence = replace(evidence, answerability=p)
         s = self.settings
         decision = decide(
             evidence, top_dense, s.min_coverage, s.min_dense_score, s.min_answerability
@@ -125,11 +129,11 @@ class AnswerEngine:
         return result
 
 
-def _answerability_from(settings: Settings) -> answerability.Model | None:
+def _answerability_from(settings: Settings, embedder: str) -> answerability.Model | None:
     choice = settings.answerability_model
     if choice == "off":
         return None
-    return answerability.load(None if choice == "bundled" else Path(choice))
+    return answerability.load(None if choice == "bundled" else Path(choice)).for_embedder(embedder)
 
 
 def _llm_from(settings: Settings) -> LlmClient | None:

@@ -120,7 +120,9 @@ class Evidence:
     coverage: float
     missing_critical: tuple[str, ...]
     answers_kind: bool = True
-    answerability: float | None = None  # the model's p(answers) of the first sentence, if scored
+    # p(answers) of the first sentence when a model scored the sentences; the answer engine
+    # replaces it with the model's p(the question is answerable from this evidence)
+    answerability: float | None = None
 
 
 def question_terms(question: str) -> QuestionTerms:

@@ -7,7 +7,8 @@ import numpy as np
 
 from core.embedders import HashingEmbedder
 from core.text import fold
-from eval.answerability_training import fit, question_scores, read, rows_for
+from eval.answerability_training import fit, instances, read, rows_for
+from service.answerability import FEATURES
 
 ARTICLE = {
     "title": "星河港",
@@ -52,20 +53,21 @@ def test_negatives_never_contain_the_answer_and_positives_are_the_answer_sentenc
     assert all(f != answer_row for f, _ in negatives)
 
 
-def test_fit_learns_a_separable_feature_and_scores_instances_by_their_best_sentence() -> None:
+def test_fit_learns_both_stages_and_scores_instances_by_their_best_sentence() -> None:
     rng = np.random.default_rng(0)
-    n = 400
-    X = rng.normal(size=(n, 18))
-    y = (X[:, 0] > 0.5).astype(int)
-    model = fit(X, y, C=1.0)
-    assert model.coef[0] == max(model.coef)
-    d = {
-        "X": X,
-        "y": y,
-        "instance": np.arange(n) // 4,
-        "instance_y": (np.arange(n) // 4) % 2,
-    }
-    scores, labels = question_scores(model, d, np.ones(n, bool))
-    assert len(scores) == len(labels) == n // 4
+    n = 800
+    X = rng.normal(size=(n, len(FEATURES)))
+    y = (X[:, 0] > 0.5).astype(int)  # the sentence label follows the first feature
+    instance = np.arange(n) // 4
+    d = {"X": X, "y": y, "instance": instance, "instance_y": (instance % 2)}
+    dense = FEATURES.index("dense")
+    X[:, dense] = np.where(d["instance_y"] == 1, 0.9, 0.8) + rng.normal(0, 0.01, n)
+    model = fit(d, np.ones(n, bool), C=1.0)
+    assert int(np.argmax(model.sentence.coef)) == 0
+    Q, labels = instances(model.sentence, d, np.ones(n, bool))
+    assert Q.shape == (n // 4, 2) and len(labels) == n // 4
     best = [max(model.probabilities(X[i * 4 : i * 4 + 4].tolist())) for i in range(n // 4)]
-    assert np.allclose(scores, best)
+    assert np.allclose(Q[:, 0], best)
+    # the instance label follows the top dense cosine here, so the question stage leans on it
+    assert model.question is not None and model.question.coef[1] > abs(model.question.coef[0])
+    assert model.answerability(0.5, 0.9) > 0.9 > 0.1 > model.answerability(0.5, 0.8)

@@ -99,7 +99,8 @@ def comparable(records: list[Record], over_http: bool = False) -> list[dict[str,
     features (not served) and the order of `retrieved` below the first supporting passage (a
     key's groups filter retrieval, and the filtered search ranks exact score ties differently
     from the unfiltered one in process; the rank of the first hit, what recall@k and MRR
-    read, must not change)."""
+    read, must not change). For the same reason the reason of a refusal of an unanswerable
+    question may differ (the answerability model reads passage ranks); that it refuses may not."""
     out = []
     for r in records:
         d = asdict(r)
@@ -107,6 +108,8 @@ def comparable(records: list[Record], over_http: bool = False) -> list[dict[str,
         if over_http:
             d.pop("features")
             d["retrieved"] = first_hit_rank(r)
+            if not r.answerable and r.refused:
+                d.pop("reason")
         out.append(d)
     return out
 
@@ -127,6 +130,7 @@ def test_in_process_concurrency_4_gives_the_records_of_concurrency_1(tmp_path: P
     assert meta4["thresholds"] == {
         "coverage": settings.min_coverage,
         "top_dense": settings.min_dense_score,
+        "answerability": settings.min_answerability,
     }
     assert meta1["ingest"]["new"] == len(CORPUS) - 1 and meta4["ingest"]["unchanged"] == 5
 

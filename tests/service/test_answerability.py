@@ -1,6 +1,12 @@
 """The answerability model: how its scores choose evidence and refuse, and the shipped weights."""
 
+import json
+from pathlib import Path
+
+import pytest
+
 from core.records import Chunk, Passage
+from service import answerability
 from service.evidence import question_terms, select, split_sentences
 from service.refusal import NOT_ANSWERED, decide, message
 
@@ -12,6 +18,13 @@ def sentences_of(*texts: str, dense: float = 0.85):  # noqa: ANN201
         out.append(Passage(chunk, 1.0 / (i + 1), dense - 0.01 * i))
         pos += len(t)
     return split_sentences(out)
+
+
+def scored(question: str, *texts: str) -> list[tuple[str, float]]:
+    sents = sentences_of(*texts)
+    q = answerability.analyse(question_terms(question), answerability.question_text(question))
+    probs = answerability.load().probabilities(answerability.sentence_features(q, sents))
+    return [(s.text, p) for s, p in zip(sents, probs, strict=True)]
 
 
 def test_scores_choose_the_first_sentence_and_its_document() -> None:
@@ -33,3 +46,53 @@ def test_a_low_answerability_refuses_in_the_questions_script() -> None:
     assert d.refused and d.reason == NOT_ANSWERED
     assert "沒有一句話" in (message(d, "zh-Hant") or "")
     assert (message(d, "en") or "").startswith("The documents found are on this topic")
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "others"),
+    [
+        (
+            "新员工试用期是多长时间？",
+            "新员工的试用期为三个月，表现优秀者可以提前转正。",
+            ["试用期结束前，部门经理需要填写评估表。", "员工入职当天须签署劳动合同。"],
+        ),
+        (
+            "公司总部位于哪个城市？",
+            "公司总部设在杭州，在上海和成都设有分公司。",
+            ["总部大楼共有十二层，配备员工食堂。", "公司成立以来一直重视研发投入。"],
+        ),
+        (
+            "誰負責審批採購合同？",
+            "採購合同由法務部經理王立群審批。",
+            ["採購合同須使用公司的標準範本。", "合同簽署後應在三日內歸檔。"],
+        ),
+    ],
+)
+def test_the_shipped_model_ranks_the_answering_sentence_first(
+    question: str, answer: str, others: list[str]
+) -> None:
+    scores = dict(scored(question, "".join([others[0], answer, others[1]])))
+    assert max(scores, key=lambda t: scores[t]) == answer
+
+
+def test_a_model_trained_for_other_features_is_rejected(tmp_path: Path) -> None:
+    raw = answerability.load().to_json()
+    raw["features"] = raw["features"][:-1]
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    with pytest.raises(ValueError, match="rebuild it"):
+        answerability.load(path)
+
+
+def test_the_question_stage_rises_with_the_best_sentence_and_the_top_cosine() -> None:
+    model = answerability.load()
+    assert model.answerability(0.9, 0.85) > model.answerability(0.2, 0.85)
+    assert model.answerability(0.5, 0.9) > model.answerability(0.5, 0.7)
+    assert model.to_json()["question"]["features"] == list(answerability.QUESTION_FEATURES)
+
+
+def test_the_shipped_model_says_what_it_was_trained_on() -> None:
+    meta = answerability.load().meta
+    assert "DRCD_test.json" in meta["trained_on"]
+    assert "CC BY-SA" in meta["licences"]
+    assert meta["command"].startswith("python -m eval.answerability_training")
