@@ -19,6 +19,8 @@ from core.settings import Settings
 from eval import datasets, report, runner
 from eval.calibrate import KNOBS, calibrate
 from eval.http_client import ServiceClient
+from eval.judge import LlmJudge
+from eval.metrics import summarize
 
 # Subcommands with their own parsers: `python -m eval compare ...` runs eval.compare.main.
 DELEGATED = {
@@ -74,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
         help="environment variable holding an admin key for --ingest with --url "
         "(default GQA_EVAL_ADMIN_KEY; unset: the API key)",
     )
+    r.add_argument(
+        "--judge-url",
+        metavar="URL",
+        help="grade support with an LLM judge at this OpenAI-compatible base URL (key from "
+        "GQA_JUDGE_API_KEY; default: the lexical judge)",
+    )
+    r.add_argument("--judge-model", default="default", help="model name for --judge-url")
     c = sub.add_parser("calibrate", help="sweep the refusal threshold with cross-validation")
     c.add_argument("--dataset", type=Path, required=True)
     c.add_argument("--folds", type=int, default=5)
@@ -160,6 +169,12 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
             progress=progress,
             concurrency=args.concurrency or 1,
         )
+    if args.judge_url:  # re-grade support with the LLM judge (the lexical one graded the run)
+        judge = LlmJudge(
+            args.judge_url, args.judge_model, os.environ.get("GQA_JUDGE_API_KEY") or None
+        )
+        summary = summarize(records, judge=judge)
+        meta["judge"] = {"name": judge.name, "calls": judge.calls, "fallbacks": judge.fallbacks}
     out = args.out or settings.data_dir / "eval-runs" / ds.name
     js, md, page = report.write_all(out, meta, summary, records)
     print(report.markdown(meta, summary, records))

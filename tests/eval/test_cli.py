@@ -118,3 +118,24 @@ def test_a_missing_subcommand_module_is_named(
     monkeypatch.setitem(sys.modules, "eval.compare", None)  # as if eval/compare.py were absent
     assert main(["compare", "a.json", "b.json"]) == 2
     assert "needs eval/compare.py" in capsys.readouterr().err
+
+
+def test_an_llm_judge_regrades_support_and_is_recorded(env: Path) -> None:
+    from tests.eval.test_judge import ScriptedJudgeServer
+
+    judge = ScriptedJudgeServer()
+    judge.replies = ["no"] * 500  # the judge rejects every claim: nothing is grounded
+    try:
+        make_dataset(env / "set")
+        out = env / "out"
+        argv = ["run", "--dataset", str(env / "set"), "--out", str(out)]
+        assert main([*argv, "--judge-url", judge.url, "--judge-model", "scripted"]) == 0
+    finally:
+        judge.server.shutdown()
+        judge.server.server_close()
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["meta"]["judge"]["name"] == "llm:scripted"
+    assert report["meta"]["judge"]["calls"] == len(judge.requests) > 0
+    assert report["meta"]["judge"]["fallbacks"] == 0
+    assert report["summary"]["grounding_rate"] == 0.0
+    assert report["summary"]["verbatim_rate"] == 1.0  # the quotes are still exact
