@@ -11,7 +11,7 @@ import functools
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import jieba.posseg
 from py_rust_stemmers import SnowballStemmer
@@ -78,6 +78,9 @@ _WANTS = {
     ),
 }
 WANT_BONUS = 0.25
+# A neighbour of the first sentence joins the evidence when the model gives it at least this
+# share of the first sentence's p: the answer is often next to the sentence naming the topic.
+NEIGHBOUR_SHARE = 0.5
 EXTRA_MIN_GAIN = 0.1  # share of the question's weight a further sentence must add
 # Words that ask rather than say; removed before terms are taken (几天 -> 天).
 _QUESTION_WORDS = re.compile(
@@ -268,7 +271,12 @@ def select(
     if gain(first, {}) <= 0:
         return Evidence((), 0.0, all_missing, False, 0.0 if score_of is not None else None)
     chosen = [first]
-    covered = {t: credit(first.folded, t) for t in terms.weights}
+    if score_of is not None and p_first is not None and max_sentences > 1:
+        near = _neighbours(first, sentences)
+        scored = [s for s in near if score_of[id(s)] >= NEIGHBOUR_SHARE * p_first]
+        if scored:  # the answer is often in the sentence next to the one naming the topic
+            chosen.append(max(scored, key=lambda s: score_of[id(s)]))
+    covered = {t: max(credit(s.folded, t) for s in chosen) for t in terms.weights}
     same_doc = [s for s in candidates if s.passage.chunk.doc_id == first.passage.chunk.doc_id]
     while len(chosen) < max_sentences:
         best = max(same_doc, key=lambda s: gain(s, covered))
@@ -283,8 +291,19 @@ def select(
         [fold(first.passage.chunk.title), *(s.folded for s in _context(first, sentences))]
     )
     missing = tuple(shown for shown, f in terms.critical if not contains(context, f))
+    if score_of is not None:
+        # With a model, only a quantity must show as a number: a date may be an era, a season
+        # or a time of day ("宋代", "当天下午"), which the model's kind_match feature weighs.
+        terms = replace(terms, wants=tuple(k for k in terms.wants if k == "quantity"))
     kind = any(answers_kind(terms, s.folded) for s in chosen)
     return Evidence(tuple(sorted(chosen, key=lambda s: s.start)), coverage, missing, kind, p_first)
+
+
+def _neighbours(first: Sentence, sentences: Sequence[Sentence]) -> list[Sentence]:
+    """The sentences just before and after `first` in its chunk (not headings)."""
+    same = [s for s in sentences if s.passage is first.passage]
+    i = same.index(first)
+    return [s for s in same[max(0, i - 1) : i + 2] if s is not first and not s.heading]
 
 
 def _context(first: Sentence, sentences: Sequence[Sentence]) -> list[Sentence]:

@@ -37,6 +37,27 @@ def test_scores_choose_the_first_sentence_and_its_document() -> None:
     assert [s.text for s in by_model.sentences] == ["报销差旅费用的流程见附件。"]
 
 
+def test_a_neighbour_the_model_rates_joins_the_first_sentence() -> None:
+    text = "灯塔建于港口北侧。光绪十年完工。灯塔高三十米。"
+    sents = sentences_of(text)
+    terms = question_terms("港口的灯塔是什么时候建成的？")
+    picked = select(terms, sents, 2, scores=[0.9, 0.6, 0.1])
+    assert [s.text for s in picked.sentences] == ["灯塔建于港口北侧。", "光绪十年完工。"]
+    alone = select(terms, sents, 2, scores=[0.9, 0.3, 0.1])  # below half of the first's p
+    assert "光绪十年完工。" not in [s.text for s in alone.sentences]
+
+
+def test_with_a_model_only_a_quantity_must_show_as_a_number() -> None:
+    when = select(question_terms("灯塔是什么时候建成的？"), sentences_of("灯塔于光绪年间建成。"), 1)
+    assert not when.answers_kind  # the rule alone: no date written with digits
+    scored = select(
+        question_terms("灯塔是什么时候建成的？"), sentences_of("灯塔于光绪年间建成。"), 1, [0.8]
+    )
+    assert scored.answers_kind  # an era is a date; the model weighs it
+    many = select(question_terms("灯塔有多高？"), sentences_of("灯塔非常高大。"), 1, [0.8])
+    assert not many.answers_kind  # "how tall" answered without a number is still refused
+
+
 def test_a_low_answerability_refuses_in_the_questions_script() -> None:
     sents = sentences_of("差旅报销须在30天内提交。")
     terms = question_terms("差旅报销要在几天内提交？")
