@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from core.embedders import Embedder
+from core.errors import ConfigError
 from core.records import Answer, Citation, Passage
 from core.settings import Settings
 from core.sparse import Bm25Encoder
@@ -31,7 +32,8 @@ class AnswerEngine:
         self.settings, self.store, self.embedder = settings, store, embedder
         self.sparse = Bm25Encoder()
         self.llm = llm or _llm_from(settings)
-        self.model = _answerability_from(settings, embedder.name)
+        model = load_answerability(settings)
+        self.model = model.for_embedder(embedder.name) if model else None
 
     def warm_up(self) -> None:
         """Load jieba's dictionaries and the query path once, so the first question is not slow."""
@@ -129,11 +131,20 @@ class AnswerEngine:
         return result
 
 
-def _answerability_from(settings: Settings, embedder: str) -> answerability.Model | None:
+def load_answerability(settings: Settings) -> answerability.Model | None:
+    """The configured answerability model (None when off); raises ConfigError when it cannot
+    be used. The app factory calls it first, so a bad setting stops the service at start."""
     choice = settings.answerability_model
     if choice == "off":
         return None
-    return answerability.load(None if choice == "bundled" else Path(choice)).for_embedder(embedder)
+    try:
+        model = answerability.load(None if choice == "bundled" else Path(choice))
+    except (OSError, ValueError, KeyError, TypeError) as exc:  # JSONDecodeError is a ValueError
+        raise ConfigError(
+            f"GQA_ANSWERABILITY_MODEL={choice!r} cannot be loaded ({exc}); use 'bundled', 'off', "
+            "or a file written by python -m eval.answerability_training"
+        ) from exc
+    return model
 
 
 def _llm_from(settings: Settings) -> LlmClient | None:

@@ -24,7 +24,7 @@ from core.settings import Settings
 from core.store import Store, open_store
 from service import admin, chat
 from service.access import ask, visible_document
-from service.answering import AnswerEngine
+from service.answering import AnswerEngine, load_answerability
 from service.auth import AuthError, Caller, KeyRing
 from service.config import ServiceSettings
 from service.gate import StoreGate
@@ -108,10 +108,11 @@ def create_app(
 
     An injected `store` stays the caller's (never closed or lent to ingest jobs); without one
     the service opens the configured store lazily and reopens it after failures.
-    Raises ConfigError when the API keys cannot be read.
+    Raises ConfigError when the API keys or the answerability model cannot be read.
     """
     svc = service_settings or ServiceSettings()
     keys = KeyRing.from_settings(svc)
+    load_answerability(settings)  # a bad model setting stops the start with one line
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -2,11 +2,18 @@
 
 import json
 from pathlib import Path
+from typing import cast
 
 import pytest
 
+from core.embedders import HashingEmbedder
+from core.errors import ConfigError
 from core.records import Chunk, Passage
+from core.settings import Settings
+from core.store import Store
 from service import answerability
+from service.answering import AnswerEngine
+from service.app import create_app
 from service.evidence import question_terms, select, split_sentences
 from service.refusal import NOT_ANSWERED, decide, message
 
@@ -117,3 +124,17 @@ def test_the_shipped_model_says_what_it_was_trained_on() -> None:
     assert "DRCD_test.json" in meta["trained_on"]
     assert "CC BY-SA" in meta["licences"]
     assert meta["command"].startswith("python -m eval.answerability_training")
+
+
+@pytest.mark.parametrize("content", [None, "{not json", '{"features": []}', '{"kind": 1}'])
+def test_an_unusable_model_setting_is_a_config_error_naming_the_fix(
+    tmp_path: Path, content: str | None
+) -> None:
+    path = tmp_path / "model.json"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    settings = Settings(data_dir=tmp_path, embedder="hashing", answerability_model=str(path))
+    with pytest.raises(ConfigError, match="GQA_ANSWERABILITY_MODEL=.*bundled"):
+        AnswerEngine(settings, cast(Store, None), HashingEmbedder())
+    with pytest.raises(ConfigError, match="GQA_ANSWERABILITY_MODEL"):
+        create_app(settings)  # before serving anything
