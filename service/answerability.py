@@ -40,6 +40,7 @@ _WANTS_PLACE = re.compile(r"哪里|哪儿|在哪|何地|何处|哪个(?:国家|�
 _WANTS_NAME = re.compile(r"叫什么|名字|名称|称为|称作|\bname\b|\bcalled\b")
 _CONTENT = re.compile(r"[\u3400-\u9fff]|[a-z0-9]+")
 _LATIN = re.compile(r"[a-z][a-z0-9]*")
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 
 FEATURES = (
     "cov_sentence",  # IDF-weighted share of the question's plain terms in the sentence
@@ -60,6 +61,7 @@ FEATURES = (
     "spread",  # how far apart the matched question terms lie in the sentence (0 = adjacent)
     "cov_x_kind",  # interactions a linear model cannot form by itself
     "crit_x_cov",
+    "other_year",  # the question names a year and the sentence names another one
 )
 QUESTION_FEATURES = ("best_sentence", "top_dense")
 
@@ -145,7 +147,13 @@ def features(q: Question, s: Sentence, context: str, title: str) -> list[float]:
         _spread(t, s.folded),
         cov_s * kind,
         crit_s * cov_s,
+        _other_year(q, s.folded),
     ]
+
+
+def _other_year(q: Question, folded: str) -> float:
+    asked = set(_YEAR.findall(q.folded))
+    return float(bool(asked) and bool(set(_YEAR.findall(folded)) - asked))
 
 
 def _bigram_recall(q: Question, folded: str) -> float:
