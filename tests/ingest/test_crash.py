@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -14,6 +15,7 @@ import pytest
 
 from core.settings import Settings
 from core.store import QdrantStore, open_store
+from ingest.pipeline import BATCH_DOCS
 
 ROOT = Path(__file__).resolve().parents[2]
 WORDS = [
@@ -48,7 +50,15 @@ def make_corpus(folder: Path, n: int, seed: int) -> None:
         (folder / f"d{i:04d}.txt").write_text(f"文档{i}\n{body}", encoding="utf-8")
 
 
-def ingest(data: Path, corpus: Path, kill_after: float | None = None, engine: str = "edge") -> None:
+def ingest(
+    data: Path,
+    corpus: Path,
+    kill_after: float | None = None,
+    engine: str = "edge",
+    kill_when_written: int | None = None,
+) -> None:
+    """Run `python -m ingest` to the end, or SIGKILL it `kill_after` seconds after its start,
+    or as soon as its progress file reports `kill_when_written` documents written."""
     env = {
         **os.environ,
         "GQA_STORE_ENGINE": engine,
@@ -56,13 +66,35 @@ def ingest(data: Path, corpus: Path, kill_after: float | None = None, engine: st
         "GQA_EMBEDDER": "hashing",
         "PYTHONPATH": str(ROOT),
     }
+    progress = data.parent / f"{data.name}-progress.json"
+    progress.unlink(missing_ok=True)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "ingest", str(corpus), "--no-progress"],
+        [
+            sys.executable,
+            "-m",
+            "ingest",
+            str(corpus),
+            "--no-progress",
+            "--progress-json",
+            str(progress),
+        ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+    if kill_when_written is not None:
+        deadline = time.monotonic() + 300
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                if json.loads(progress.read_text())["documents_written"] >= kill_when_written:
+                    break
+            except (OSError, ValueError, KeyError):
+                pass  # not written yet, or caught mid-write
+            time.sleep(0.005)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        return
     if kill_after is None:
         _, err = proc.communicate(timeout=600)
         assert proc.returncode == 0, err.decode()
@@ -103,15 +135,22 @@ def test_kill_at_several_points_then_rerun_converges(tmp_path: Path, engine: str
     reference = state(clean, engine)
     assert len(reference[0]) == 300
 
-    partial_states = 0
+    # Timed kills, spread over the run (where they land depends on the machine's load) ...
     for fraction in (0.05, 0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.85, 0.95):
         ingest(crashed, corpus, kill_after=startup + fraction * work, engine=engine)
-        docs, _ = state(crashed, engine)
-        partial_states += 0 < len(docs) < 300
-    if engine == "qdrant":  # Edge writes too fast for timed kills to land mid-write reliably
-        assert partial_states >= 2, "the kills should land in the middle of writing"
     ingest(crashed, corpus, engine=engine)
     assert state(crashed, engine) == reference
+
+    # ... and kills steered by the progress file, which land mid-sync whatever the load: right
+    # after a batch of documents was recorded, while the next one is being written.
+    steered = tmp_path / "steered"
+    for _ in range(2):
+        ingest(steered, corpus, engine=engine, kill_when_written=BATCH_DOCS)
+        docs, _ = state(steered, engine)
+        if engine == "qdrant":  # Edge may finish the remaining batches before the kill lands
+            assert 0 < len(docs) < 300, "the kill should land in the middle of the sync"
+    ingest(steered, corpus, engine=engine)
+    assert state(steered, engine) == reference
 
     # the same after edits and deletions, killed during the re-sync
     rng = random.Random(7)
