@@ -25,8 +25,8 @@ import numpy as np
 
 from core.text import fold
 from service.evidence import (
-    _QUESTION_WORDS,
-    _SURNAMES,
+    QUESTION_WORDS,
+    SURNAMES,
     QuestionTerms,
     Sentence,
     answers_kind,
@@ -93,7 +93,7 @@ def analyse(terms: QuestionTerms, folded_question: str) -> Question:
 
 def question_text(question: str) -> str:
     """The folded question without its question words (多少, 什么, who ...)."""
-    return _QUESTION_WORDS.sub(" ", fold(question)).strip()
+    return QUESTION_WORDS.sub(" ", fold(question)).strip()
 
 
 def sentence_features(q: Question, sentences: Sequence[Sentence]) -> list[list[float]]:
@@ -195,7 +195,7 @@ def _kind_match(q: Question, folded: str) -> float:
     for tok in _tagged(folded):
         if tok.word in q.folded or len(tok.word) < 2:
             continue
-        person = tok.flag in ("nr", "nrt", "nrfg") and tok.word[0] in _SURNAMES
+        person = tok.flag in ("nr", "nrt", "nrfg") and tok.word[0] in SURNAMES
         if q.wants_person and (person or _LATIN.fullmatch(tok.word)):
             return 1.0
         if q.wants_place and tok.flag in ("ns", "nt"):

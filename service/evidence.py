@@ -49,7 +49,7 @@ _SCOPE_WORDS = frozenset(
     ]
 )
 # jieba tags unknown words as names by guesswork; a real name starts with a common surname.
-_SURNAMES = frozenset(
+SURNAMES = frozenset(
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕"
     "丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
 )
@@ -83,7 +83,7 @@ WANT_BONUS = 0.25
 NEIGHBOUR_SHARE = 0.5
 EXTRA_MIN_GAIN = 0.1  # share of the question's weight a further sentence must add
 # Words that ask rather than say; removed before terms are taken (几天 -> 天).
-_QUESTION_WORDS = re.compile(
+QUESTION_WORDS = re.compile(
     r"多少|几|什么|哪些|哪个|哪里|哪儿|哪|谁|怎么样|怎么|怎样|如何|为什么|为何|是否|是不是|吗|呢|请问"
 )  # share of the question's weight a sentence of the asked-for kind earns
 
@@ -132,7 +132,7 @@ def question_terms(question: str) -> QuestionTerms:
     """Key terms of a question, weighted by IDF; critical terms weigh CRITICAL_WEIGHT x more."""
     shown = unicodedata.normalize("NFKC", question)
     asked = fold(question)
-    folded = _QUESTION_WORDS.sub(" ", asked)
+    folded = QUESTION_WORDS.sub(" ", asked)
     critical: dict[str, str] = {}
     for m in _QUOTED.finditer(shown):
         critical.setdefault(fold(m.group(1)), m.group(1))
@@ -146,7 +146,7 @@ def question_terms(question: str) -> QuestionTerms:
         if m.group(0).lower() not in STOPWORDS:
             critical.setdefault(_stem(m.group(0).lower()), m.group(0))
     for tok in jieba.posseg.lcut(folded):
-        person = tok.flag in _PERSON_FLAGS and 2 <= len(tok.word) <= 4 and tok.word[0] in _SURNAMES
+        person = tok.flag in _PERSON_FLAGS and 2 <= len(tok.word) <= 4 and tok.word[0] in SURNAMES
         place = tok.flag == "ns" and len(tok.word) >= 2 and tok.word not in _SCOPE_WORDS
         if person or place:
             critical.setdefault(tok.word, tok.word)
