@@ -46,6 +46,17 @@ _SCOPE_WORDS = frozenset(
         "地区",
         "中央",
         "地方",
+        # common nouns that jieba's dictionary tags as places ("哪个城市", "这个东西")
+        "城市",
+        "城镇",
+        "外国",
+        "东西",
+        "南北",
+        "平原",
+        "爱国",
+        "英雄",
+        "朝廷",
+        "太阳",
     ]
 )
 # jieba tags unknown words as names by guesswork; a real name starts with a common surname.

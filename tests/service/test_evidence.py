@@ -97,6 +97,8 @@ def test_same_sentence_in_overlapping_chunks_is_used_once() -> None:
         ("2024年第二季度的销量是多少？", {"2024", "第二"}),
         ("去成都出差的酒店上限是多少？", {"成都"}),
         ("中国的总票房是多少？", set()),  # a scope word, not a place to match
+        ("公司的年会在哪个城市举办？", set()),  # a common noun jieba tags as a place
+        ("这个东西多少钱？", set()),
         ("What does the Hong Kong office pay?", {"hong", "kong"}),
         ("how long is the la nina event", set()),
         ("Nimbus X2 的价格", {"x2"}),
