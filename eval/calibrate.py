@@ -21,8 +21,11 @@ from core.settings import Settings
 from eval import runner
 from eval.datasets import Dataset
 from eval.metrics import Record, answer_correct
+from service.refusal import LOW_SUPPORT, NOT_ANSWERED
 
 GRID = tuple(round(0.05 * i, 2) for i in range(0, 20))  # 0.00 .. 0.95
+# the refusal reason the engine gives below each threshold (service.refusal)
+REASONS = {"answerability": NOT_ANSWERED, "coverage": LOW_SUPPORT}
 # feature of Answer.features -> (Settings field, environment variable) of its threshold
 KNOBS = {
     "answerability": ("min_answerability", "GQA_MIN_ANSWERABILITY"),
@@ -98,7 +101,13 @@ def _refuse_below(r: Record, t: float, feature: str) -> Record:
     if r.refused or r.features.get(feature, 0.0) >= t:
         return r
     return Record(
-        **{**r.__dict__, "refused": True, "answer": None, "citations": [], "reason": "low_support"}
+        **{
+            **r.__dict__,
+            "refused": True,
+            "answer": None,
+            "citations": [],
+            "reason": REASONS[feature],
+        }
     )
 
 

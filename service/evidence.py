@@ -312,15 +312,21 @@ def select(
 
 def _neighbours(first: Sentence, sentences: Sequence[Sentence]) -> list[Sentence]:
     """The sentences just before and after `first` in its chunk (not headings)."""
-    same = [s for s in sentences if s.passage is first.passage]
-    i = same.index(first)
-    return [s for s in same[max(0, i - 1) : i + 2] if s is not first and not s.heading]
+    return [s for s in _window(first, sentences)[0] if s is not first and not s.heading]
 
 
 def _context(first: Sentence, sentences: Sequence[Sentence]) -> list[Sentence]:
     """The sentence, its neighbours and the nearest heading above it in its chunk: where the
     critical terms of a question (year, place, model, name) must be for it to answer it."""
+    near, heading = _window(first, sentences)
+    return [*near, *([heading] if heading else [])]
+
+
+def _window(
+    first: Sentence, sentences: Sequence[Sentence]
+) -> tuple[list[Sentence], Sentence | None]:
+    """`first` with the sentences next to it in its chunk, and the nearest heading above it."""
     same = [s for s in sentences if s.passage is first.passage]
     i = same.index(first)
     heading = next((s for s in reversed(same[:i]) if s.heading), None)
-    return [*same[max(0, i - 1) : i + 2], *([heading] if heading else [])]
+    return same[max(0, i - 1) : i + 2], heading

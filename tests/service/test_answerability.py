@@ -19,11 +19,10 @@ from service.refusal import NOT_ANSWERED, decide, message
 
 
 def sentences_of(*texts: str, dense: float = 0.85):  # noqa: ANN201
-    out, pos = [], 0
+    out = []
     for i, t in enumerate(texts):
         chunk = Chunk(f"d{i}", 0, t, 0, len(t), f"d{i}", f"标题{i}", ("everyone",))
         out.append(Passage(chunk, 1.0 / (i + 1), dense - 0.01 * i))
-        pos += len(t)
     return split_sentences(out)
 
 
