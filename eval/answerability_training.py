@@ -103,7 +103,7 @@ def rows_for(
     positive = [int(i) for i in order[:TOP_K]]
     negative = [int(i) for i in order if not has(int(i))][:TOP_K]
     terms = question_terms(item.question)
-    q = ans.analyse(terms, ans.question_text(item.question))
+    q = ans.analyse(terms, item.question)
     out: list[tuple[list[float], int, int]] = []
     for idx, instance in ((positive, 1), (negative, 0)):
         if instance and not any(has(i) for i in idx):
@@ -161,7 +161,9 @@ def build(data: Path, cache: Path, limit: int | None, seed: int) -> dict[str, np
 def rows(data: Path, cache: Path, limit: int | None, seed: int) -> dict[str, np.ndarray]:
     """`build`, cached by the features' names, the files, the limit and the seed (features are
     computed in pure Python: minutes for a few thousand questions)."""
-    key = hashlib.sha256(repr((ans.FEATURES, FILES, limit, seed)).encode()).hexdigest()[:16]
+    key = hashlib.sha256(
+        repr((ans.FEATURES, ans.FEATURES_VERSION, FILES, limit, seed)).encode()
+    ).hexdigest()[:16]
     f = cache / f"rows-{key}.npz"
     if f.exists():
         with np.load(f) as z:

@@ -23,7 +23,7 @@ from typing import Any
 import jieba.posseg
 import numpy as np
 
-from core.text import fold
+from core.text import fold, words
 from service.evidence import (
     QUESTION_WORDS,
     SURNAMES,
@@ -37,9 +37,26 @@ from service.evidence import (
 log = logging.getLogger(__name__)
 _WANTS_PERSON = re.compile(r"谁|哪位|哪一位|什么人|何人|\bwho\b|\bwhom\b")
 _WANTS_PLACE = re.compile(r"哪里|哪儿|在哪|何地|何处|哪个(?:国家|城市|省|地方)|\bwhere\b")
-_WANTS_NAME = re.compile(r"叫什么|名字|名称|称为|称作|\bname\b|\bcalled\b")
+_WANTS_NAME = re.compile(r"叫什么|什么名字|名字|名称|称为|称作|\bname\b|\bcalled\b")
+# A question that ends on a noun asks for what that noun names ("2021赛季中超冠军",
+# "《人世间》的编剧"): a person, a place, or some other name.
+_END = r"(?:是|有|为)?\s*[?？。.!！]*\s*$"
+_HEAD_PERSON = re.compile(
+    r"(?:主演|导演|编剧|作者|得主|获得者|获奖者|主持人|创始人|创办人|发明人|旗手|代言人|主角|"
+    rf"首席执行官|ceo|总统|总理|首相|主席|市长|教练|队长|负责人|董事长|总经理|校长){_END}"
+)
+_HEAD_PLACE = re.compile(rf"(?:地点|举办地|所在地|发源地|产地|总部|首都|地址){_END}")
+_HEAD_NAME = re.compile(rf"(?:冠军|亚军|季军|吉祥物|口号|主题曲|主题|名字|名称|型号|品牌){_END}")
+# What may follow a question's head noun in a sentence that states its value:
+# "冠军：山东泰山", "吉祥物（冰墩墩）", "主演为杨紫", "票房达75亿".
+_SLOT = re.compile(
+    r"\s*(?:是|为|乃|：|:|（|\(|叫做?|名为|称为|达到?|共计?|约|有|由)\s*[\"“「『《]?\s*(.)"
+)
 _CONTENT = re.compile(r"[\u3400-\u9fff]|[a-z0-9]+")
 _LATIN = re.compile(r"[a-z][a-z0-9]*")
+_FOREIGN_NAME = re.compile(r"[\u3400-\u9fff]{1,6}[·•・][\u3400-\u9fff]{1,6}")
+_QUOTED_NAME = re.compile(r"[“「『《\"]([^”」』》\"]{1,20})[”」』》\"]")
+_PLACE_SUFFIX = re.compile(r"[国省市县州岛城镇村区港馆场]$|体育场|中心$")
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 
 FEATURES = (
@@ -62,7 +79,10 @@ FEATURES = (
     "cov_x_kind",  # interactions a linear model cannot form by itself
     "crit_x_cov",
     "other_year",  # the question names a year and the sentence names another one
+    "head_slot",  # the question's last noun is followed by 是/为/：/（ and something new
 )
+# Bump when a feature's computation changes (the trainer's cache of feature rows is keyed by it).
+FEATURES_VERSION = 2
 QUESTION_FEATURES = ("best_sentence", "top_dense")
 
 
@@ -76,18 +96,25 @@ class Question:
     wants_person: bool
     wants_place: bool
     wants_name: bool
+    head: str = ""  # the question's last content word ("冠军" in "2021赛季中超冠军")
 
 
-def analyse(terms: QuestionTerms, folded_question: str) -> Question:
-    content = "".join(_CONTENT.findall(folded_question))
+def analyse(terms: QuestionTerms, question: str) -> Question:
+    """The question as the features see it. What kind of answer it asks for is read from the
+    whole question (谁, 哪里 and 叫什么 are question words, gone from `Question.folded`)."""
+    asked = fold(question)
+    folded = question_text(question)
+    content = "".join(_CONTENT.findall(folded))
     bigrams = frozenset(content[i : i + 2] for i in range(len(content) - 1))
+    plain = [w for w in words(folded) if w in terms.weights and len(w) > 1 and not w.isdigit()]
     return Question(
         terms,
-        folded_question,
+        folded,
         bigrams,
-        _WANTS_PERSON.search(folded_question) is not None,
-        _WANTS_PLACE.search(folded_question) is not None,
-        _WANTS_NAME.search(folded_question) is not None,
+        _WANTS_PERSON.search(asked) is not None or _HEAD_PERSON.search(asked) is not None,
+        _WANTS_PLACE.search(asked) is not None or _HEAD_PLACE.search(asked) is not None,
+        _WANTS_NAME.search(asked) is not None or _HEAD_NAME.search(asked) is not None,
+        plain[-1] if plain else "",
     )
 
 
@@ -148,7 +175,20 @@ def features(q: Question, s: Sentence, context: str, title: str) -> list[float]:
         cov_s * kind,
         crit_s * cov_s,
         _other_year(q, s.folded),
+        _head_slot(q, s.folded),
     ]
+
+
+def _head_slot(q: Question, folded: str) -> float:
+    """1 when the question's head noun is followed by a copula, colon or bracket and then by
+    something the question does not say: the shape of a sentence that states the value."""
+    if not q.head:
+        return 0.0
+    for m in re.finditer(re.escape(q.head), folded):
+        slot = _SLOT.match(folded, m.end())
+        if slot and slot.group(1) not in q.folded and _CONTENT.match(slot.group(1)):
+            return 1.0
+    return 0.0
 
 
 def _other_year(q: Question, folded: str) -> float:
@@ -186,21 +226,30 @@ def _spread(t: QuestionTerms, folded: str) -> float:
 
 
 def _kind_match(q: Question, folded: str) -> float:
-    """1 when the sentence holds an answer of the kind asked: a value (answers_kind), a person
-    or a place that the question does not name; 0.5 when nothing specific is asked."""
+    """1 when the sentence holds an answer of the kind asked: a value (answers_kind), a person,
+    a place or a name that the question does not name; 0.5 when nothing specific is asked.
+    jieba's part-of-speech tags are guesses for unknown words, so names are also recognised by
+    their shape: a transliterated name (德劳帕迪·穆尔穆), a quoted or 《》 title, a Latin word."""
     if q.terms.wants:
         return float(answers_kind(q.terms, folded))
     if not (q.wants_person or q.wants_place or q.wants_name):
         return 0.5
+    if q.wants_person and any(n not in q.folded for n in _FOREIGN_NAME.findall(folded)):
+        return 1.0
+    if q.wants_name and any(
+        fold(m.group(1)) not in q.folded for m in _QUOTED_NAME.finditer(folded)
+    ):
+        return 1.0
     for tok in _tagged(folded):
         if tok.word in q.folded or len(tok.word) < 2:
             continue
-        person = tok.flag in ("nr", "nrt", "nrfg") and tok.word[0] in SURNAMES
-        if q.wants_person and (person or _LATIN.fullmatch(tok.word)):
+        latin = _LATIN.fullmatch(tok.word) is not None
+        person = (tok.flag in ("nr", "nrfg") and tok.word[0] in SURNAMES) or tok.flag == "nrt"
+        if q.wants_person and (person or latin):
             return 1.0
-        if q.wants_place and tok.flag in ("ns", "nt"):
+        if q.wants_place and (tok.flag in ("ns", "nt") or _PLACE_SUFFIX.search(tok.word)):
             return 1.0
-        if q.wants_name and tok.flag in ("nz", "nt", "ns", "nr", "eng"):
+        if q.wants_name and (tok.flag in ("nz", "nt", "ns", "nr", "nrt", "eng") or latin):
             return 1.0
     return 0.0
 

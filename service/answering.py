@@ -112,7 +112,7 @@ class AnswerEngine:
         """The answerability model's p(sentence answers question) per sentence (None: off)."""
         if self.model is None:
             return None
-        q = answerability.analyse(terms, answerability.question_text(question))
+        q = answerability.analyse(terms, question)
         return self.model.probabilities(answerability.sentence_features(q, sentences))
 
     def _generate(

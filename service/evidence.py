@@ -65,11 +65,19 @@ SURNAMES = frozenset(
     "丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
 )
 _NUMBER = re.compile(r"(?<![A-Za-z0-9.])\d+(?:[.,]\d+)*(?![A-Za-z0-9])")
-_MODEL = re.compile(r"\b(?=[a-z0-9-]*\d)(?=[a-z0-9-]*[a-z])[a-z0-9][a-z0-9-]*\b")
+# Model names: letters and digits together (x2, gpt4, c919), also when Chinese follows (GPT4的).
+_MODEL = re.compile(
+    r"(?<![a-z0-9-])(?=[a-z0-9-]*\d)(?=[a-z0-9-]*[a-z])[a-z0-9][a-z0-9-]*(?<!-)(?![a-z0-9])"
+)
 _ORDINAL = re.compile(r"第[一二三四五六七八九十百零两\d]+")
 # A capitalised English word after the first word of a question is a proper name.
 _PROPER = re.compile(r"(?<=[\w,] )[A-Z][A-Za-z]+")
 _QUOTED = re.compile(r"[\"“「『《]([^\"”」』》]{2,40})[\"”」』》]")
+# Critical terms that have rivals of the same shape: a year (2025 for 2024) and a model with a
+# letter prefix (x2 for x1, gpt-3 for gpt4). A sentence naming a rival but not the asked term
+# is about something else, however well it covers the rest of the question.
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+_MODEL_PARTS = re.compile(r"([a-z]+)-?(\d+)")
 
 
 # What kind of answer a question asks for, and how to recognise a sentence that can give it.
@@ -167,6 +175,24 @@ def question_terms(question: str) -> QuestionTerms:
     # A critical term written with its own sub-words counts once, via the critical term.
     wants = tuple(kind for kind, asks in _WANTS.items() if asks.search(asked))
     return QuestionTerms(weights, tuple((shown_t, f) for f, shown_t in critical.items()), wants)
+
+
+def conflicts(terms: QuestionTerms, folded_sentence: str) -> tuple[str, ...]:
+    """The question's critical terms that the sentence contradicts: it names a rival of the same
+    shape (another year, the same model line with another number) and not the term itself."""
+    out = []
+    for shown, f in terms.critical:
+        if contains(folded_sentence, f):
+            continue
+        if _YEAR.fullmatch(f):
+            rival = _YEAR.pattern
+        elif m := _MODEL_PARTS.fullmatch(f):
+            rival = rf"(?<![a-z]){m.group(1)}-?\d+"
+        else:
+            continue
+        if re.search(rival, folded_sentence):
+            out.append(shown)
+    return tuple(out)
 
 
 def answers_kind(terms: QuestionTerms, folded_sentence: str) -> bool:
@@ -283,13 +309,17 @@ def select(
         return Evidence((), 0.0, all_missing, False, 0.0 if score_of is not None else None)
     chosen = [first]
     if score_of is not None and p_first is not None and max_sentences > 1:
-        near = _neighbours(first, sentences)
+        near = [s for s in _neighbours(first, sentences) if not conflicts(terms, s.folded)]
         scored = [s for s in near if score_of[id(s)] >= NEIGHBOUR_SHARE * p_first]
         if scored:  # the answer is often in the sentence next to the one naming the topic
             chosen.append(max(scored, key=lambda s: score_of[id(s)]))
     covered = {t: max(credit(s.folded, t) for s in chosen) for t in terms.weights}
-    same_doc = [s for s in candidates if s.passage.chunk.doc_id == first.passage.chunk.doc_id]
-    while len(chosen) < max_sentences:
+    same_doc = [
+        s
+        for s in candidates
+        if s.passage.chunk.doc_id == first.passage.chunk.doc_id and not conflicts(terms, s.folded)
+    ]
+    while same_doc and len(chosen) < max_sentences:
         best = max(same_doc, key=lambda s: gain(s, covered))
         if best in chosen or gain(best, covered) / terms.total < EXTRA_MIN_GAIN:
             break
@@ -302,6 +332,9 @@ def select(
         [fold(first.passage.chunk.title), *(s.folded for s in _context(first, sentences))]
     )
     missing = tuple(shown for shown, f in terms.critical if not contains(context, f))
+    # The best sentence naming another year or model than the one asked (X2's price for a
+    # question about X1) means the evidence is about something else: the term counts as missing.
+    missing += tuple(t for t in conflicts(terms, first.folded) if t not in missing)
     if score_of is not None:
         # With a model, only a quantity must show as a number: a date may be an era, a season
         # or a time of day ("宋代", "当天下午"), which the model's kind_match feature weighs.

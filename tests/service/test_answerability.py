@@ -28,7 +28,7 @@ def sentences_of(*texts: str, dense: float = 0.85):  # noqa: ANN201
 
 def scored(question: str, *texts: str) -> list[tuple[str, float]]:
     sents = sentences_of(*texts)
-    q = answerability.analyse(question_terms(question), answerability.question_text(question))
+    q = answerability.analyse(question_terms(question), question)
     probs = answerability.load().probabilities(answerability.sentence_features(q, sents))
     return [(s.text, p) for s, p in zip(sents, probs, strict=True)]
 
@@ -137,3 +137,42 @@ def test_an_unusable_model_setting_is_a_config_error_naming_the_fix(
         AnswerEngine(settings, cast(Store, None), HashingEmbedder())
     with pytest.raises(ConfigError, match="GQA_ANSWERABILITY_MODEL"):
         create_app(settings)  # before serving anything
+
+
+@pytest.mark.parametrize(
+    ("question", "person", "place", "name", "head"),
+    [
+        ("《踏冰逐梦》的主演是谁", True, False, False, "主演"),  # 谁 is a question word
+        ("MU5735航班坠毁地点在哪里", False, True, False, "地点"),
+        ("北京冬奥会吉祥物叫什么", False, False, True, "吉祥物"),
+        ("2021赛季中超冠军", False, False, True, "冠军"),  # a question ending on its noun
+        ("《人世间》的编剧", True, False, False, "编剧"),
+        ("新员工的试用期有多长？", False, False, False, "试用期"),
+    ],
+)
+def test_the_kind_of_answer_is_read_from_the_whole_question(
+    question: str, person: bool, place: bool, name: bool, head: str
+) -> None:
+    q = answerability.analyse(question_terms(question), question)
+    assert (q.wants_person, q.wants_place, q.wants_name, q.head) == (person, place, name, head)
+
+
+def feature(question: str, sentence: str, name: str) -> float:
+    q = answerability.analyse(question_terms(question), question)
+    (row,) = answerability.sentence_features(q, sentences_of(sentence))
+    return row[answerability.FEATURES.index(name)]
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "kind", "slot"),
+    [
+        ("2021赛季中超冠军", "2021赛季中超冠军：山东泰山。", 1.0, 1.0),
+        ("2021赛季中超冠军", "中超冠军的奖金将在赛季结束后公布。", 0.0, 0.0),
+        ("2022年印度新当选总统是谁", "德劳帕迪·穆尔穆当选印度总统。", 1.0, 0.0),
+        ("《踏冰逐梦》的主演是谁", "《踏冰逐梦》主演动漫形象征集开启。", 0.0, 0.0),
+        ("北京冬奥会吉祥物叫什么", "北京冬奥会吉祥物（冰墩墩）亮相。", 0.0, 1.0),
+    ],
+)
+def test_kind_and_slot_features(question: str, sentence: str, kind: float, slot: float) -> None:
+    assert feature(question, sentence, "kind_match") == kind
+    assert feature(question, sentence, "head_slot") == slot

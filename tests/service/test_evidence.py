@@ -4,7 +4,7 @@ import pytest
 
 from core.records import Chunk, Passage
 from core.text import fold
-from service.evidence import answers_kind, question_terms, select, split_sentences
+from service.evidence import answers_kind, conflicts, question_terms, select, split_sentences
 from service.refusal import LOW_SUPPORT, NO_EVIDENCE, NO_VALUE, NOT_COVERED, decide, message
 
 
@@ -149,3 +149,36 @@ def test_the_evidence_must_hold_a_value_of_the_asked_kind(
 def test_refuses_when_the_asked_value_is_missing() -> None:
     ev = evidence("河南2021年的粮食总产量是多少？", "12月10日，河南正式公布2021年全年粮食总产量。")
     assert decide(ev, 0.9, 0.45, 0.0).reason == NO_VALUE
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "conflicting"),
+    [
+        ("Nimbus X1 当初的售价是多少？", "Nimbus X2 的官方售价为1,299元。", ("x1",)),
+        ("Nimbus X1 当初的售价是多少？", "X2 可连接128个设备，X1 只能连接64个。", ()),
+        ("2024年黑客松冠军的奖金是多少？", "2025年黑客松冠军将获得2万元奖金。", ("2024",)),
+        ("2024年黑客松冠军的奖金是多少？", "与2023年相比，2024年奖金翻倍。", ()),
+        ("2024年黑客松冠军的奖金是多少？", "黑客松冠军将获得2万元奖金。", ()),  # no rival
+        ("GPT4的发布时间", "GPT-3 于2020年发布。", ("gpt4",)),
+        ("U19国青队主教练是谁", "U17国少队主教练是杨晨。", ("u19",)),
+    ],
+)
+def test_a_sentence_naming_another_year_or_model_conflicts(
+    question: str, sentence: str, conflicting: tuple[str, ...]
+) -> None:
+    assert tuple(t.lower() for t in conflicts(question_terms(question), fold(sentence))) == (
+        conflicting
+    )
+
+
+def test_the_best_sentence_about_another_model_refuses_and_rivals_never_join() -> None:
+    # Same-topic trap: the only price is X2's; the sentence next to it mentions X1.
+    doc = "Nimbus X2 的官方售价为1,299元。上一代 Nimbus X1 最多只能连接64个子设备。"
+    terms = question_terms("Nimbus X1 当初的售价是多少？")
+    ev = select(terms, split_sentences(passages(doc)), 3, scores=[0.9, 0.3])
+    d = decide(ev, 0.9, 0.4, 0.0)
+    assert d.refused and d.reason == NOT_COVERED and "x1" in [m.lower() for m in d.missing]
+    # A 2025 sentence next to the 2024 one does not join its evidence.
+    sents = split_sentences(passages("2024年黑客松冠军奖金为1万元。2025年黑客松冠军奖金为2万元。"))
+    picked = select(question_terms("2024年黑客松冠军奖金是多少？"), sents, 3, scores=[0.9, 0.8])
+    assert [s.text for s in picked.sentences] == ["2024年黑客松冠军奖金为1万元。"]
