@@ -59,6 +59,8 @@ _SCOPE_WORDS = frozenset(
         "太阳",
     ]
 )
+# Characters jieba sometimes glues onto the end of a two-character name (孙恩曾 in 孙恩曾于).
+_GLUED = frozenset("曾于在是和与将也又就的被把对向从给为")
 # jieba tags unknown words as names by guesswork; a real name starts with a common surname.
 SURNAMES = frozenset(
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕"
@@ -165,10 +167,13 @@ def question_terms(question: str) -> QuestionTerms:
         if m.group(0).lower() not in STOPWORDS:
             critical.setdefault(_stem(m.group(0).lower()), m.group(0))
     for tok in jieba.posseg.lcut(folded):
-        person = tok.flag in _PERSON_FLAGS and 2 <= len(tok.word) <= 4 and tok.word[0] in SURNAMES
-        place = tok.flag == "ns" and len(tok.word) >= 2 and tok.word not in _SCOPE_WORDS
+        word = tok.word
+        if tok.flag in _PERSON_FLAGS and len(word) == 3 and word[-1] in _GLUED:
+            word = word[:2]  # jieba glues a following word onto a name: 孙恩曾(于) -> 孙恩
+        person = tok.flag in _PERSON_FLAGS and 2 <= len(word) <= 4 and word[0] in SURNAMES
+        place = tok.flag == "ns" and len(word) >= 2 and word not in _SCOPE_WORDS
         if person or place:
-            critical.setdefault(tok.word, tok.word)
+            critical.setdefault(word, word)
     weights = {_stem(t): idf(t) for t in words(folded) if len(t) > 1 or not t.isascii()}
     for f in critical:
         weights[f] = max(weights.get(f, 0.0), idf(f)) * CRITICAL_WEIGHT
@@ -241,10 +246,30 @@ def credit(folded_text: str, term: str) -> float:
 
 
 def contains(folded_text: str, term: str) -> bool:
-    """Term occurs in the text; numbers must not be part of a longer number."""
+    """Term occurs in the text; numbers must not be part of a longer number, and a small
+    whole number also matches its Chinese numeral (7 and 七月, 12 and 十二)."""
     if term[:1].isdigit():
-        return re.search(rf"(?<![\d.]){re.escape(term)}(?![\d])", folded_text) is not None
+        if re.search(rf"(?<![\d.]){re.escape(term)}(?![\d])", folded_text) is not None:
+            return True
+        numeral = _chinese_numeral(term)
+        return numeral is not None and any(
+            re.search(rf"(?<![{_CN_DIGITS}]){n}(?![{_CN_DIGITS}])", folded_text) is not None
+            for n in numeral
+        )
     return term in folded_text
+
+
+def _chinese_numeral(term: str) -> tuple[str, ...] | None:
+    """How 1..99 is written in Chinese; None for other terms."""
+    if not term.isdigit() or not 0 < int(term) < 100:
+        return None
+    n, units = int(term), "零一二三四五六七八九"
+    tens, one = divmod(n, 10)
+    if tens == 0:
+        written = units[one]
+    else:
+        written = ("" if tens == 1 else units[tens]) + "十" + (units[one] if one else "")
+    return (written,)
 
 
 def split_sentences(passages: Sequence[Passage]) -> list[Sentence]:

@@ -4,7 +4,14 @@ import pytest
 
 from core.records import Chunk, Passage
 from core.text import fold
-from service.evidence import answers_kind, conflicts, question_terms, select, split_sentences
+from service.evidence import (
+    answers_kind,
+    conflicts,
+    contains,
+    question_terms,
+    select,
+    split_sentences,
+)
 from service.refusal import LOW_SUPPORT, NO_EVIDENCE, NO_VALUE, NOT_COVERED, decide, message
 
 
@@ -76,6 +83,25 @@ def test_no_passages_is_no_evidence_and_message_follows_the_script() -> None:
     assert d.reason == NO_EVIDENCE
     assert message(d, "zh-Hant") == "沒有找到能回答這個問題的文件。"
     assert message(d, "en").startswith("No document")
+
+
+@pytest.mark.parametrize(
+    ("text", "number", "found"),
+    [
+        ("根据2012年七月的人口普查", "7", True),
+        ("二十一世纪初", "21", True),
+        ("十二月召开", "12", True),
+        ("十七日召开", "7", False),  # part of a larger numeral
+        ("七十周年", "7", False),
+    ],
+)
+def test_small_numbers_match_their_chinese_numerals(text: str, number: str, found: bool) -> None:
+    assert contains(fold(text), number) is found
+
+
+def test_a_word_jieba_glues_onto_a_name_is_not_part_of_it() -> None:
+    critical = {f for _, f in question_terms("孫恩曾於400年五月時殺害了誰?").critical}
+    assert "孙恩" in critical and "孙恩曾" not in critical
 
 
 def test_numbers_match_whole_numbers_only() -> None:
