@@ -82,7 +82,7 @@ FEATURES = (
     "head_slot",  # the question's last noun is followed by 是/为/：/（ and something new
 )
 # Bump when a feature's computation changes (the trainer's cache of feature rows is keyed by it).
-FEATURES_VERSION = 2
+FEATURES_VERSION = 3
 QUESTION_FEATURES = ("best_sentence", "top_dense")
 
 

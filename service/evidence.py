@@ -75,6 +75,13 @@ _ORDINAL = re.compile(r"第[一二三四五六七八九十百零两\d]+")
 # A capitalised English word after the first word of a question is a proper name.
 _PROPER = re.compile(r"(?<=[\w,] )[A-Z][A-Za-z]+")
 _QUOTED = re.compile(r"[\"“「『《]([^\"”」』》]{2,40})[\"”」』》]")
+_ASKS = re.compile(r"[?？]\s*$")
+_EN_QUESTION = re.compile(
+    r"\s*(?:what|who|whom|whose|which|when|where|why|how|is|are|was|were|do|does|did|can|could|"
+    r"should|will|would)\b"
+)
+_CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
+_LATIN_WORD = re.compile(r"[a-z0-9]+")
 # Critical terms that have rivals of the same shape: a year (2025 for 2024) and a model with a
 # letter prefix (x2 for x1, gpt-3 for gpt4). A sentence naming a rival but not the asked term
 # is about something else, however well it covers the rest of the question.
@@ -311,7 +318,7 @@ def select(
     """
     all_missing = tuple(shown for shown, _ in terms.critical)
     score_of = dict(zip(map(id, sentences), scores, strict=True)) if scores is not None else None
-    candidates = [s for s in sentences if not s.heading]
+    candidates = [s for s in sentences if not s.heading and _states_something(s, terms)]
     if not candidates or terms.total == 0:
         return Evidence((), 0.0, all_missing, False, 0.0 if score_of is not None else None)
 
@@ -366,6 +373,23 @@ def select(
         terms = replace(terms, wants=tuple(k for k in terms.wants if k == "quantity"))
     kind = any(answers_kind(terms, s.folded) for s in chosen)
     return Evidence(tuple(sorted(chosen, key=lambda s: s.start)), coverage, missing, kind, p_first)
+
+
+def _states_something(s: Sentence, terms: QuestionTerms) -> bool:
+    """A question ("沉香如屑的主演有谁？") or a sentence that only repeats the question's words
+    ("卡塔尔世界杯决赛队伍.") cannot be the evidence that answers it: it needs two characters
+    (Chinese) or words (English) that the question does not have."""
+    if _ASKS.search(s.text) and (_CJK_CHAR.search(s.text) or _EN_QUESTION.match(s.folded)):
+        return False  # not an English title that ends on "?" (O Brother, Where Art Thou?)
+    asked_chars = {ch for k in terms.weights if not k.isascii() for ch in k}
+    asked_words = [k for k in terms.weights if k.isascii()]
+    novel = sum(ch not in asked_chars for ch in _CJK_CHAR.findall(s.folded))
+    for w in _LATIN_WORD.findall(s.folded):
+        if w not in STOPWORDS and not any(w.startswith(k) for k in asked_words):
+            novel += 1
+            if novel >= 2:
+                break
+    return novel >= 2
 
 
 def _neighbours(first: Sentence, sentences: Sequence[Sentence]) -> list[Sentence]:

@@ -208,3 +208,32 @@ def test_the_best_sentence_about_another_model_refuses_and_rivals_never_join() -
     sents = split_sentences(passages("2024年黑客松冠军奖金为1万元。2025年黑客松冠军奖金为2万元。"))
     picked = select(question_terms("2024年黑客松冠军奖金是多少？"), sents, 3, scores=[0.9, 0.8])
     assert [s.text for s in picked.sentences] == ["2024年黑客松冠军奖金为1万元。"]
+
+
+@pytest.mark.parametrize(
+    ("question", "texts", "answer"),
+    [
+        # a question in the document is not an answer, nor a line repeating the question
+        (
+            "沉香如屑的主演有谁",
+            ("沉香如屑的主演有谁？", "该剧由杨紫、成毅主演。"),
+            "该剧由杨紫、成毅主演。",
+        ),
+        (
+            "卡塔尔世界杯决赛队伍",
+            ("卡塔尔世界杯决赛队伍.", "决赛在阿根廷和法国之间进行。"),
+            "决赛在阿根廷和法国之间进行。",
+        ),
+        # an English title ending on "?" is still a statement
+        (
+            "Which song appears in O Brother, Where Art Thou?",
+            ("A version of The Lonesome Valley appears in the film O Brother, Where Art Thou?",),
+            "A version of The Lonesome Valley appears in the film O Brother, Where Art Thou?",
+        ),
+    ],
+)
+def test_evidence_states_something_the_question_does_not(
+    question: str, texts: tuple[str, ...], answer: str
+) -> None:
+    ev = evidence(question, *texts)
+    assert ev.sentences and ev.sentences[0].text == answer
