@@ -57,6 +57,9 @@ _LATIN = re.compile(r"[a-z][a-z0-9]*")
 _FOREIGN_NAME = re.compile(r"[\u3400-\u9fff]{1,6}[·•・][\u3400-\u9fff]{1,6}")
 _QUOTED_NAME = re.compile(r"[“「『《\"]([^”」』》\"]{1,20})[”」』》\"]")
 _PLACE_SUFFIX = re.compile(r"[国省市县州岛城镇村区港馆场]$|体育场|中心$")
+# A measure word after the question word is part of it (哪一个人, 哪位, 几年).
+_MEASURE_AFTER = re.compile(r"^\s*一?[个位种家座本部所条项次名只间]?人?")
+_WH_GAP, _WH_SIDE = 30, 8  # characters between the framing words / beside one of them
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 
 FEATURES = (
@@ -80,9 +83,10 @@ FEATURES = (
     "crit_x_cov",
     "other_year",  # the question names a year and the sentence names another one
     "head_slot",  # the question's last noun is followed by 是/为/：/（ and something new
+    "wh_slot",  # the words around the question word frame something new in the sentence
 )
 # Bump when a feature's computation changes (the trainer's cache of feature rows is keyed by it).
-FEATURES_VERSION = 3
+FEATURES_VERSION = 5
 QUESTION_FEATURES = ("best_sentence", "top_dense")
 
 
@@ -97,6 +101,8 @@ class Question:
     wants_place: bool
     wants_name: bool
     head: str = ""  # the question's last content word ("冠军" in "2021赛季中超冠军")
+    wh_left: str = ""  # the content words just before and after the question word:
+    wh_right: str = ""  # 会稽 and 提出 in "会稽的谁提出..."
 
 
 def analyse(terms: QuestionTerms, question: str) -> Question:
@@ -115,7 +121,18 @@ def analyse(terms: QuestionTerms, question: str) -> Question:
         _WANTS_PLACE.search(asked) is not None or _HEAD_PLACE.search(asked) is not None,
         _WANTS_NAME.search(asked) is not None or _HEAD_NAME.search(asked) is not None,
         plain[-1] if plain else "",
+        *_around_question_word(asked),
     )
+
+
+def _around_question_word(asked: str) -> tuple[str, str]:
+    m = QUESTION_WORDS.search(asked)
+    if not m:
+        return "", ""
+    rest = _MEASURE_AFTER.sub("", asked[m.end() :], count=1)
+    before = [w for w in words(asked[: m.start()]) if len(w) > 1 and not w.isdigit()]
+    after = [w for w in words(rest) if len(w) > 1 and not w.isdigit()]
+    return (before[-1] if before else ""), (after[0] if after else "")
 
 
 def question_text(question: str) -> str:
@@ -176,7 +193,28 @@ def features(q: Question, s: Sentence, context: str, title: str) -> list[float]:
         crit_s * cov_s,
         _other_year(q, s.folded),
         _head_slot(q, s.folded),
+        _wh_slot(q, s.folded),
     ]
+
+
+def _wh_slot(q: Question, folded: str) -> float:
+    """1 when the words before and after the question word occur in the sentence in order with
+    something new between them ("X由谁领导" and "X由刘裕领导"); 0.5 when one of them has
+    something new on the question word's side; else 0."""
+    left, right = q.wh_left, q.wh_right
+
+    def novel(text: str) -> bool:
+        return sum(ch not in q.folded for ch in _CONTENT.findall(text)) >= 2
+
+    lefts = [m.end() for m in re.finditer(re.escape(left), folded)] if left else []
+    rights = [m.start() for m in re.finditer(re.escape(right), folded)] if right else []
+    if any(0 < j - i <= _WH_GAP and novel(folded[i:j]) for i in lefts for j in rights):
+        return 1.0
+    if any(novel(folded[i : i + _WH_SIDE]) for i in lefts):
+        return 0.5
+    if any(novel(folded[max(0, j - _WH_SIDE) : j]) for j in rights):
+        return 0.5
+    return 0.0
 
 
 def _head_slot(q: Question, folded: str) -> float:

@@ -100,12 +100,15 @@ _WEEKDAYS = r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|周[一二三四五
 _WANTS = {
     "quantity": re.compile(
         r"多少|几[个天年月次位名岁小周项种家台]|多久|多长|多大|多高|多远|how (?:many|much|long|old|far)|what (?:percentage|number|amount)"
+        # a question that ends on a measured noun ("2022年全国棉花产量", "高考报名人数")
+        r"|(?:营收|收入|利润|票房|产量|销量|出口量|进口量|人数|人次|价格|售价|票价|gdp|市值|估值|"
+        r"预算|工资|薪资|增长率|增速|增幅|总额|总量|面积|人口|数量|比分)(?:是|有|为)?[?？。.!！\s]*$"
     ),
     "date": re.compile(
         r"何时|什么时候|哪一?年|哪一?天|几月|几号|日期|(?<!长)(?<!少)(?<!段)时间|when\b|what (?:date|year|day)"
     ),
 }
-WANT_BONUS = 0.25
+WANT_BONUS = 0.25  # share of the question's weight a sentence of the asked-for kind earns
 # A neighbour of the first sentence joins the evidence when the model gives it at least this
 # share of the first sentence's p: the answer is often next to the sentence naming the topic.
 NEIGHBOUR_SHARE = 0.5
@@ -113,7 +116,8 @@ EXTRA_MIN_GAIN = 0.1  # share of the question's weight a further sentence must a
 # Words that ask rather than say; removed before terms are taken (几天 -> 天).
 QUESTION_WORDS = re.compile(
     r"多少|几|什么|哪些|哪个|哪里|哪儿|哪|谁|怎么样|怎么|怎样|如何|为什么|为何|是否|是不是|吗|呢|请问"
-)  # share of the question's weight a sentence of the asked-for kind earns
+    r"|因何|何时|何地|何处|何人|何种|何以|何者"  # not 何 alone: it is also a surname
+)
 
 
 @dataclass(frozen=True)
@@ -254,7 +258,8 @@ def credit(folded_text: str, term: str) -> float:
 
 def contains(folded_text: str, term: str) -> bool:
     """Term occurs in the text; numbers must not be part of a longer number, and a small
-    whole number also matches its Chinese numeral (7 and 七月, 12 and 十二)."""
+    whole number also matches its Chinese numeral (7 and 七月, 12 and 十二); 第一 also matches
+    首 before a measure word (第一任校长 and 首任校长)."""
     if term[:1].isdigit():
         if re.search(rf"(?<![\d.]){re.escape(term)}(?![\d])", folded_text) is not None:
             return True
@@ -263,6 +268,8 @@ def contains(folded_text: str, term: str) -> bool:
             re.search(rf"(?<![{_CN_DIGITS}]){n}(?![{_CN_DIGITS}])", folded_text) is not None
             for n in numeral
         )
+    if term == "第一" and term not in folded_text:
+        return re.search(r"首[任届次位个家批部座架艘款]", folded_text) is not None
     return term in folded_text
 
 

@@ -176,3 +176,18 @@ def feature(question: str, sentence: str, name: str) -> float:
 def test_kind_and_slot_features(question: str, sentence: str, kind: float, slot: float) -> None:
     assert feature(question, sentence, "kind_match") == kind
     assert feature(question, sentence, "head_slot") == slot
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "slot"),
+    [
+        ("盧循之亂是由哪一個人所領導而平定的?", "盧循之亂由劉裕領導平定。", 1.0),  # framed
+        ("這想法是誰提出的?", "這想法是威爾遜總統提出的。", 1.0),
+        ("孫恩殺害了駐鎮會稽的哪一個人?", "孫恩殺害駐鎮會稽的謝琰。", 0.5),  # one side
+        ("盧循之亂是由哪一個人所領導而平定的?", "劉裕後來成為皇帝。", 0.0),
+    ],
+)
+def test_the_words_around_the_question_word_frame_the_answer(
+    question: str, sentence: str, slot: float
+) -> None:
+    assert feature(question, sentence, "wh_slot") == slot

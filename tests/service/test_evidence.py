@@ -99,9 +99,16 @@ def test_small_numbers_match_their_chinese_numerals(text: str, number: str, foun
     assert contains(fold(text), number) is found
 
 
+def test_first_matches_shou_before_a_measure_word() -> None:
+    assert contains(fold("首任校长为郭沫若。"), "第一")
+    assert not contains(fold("首先，学校扩建了校区。"), "第一")
+
+
 def test_a_word_jieba_glues_onto_a_name_is_not_part_of_it() -> None:
     critical = {f for _, f in question_terms("孫恩曾於400年五月時殺害了誰?").critical}
     assert "孙恩" in critical and "孙恩曾" not in critical
+    # 何 is a surname, but 因何 asks: "因何原因" names no one
+    assert question_terms("鄭成功因何原因作罷?").critical == ()
 
 
 def test_numbers_match_whole_numbers_only() -> None:
@@ -164,6 +171,8 @@ def test_headings_are_context_not_answers() -> None:
         ("首届峰会的时间", "峰会发表了宣言。", False),
         ("When is the all-hands?", "The all-hands is on Tuesday.", True),
         ("谁负责审批？", "周敏负责审批。", True),  # asks for no value
+        ("2022年全国棉花产量", "国家统计局关于2022年棉花产量的公告。", False),  # ends on 产量
+        ("2022年全国棉花产量", "2022年全国棉花总产量597.7万吨。", True),
     ],
 )
 def test_the_evidence_must_hold_a_value_of_the_asked_kind(
