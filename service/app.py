@@ -23,7 +23,7 @@ from core.errors import CollectionMissing, EmbedderMismatch, GqaError, StoreUnav
 from core.settings import Settings
 from core.store import Store, open_store
 from service import admin, chat
-from service.access import ask, visible_document
+from service.access import ask, related, visible_document
 from service.answering import AnswerEngine, load_answerability
 from service.auth import AuthError, Caller, KeyRing
 from service.config import ServiceSettings
@@ -82,6 +82,11 @@ class AnswerOut(BaseModel):
     message: str | None = Field(description="Refusal explanation in the question's script")
     citations: list[CitationOut]
     mode: str = Field("extractive", description="extractive, or generative (LLM, checked)")
+    related: list[chat.RelatedOut] = Field(
+        default_factory=list,
+        description="Under a refusal for evidence that does not answer: up to three passages "
+        "the key may read, related but not an answer",
+    )
     passages: list[PassageOut] | None = Field(
         None,
         description="Only with include_passages: the retrieved passages in rank order, only "
@@ -161,6 +166,7 @@ def create_app(
             message=result.message,
             citations=[CitationOut(**c.__dict__) for c in result.citations],
             mode=result.mode,
+            related=[chat.RelatedOut.of(r) for r in related(result, req.question, who)],
         )
         if req.include_passages:  # retrieval filtered by groups; `ask` checked them again
             out.passages = [

@@ -7,7 +7,9 @@ refusal's explanation). Extensions on the message, which OpenAI clients keep as 
   offsets of its marker `[n]` in `content`;
 - `annotations`: OpenAI-style `url_citation`s over the same markers (url `/v1/documents/<id>`);
 - `grounding`: `refused`, `reason` (no_evidence, evidence_does_not_cover_question, …), `mode`,
-  and `question`, the question retrieval used (follow-ups are merged with the previous turn).
+  `question`, the question retrieval used (follow-ups are merged with the previous turn), and,
+  under a refusal for evidence that does not answer, `related`: up to three passages the caller
+  may read, related but not an answer (doc_id, source, title, quote, start, end, page).
 When streaming, the content comes in pieces and the last chunk's delta carries `citations`,
 `annotations` and `grounding`, with `finish_reason: "stop"`; then `data: [DONE]`.
 """
@@ -27,7 +29,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.records import Answer, Citation
-from service.access import ask
+from service.access import Related, ask, related
 from service.auth import Caller
 from service.config import ServiceSettings
 from service.followup import retrieval_question
@@ -100,6 +102,20 @@ class Annotation(BaseModel):
     url_citation: UrlCitation
 
 
+class RelatedOut(BaseModel):
+    doc_id: str
+    source: str
+    title: str
+    quote: str = Field(description="Exactly text[start:end] of the document's stored text")
+    start: int
+    end: int
+    page: int | None = None
+
+    @classmethod
+    def of(cls, r: Related) -> RelatedOut:
+        return cls(**r.__dict__)
+
+
 class Grounding(BaseModel):
     refused: bool
     reason: str | None = Field(
@@ -107,6 +123,11 @@ class Grounding(BaseModel):
     )
     mode: str = Field(description="extractive, or generative (LLM, checked)")
     question: str = Field(description="The question retrieval used (follow-ups merged)")
+    related: list[RelatedOut] = Field(
+        default_factory=list,
+        description="Under a refusal: the closest passages you may read, related but not an "
+        "answer (none when nothing was found)",
+    )
 
 
 class AssistantMessage(BaseModel):
@@ -166,7 +187,7 @@ def chat_completions(req: ChatRequest, request: Request, who: Caller) -> Any:
         raise HTTPException(404, f"model {req.model!r} not found - use {svc.model_name!r}")
     question = _question(req.messages, svc.max_question_chars)
     answer = ask(request.app.state.engine, question, who)
-    completion = completion_of(answer, question, svc.model_name)
+    completion = completion_of(answer, question, svc.model_name, related(answer, question, who))
     if not req.stream:
         return completion
     return StreamingResponse(
@@ -187,8 +208,10 @@ def _question(messages: Sequence[ChatMessage], max_chars: int) -> str:
     return retrieval_question([t for t in turns if t])[: max_chars * 2]
 
 
-def completion_of(answer: Answer, question: str, model: str) -> ChatCompletion:
-    """The chat completion of an answer or refusal."""
+def completion_of(
+    answer: Answer, question: str, model: str, near: Sequence[Related] = ()
+) -> ChatCompletion:
+    """The chat completion of an answer or refusal (`near`: its related passages)."""
     content = answer.text if answer.text is not None else (answer.message or "")
     offsets = marker_offsets(content, answer.citations)
     citations = [
@@ -224,7 +247,11 @@ def completion_of(answer: Answer, question: str, model: str) -> ChatCompletion:
         annotations=annotations,
         citations=citations,
         grounding=Grounding(
-            refused=answer.refused, reason=answer.reason, mode=answer.mode, question=question
+            refused=answer.refused,
+            reason=answer.reason,
+            mode=answer.mode,
+            question=question,
+            related=[RelatedOut.of(r) for r in near],
         ),
     )
     return ChatCompletion(

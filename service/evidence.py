@@ -170,8 +170,9 @@ def question_terms(question: str) -> QuestionTerms:
         critical.setdefault(fold(m.group(1)), m.group(1))
     for m in _NUMBER.finditer(shown):
         critical.setdefault(m.group(0), m.group(0))
-    for m in _MODEL.finditer(folded):
-        critical.setdefault(m.group(0), m.group(0))
+    for m in _MODEL.finditer(folded):  # shown as the question spells it (X1, not x1)
+        written = re.search(re.escape(m.group(0)), shown, re.IGNORECASE)
+        critical.setdefault(m.group(0), written.group(0) if written else m.group(0))
     for m in _ORDINAL.finditer(folded):
         critical.setdefault(m.group(0), m.group(0))
     for m in _PROPER.finditer(shown):

@@ -80,9 +80,26 @@ function renderAnswer(li, message) {
   }
 }
 
+// Under a refusal: passages on the topic that do not answer, each opening its document.
+function renderRelated(li, related) {
+  if (!related.length) return;
+  const box = document.createElement("div");
+  box.className = "related";
+  box.appendChild(Object.assign(document.createElement("div"), { className: "meta", textContent: "Related, but not an answer:" }));
+  for (const r of related) {
+    const btn = document.createElement("button");
+    btn.type = "button";
+    btn.className = "related-passage";
+    btn.textContent = (r.title || r.source) + " — " + r.quote;
+    btn.addEventListener("click", () => showSource(r, btn));
+    box.appendChild(btn);
+  }
+  li.appendChild(box);
+}
+
 // The cited document with the quoted span highlighted in its surrounding text.
 async function showSource(cite, btn) {
-  document.querySelectorAll("button.marker.active").forEach((b) => b.classList.remove("active"));
+  document.querySelectorAll("button.active").forEach((b) => b.classList.remove("active"));
   btn.classList.add("active");
   const pane = $("source");
   try {
@@ -120,6 +137,7 @@ async function ask(question) {
       add("refusal", (li) => {
         badge(li, "Refused · " + message.grounding.reason);
         li.appendChild(document.createTextNode(message.content));
+        renderRelated(li, message.grounding.related || []);
       });
     } else {
       add("answer", (li) => { badge(li, "Answer"); renderAnswer(li, message); });

@@ -11,12 +11,15 @@ from fastapi.testclient import TestClient
 
 from core.embedders import HashingEmbedder
 from core.errors import ConfigError
+from core.records import Answer, Chunk, Passage
 from core.settings import Settings
 from core.store import QdrantStore
 from ingest.pipeline import Ingestor
+from service.access import related
 from service.app import create_app
-from service.auth import AuthError, KeyRing, hash_key
+from service.auth import AuthError, KeyRing, Principal, hash_key
 from service.config import ServiceSettings
+from service.refusal import NO_EVIDENCE, NOT_COVERED
 from tests.service.conftest import ADMIN, FIN, HR, STAFF, auth, service_settings
 
 
@@ -135,7 +138,7 @@ def test_no_document_text_reaches_a_principal_outside_its_groups(
     tmp_path: Path, settings: Settings, store: QdrantStore
 ) -> None:
     rng = random.Random(20240605)
-    leaks_possible = answered = 0
+    leaks_possible = answered = shown_related = 0
     for round_ in range(3):
         docs = _corpus(rng, 14)
         path = tmp_path / f"r{round_}.jsonl"
@@ -188,6 +191,10 @@ def test_no_document_text_reaches_a_principal_outside_its_groups(
                         cites = body["citations"]
                         for cite in cites:
                             assert set(by_id[cite["doc_id"]]["acl"]) & set(groups), (key, cite)
+                        near = body.get("related") or body.get("grounding", {}).get("related")
+                        for rel in near or []:
+                            assert set(by_id[rel["doc_id"]]["acl"]) & set(groups), (key, rel)
+                        shown_related += bool(near)
                         answered += bool(cites)
                         leaks_possible += bool(secrets) and d in hidden
                 for d in docs:
@@ -196,5 +203,33 @@ def test_no_document_text_reaches_a_principal_outside_its_groups(
                     assert r.status_code == (200 if visible else 404)
                     if not visible:
                         assert r.json()["detail"] == f"document {d['id']!r} not found"
-    # the questions did reach for hidden documents, and answers did carry citations
-    assert leaks_possible >= 20 and answered >= 40
+    # the questions did reach for hidden documents, answers did carry citations, and refusals
+    # did list related passages
+    assert leaks_possible >= 20 and answered >= 40 and shown_related >= 10, (
+        leaks_possible,
+        answered,
+        shown_related,
+    )
+
+
+def test_related_lists_readable_documents_that_share_a_term_once_each() -> None:
+    def passage(doc: str, text: str, acl: str, start: int = 100) -> Passage:
+        return Passage(Chunk(doc, 0, text, start, start + len(text), doc, doc, (acl,)), 1.0, 0.9)
+
+    passages = (
+        passage("leave", "病假需要证明。员工每年享有15天带薪年假。", "hr"),
+        passage("leave", "年假须提前3天申请。", "hr", 300),  # same document: listed once
+        passage("salary", "年假期间工资照发。", "finance"),  # not readable by an hr key
+        passage("vpn", "The VPN disconnects after 30 minutes.", "hr"),  # shares no term
+        passage("travel", "出差期间不计年假。", "hr"),
+    )
+    refusal = Answer(None, True, NOT_COVERED, "…", passages=passages)
+    hr = Principal("k", ("hr",))
+    near = related(refusal, "2019年员工有几天年假？", hr)
+    assert [(r.doc_id, r.quote, r.start) for r in near] == [
+        ("leave", "员工每年享有15天带薪年假。", 107),
+        ("travel", "出差期间不计年假。", 100),
+    ]
+    assert related(refusal, "2019年员工有几天年假？", hr, limit=1)[0].doc_id == "leave"
+    nothing = Answer(None, True, NO_EVIDENCE, "…", passages=passages)
+    assert related(nothing, "2019年员工有几天年假？", hr) == []

@@ -52,6 +52,7 @@ def test_traditional_question_finds_simplified_document(client: TestClient) -> N
 
 def test_wrong_year_refuses_with_reason_and_message(client: TestClient) -> None:
     body = client.post("/v1/answer", json={"question": "2019年员工每年享有多少天带薪年假？"}).json()
+    related = body.pop("related")
     assert body == {
         "answer": None,
         "refused": True,
@@ -60,6 +61,18 @@ def test_wrong_year_refuses_with_reason_and_message(client: TestClient) -> None:
         "citations": [],
         "mode": "extractive",
     }
+    # related, but not an answer: exact spans of the closest documents, the leave policy first
+    assert related and related[0]["doc_id"] == "docs/hr/leave.md" and len(related) <= 3
+    assert "年假" in related[0]["quote"]
+    for r in related:
+        doc = client.get(f"/v1/documents/{r['doc_id']}").json()
+        assert doc["text"][r["start"] : r["end"]] == r["quote"]
+    assert len({r["doc_id"] for r in related}) == len(related)
+
+
+def test_an_answer_lists_nothing_as_related(client: TestClient) -> None:
+    body = client.post("/v1/answer", json={"question": "年假要提前几天申请？"}).json()
+    assert body["refused"] is False and body["related"] == []
 
 
 def test_english_refusal_message(client: TestClient) -> None:

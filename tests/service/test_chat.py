@@ -93,6 +93,8 @@ def test_refusal_is_a_normal_message_with_a_reason(base_url: str) -> None:
     assert msg.content == "找到的文档没有提到问题中的“2019”，无法据此回答。"
     assert extra(msg, "grounding")["reason"] == "evidence_does_not_cover_question"
     assert extra(msg, "grounding")["refused"] is True and extra(msg, "citations") == []
+    related = extra(msg, "grounding")["related"]
+    assert related and related[0]["doc_id"] == "corpus/hr/leave.md"  # related, not an answer
 
 
 def test_follow_up_retrieves_with_the_previous_question(base_url: str) -> None:

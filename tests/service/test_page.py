@@ -1,6 +1,7 @@
 """The chat page in a real headless browser (Debian's chromium driven by Python playwright)
 against uvicorn on loopback: save a key, ask, get a cited answer, click the marker, see the
-quoted span highlighted in its document; a refusal shows as a refusal. Saves docs/chat-page.png."""
+quoted span highlighted in its document; a refusal shows as a refusal, with related passages
+that open in their documents. Saves docs/chat-page.png."""
 
 from __future__ import annotations
 
@@ -78,6 +79,15 @@ def test_ask_click_citation_and_see_the_quoted_span(base_url: str) -> None:
             assert "evidence_does_not_cover_question" in refusal.inner_text()
             assert page.locator("#log li.refusal button.marker").count() == 0
             assert "年假须提前3天" in page.inner_text("#source mark")  # the source pane stays
+            # related, but not an answer: the closest passage opens in its document
+            assert "Related, but not an answer" in refusal.inner_text()
+            related = page.locator("#log li.refusal button.related-passage").first
+            assert "年假政策" in related.inner_text()
+            related.click()
+            page.wait_for_function(
+                "!document.querySelector('#source mark').textContent.includes('提前3天')"
+            )
+            assert "年假" in page.inner_text("#source mark")
             SCREENSHOT.parent.mkdir(exist_ok=True)
             page.screenshot(path=str(SCREENSHOT), full_page=True)
 
