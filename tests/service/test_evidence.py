@@ -173,6 +173,8 @@ def test_headings_are_context_not_answers() -> None:
         ("谁负责审批？", "周敏负责审批。", True),  # asks for no value
         ("2022年全国棉花产量", "国家统计局关于2022年棉花产量的公告。", False),  # ends on 产量
         ("2022年全国棉花产量", "2022年全国棉花总产量597.7万吨。", True),
+        ("我国2021年人口出生率", "2021年人口出生率为7.52‰。", True),  # a rate is a quantity
+        ("我国2021年人口出生率", "2021年人口出生率进一步下降。", False),
     ],
 )
 def test_the_evidence_must_hold_a_value_of_the_asked_kind(
