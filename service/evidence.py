@@ -327,7 +327,7 @@ def select(
     """
     all_missing = tuple(shown for shown, _ in terms.critical)
     score_of = dict(zip(map(id, sentences), scores, strict=True)) if scores is not None else None
-    candidates = [s for s in sentences if not s.heading and _states_something(s, terms)]
+    candidates = answer_candidates(terms, sentences)
     if not candidates or terms.total == 0:
         return Evidence((), 0.0, all_missing, False, 0.0 if score_of is not None else None)
 
@@ -382,6 +382,12 @@ def select(
         terms = replace(terms, wants=tuple(k for k in terms.wants if k == "quantity"))
     kind = any(answers_kind(terms, s.folded) for s in chosen)
     return Evidence(tuple(sorted(chosen, key=lambda s: s.start)), coverage, missing, kind, p_first)
+
+
+def answer_candidates(terms: QuestionTerms, sentences: Sequence[Sentence]) -> list[Sentence]:
+    """The sentences that may start an answer: not headings, not questions, not a mere
+    repetition of the question."""
+    return [s for s in sentences if not s.heading and _states_something(s, terms)]
 
 
 def _states_something(s: Sentence, terms: QuestionTerms) -> bool:
