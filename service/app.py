@@ -31,7 +31,7 @@ from service.gate import StoreGate
 from service.generative import LlmClient
 from service.jobs import JobRunner
 from service.limits import BodyLimit, RateLimited, RateLimiter
-from service.responses import ErrorOut, error_docs, error_response
+from service.responses import CitationOut, ErrorOut, RelatedOut, error_docs, error_response
 
 log = logging.getLogger(__name__)
 STATIC = Path(__file__).resolve().parent / "static"
@@ -55,18 +55,6 @@ class AnswerRequest(BaseModel):
     )
 
 
-class CitationOut(BaseModel):
-    n: int
-    doc_id: str
-    source: str
-    title: str
-    quote: str = Field(description="Exactly text[start:end] of the document's stored text")
-    start: int
-    end: int
-    score: float
-    page: int | None = Field(None, description="PDF page of the quote's start")
-
-
 class PassageOut(BaseModel):
     doc_id: str
     text: str = Field(description="The chunk's text")
@@ -82,7 +70,7 @@ class AnswerOut(BaseModel):
     message: str | None = Field(description="Refusal explanation in the question's script")
     citations: list[CitationOut]
     mode: str = Field("extractive", description="extractive, or generative (LLM, checked)")
-    related: list[chat.RelatedOut] = Field(
+    related: list[RelatedOut] = Field(
         default_factory=list,
         description="Under a refusal for evidence that does not answer: up to three passages "
         "the key may read, related but not an answer",
@@ -164,9 +152,9 @@ def create_app(
             refused=result.refused,
             reason=result.reason,
             message=result.message,
-            citations=[CitationOut(**c.__dict__) for c in result.citations],
+            citations=[CitationOut.of(c) for c in result.citations],
             mode=result.mode,
-            related=[chat.RelatedOut.of(r) for r in related(result, req.question, who)],
+            related=[RelatedOut(**r.__dict__) for r in related(result, req.question, who)],
         )
         if req.include_passages:  # retrieval filtered by groups; `ask` checked them again
             out.passages = [

@@ -33,7 +33,7 @@ from service.access import Related, ask, related
 from service.auth import Caller
 from service.config import ServiceSettings
 from service.followup import retrieval_question
-from service.responses import error_docs
+from service.responses import CitationOut, RelatedOut, error_docs
 
 router = APIRouter(tags=["chat (OpenAI-compatible)"])
 PIECE_CHARS = 24  # characters of content per streamed chunk
@@ -76,16 +76,7 @@ class ChatRequest(BaseModel):
     stream: bool | None = False
 
 
-class CitationOut(BaseModel):
-    n: int
-    doc_id: str
-    source: str
-    title: str
-    quote: str = Field(description="Exactly text[start:end] of the document's stored text")
-    start: int
-    end: int
-    page: int | None = None
-    score: float
+class ChatCitationOut(CitationOut):
     marker_start: int = Field(description="Offset of the marker [n] in the message content")
     marker_end: int
 
@@ -100,20 +91,6 @@ class UrlCitation(BaseModel):
 class Annotation(BaseModel):
     type: Literal["url_citation"] = "url_citation"
     url_citation: UrlCitation
-
-
-class RelatedOut(BaseModel):
-    doc_id: str
-    source: str
-    title: str
-    quote: str = Field(description="Exactly text[start:end] of the document's stored text")
-    start: int
-    end: int
-    page: int | None = None
-
-    @classmethod
-    def of(cls, r: Related) -> RelatedOut:
-        return cls(**r.__dict__)
 
 
 class Grounding(BaseModel):
@@ -135,7 +112,7 @@ class AssistantMessage(BaseModel):
     content: str
     refusal: None = None
     annotations: list[Annotation]
-    citations: list[CitationOut]
+    citations: list[ChatCitationOut]
     grounding: Grounding
 
 
@@ -215,19 +192,7 @@ def completion_of(
     content = answer.text if answer.text is not None else (answer.message or "")
     offsets = marker_offsets(content, answer.citations)
     citations = [
-        CitationOut(
-            n=c.n,
-            doc_id=c.doc_id,
-            source=c.source,
-            title=c.title,
-            quote=c.quote,
-            start=c.start,
-            end=c.end,
-            page=c.page,
-            score=c.score,
-            marker_start=s,
-            marker_end=e,
-        )
+        ChatCitationOut(**c.__dict__, marker_start=s, marker_end=e)
         for c, (s, e) in zip(answer.citations, offsets, strict=True)
     ]
     annotations = [
@@ -251,7 +216,7 @@ def completion_of(
             reason=answer.reason,
             mode=answer.mode,
             question=question,
-            related=[RelatedOut.of(r) for r in near],
+            related=[RelatedOut(**r.__dict__) for r in near],
         ),
     )
     return ChatCompletion(

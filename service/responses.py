@@ -1,4 +1,5 @@
-"""Error bodies of the HTTP API: one shape for every 4xx/5xx, the one OpenAI clients parse
+"""Shapes shared by the HTTP API's responses: quoted spans (citations and related passages) and
+the error body, one shape for every 4xx/5xx, the one OpenAI clients parse
 (`{"error": {"message", "type", "code"}}`), plus `detail` (the message) for plain clients."""
 
 from __future__ import annotations
@@ -7,6 +8,33 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+
+from core.records import Citation
+
+
+class SpanOut(BaseModel):
+    """A quoted span of a stored document."""
+
+    doc_id: str
+    source: str
+    title: str
+    quote: str = Field(description="Exactly text[start:end] of the document's stored text")
+    start: int
+    end: int
+    page: int | None = Field(None, description="PDF page of the quote's start")
+
+
+class CitationOut(SpanOut):
+    n: int = Field(description="The number in its marker [n]")
+    score: float
+
+    @classmethod
+    def of(cls, c: Citation) -> CitationOut:
+        return cls(**c.__dict__)
+
+
+class RelatedOut(SpanOut):
+    """Under a refusal: a passage on the topic that does not answer the question."""
 
 
 class ErrorInfo(BaseModel):
