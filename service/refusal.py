@@ -19,9 +19,10 @@ MESSAGES = {
         "en": "No document that could answer this question was found.",
     },
     NOT_COVERED: {
-        "zh-Hans": "找到的文档没有提到问题中的“{missing}”，无法据此回答。",
-        "zh-Hant": "找到的文件沒有提到問題中的「{missing}」，無法據此回答。",
-        "en": 'The documents found do not mention "{missing}" from the question, so they cannot answer it.',
+        "zh-Hans": "最接近答案的段落没有提到问题中的“{missing}”，无法据此回答。",
+        "zh-Hant": "最接近答案的段落沒有提到問題中的「{missing}」，無法據此回答。",
+        "en": 'The passages closest to an answer do not mention "{missing}" from the question, so '
+        "they cannot answer it.",
     },
     NO_VALUE: {
         "zh-Hans": "找到的文档谈到了这个话题，但没有给出问题所问的数字或日期。",

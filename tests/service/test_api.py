@@ -57,7 +57,7 @@ def test_wrong_year_refuses_with_reason_and_message(client: TestClient) -> None:
         "answer": None,
         "refused": True,
         "reason": "evidence_does_not_cover_question",
-        "message": "找到的文档没有提到问题中的“2019”，无法据此回答。",
+        "message": "最接近答案的段落没有提到问题中的“2019”，无法据此回答。",
         "citations": [],
         "mode": "extractive",
     }

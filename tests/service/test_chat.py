@@ -90,7 +90,7 @@ def test_refusal_is_a_normal_message_with_a_reason(base_url: str) -> None:
         model=MODEL, messages=[{"role": "user", "content": "2019年员工每年享有多少天带薪年假？"}]
     )
     msg = done.choices[0].message
-    assert msg.content == "找到的文档没有提到问题中的“2019”，无法据此回答。"
+    assert msg.content == "最接近答案的段落没有提到问题中的“2019”，无法据此回答。"
     assert extra(msg, "grounding")["reason"] == "evidence_does_not_cover_question"
     assert extra(msg, "grounding")["refused"] is True and extra(msg, "citations") == []
     related = extra(msg, "grounding")["related"]
