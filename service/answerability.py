@@ -126,6 +126,7 @@ def analyse(terms: QuestionTerms, question: str) -> Question:
 
 
 def _around_question_word(asked: str) -> tuple[str, str]:
+    """The content words just before and just after the question's first question word."""
     m = QUESTION_WORDS.search(asked)
     if not m:
         return "", ""
