@@ -28,7 +28,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from qdrant_edge import EdgeShard, ScrollRequest
@@ -54,8 +54,9 @@ def stored_chunks(root: Path, collection: str) -> Iterator[tuple[Chunk, list[flo
                 ScrollRequest(offset=offset, limit=512, with_payload=True, with_vector=[DENSE])
             )
             for r in records:
-                if r.payload and "chunk_index" in r.payload and isinstance(r.vector, dict):
-                    yield Chunk.from_payload(dict(r.payload)), list(r.vector[DENSE])
+                vector = r.vector.get(DENSE) if isinstance(r.vector, dict) else None
+                if r.payload and "chunk_index" in r.payload and isinstance(vector, list):
+                    yield Chunk.from_payload(dict(r.payload)), cast("list[float]", vector)
             if offset is None:
                 return
     finally:
