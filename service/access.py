@@ -11,12 +11,11 @@ import logging
 from dataclasses import dataclass
 
 from core.records import Answer, SourceDocument
-from core.sentences import sentence_spans
 from core.store import Store
-from core.text import fold, script_of
+from core.text import script_of
 from service.answering import AnswerEngine
 from service.auth import Principal
-from service.evidence import contains, credit, question_terms
+from service.evidence import Sentence, contains, credit, question_terms, split_sentences
 from service.refusal import NO_EVIDENCE, Decision, message
 
 RELATED_LIMIT = 3  # documents listed as "related, but not an answer" under a refusal
@@ -65,28 +64,24 @@ def related(
 ) -> list[Related]:
     """Under a refusal for evidence that does not answer (not for no evidence at all), the
     closest retrieved passages `who` may read, one per document in retrieval order, each shown
-    by its sentence that covers most of the question's terms (none that shares no term)."""
+    by its sentence that covers most of the question's terms (documents whose sentences share
+    no term with the question are left out)."""
     if not answer.refused or answer.reason == NO_EVIDENCE:
         return []
     terms = question_terms(question)
-    out: list[Related] = []
-    seen: set[str] = set()
-    for p in answer.passages:
-        c = p.chunk
-        if c.doc_id in seen or not who.may_read(c.acl):
-            continue
-        seen.add(c.doc_id)
-        spans = sentence_spans(c.text) or [(0, len(c.text))]
-        s, e = max(
-            spans,
-            key=lambda se: sum(
-                w * credit(fold(c.text[se[0] : se[1]]), t) for t, w in terms.weights.items()
-            ),
-        )
-        if not any(contains(fold(c.text[s:e]), t) for t in terms.weights):
+    readable = [p for p in answer.passages if who.may_read(p.chunk.acl)]
+    best: dict[str, tuple[float, Sentence]] = {}
+    for sent in split_sentences(readable):
+        if not any(contains(sent.folded, t) for t in terms.weights):
             continue  # shares not one word with the question: not related
-        start, end = c.char_start + s, c.char_start + e
-        out.append(Related(c.doc_id, c.source, c.title, c.text[s:e], start, end, c.page_at(start)))
-        if len(out) == limit:
-            break
-    return out
+        score = sum(w * credit(sent.folded, t) for t, w in terms.weights.items())
+        doc = sent.passage.chunk.doc_id
+        if doc not in best or score > best[doc][0]:
+            best[doc] = (score, sent)
+    docs = [d for d in dict.fromkeys(p.chunk.doc_id for p in readable) if d in best][:limit]
+    return [_related(best[d][1]) for d in docs]
+
+
+def _related(s: Sentence) -> Related:
+    c = s.passage.chunk
+    return Related(c.doc_id, c.source, c.title, s.text, s.start, s.end, c.page_at(s.start))

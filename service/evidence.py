@@ -385,26 +385,24 @@ def select(
 
 
 def answer_candidates(terms: QuestionTerms, sentences: Sequence[Sentence]) -> list[Sentence]:
-    """The sentences that may start an answer: not headings, not questions, not a mere
-    repetition of the question."""
-    return [s for s in sentences if not s.heading and _states_something(s, terms)]
-
-
-def _states_something(s: Sentence, terms: QuestionTerms) -> bool:
-    """A question ("沉香如屑的主演有谁？") or a sentence that only repeats the question's words
-    ("卡塔尔世界杯决赛队伍.") cannot be the evidence that answers it: it needs two characters
+    """The sentences that may start an answer: not headings, not questions, and not a mere
+    repetition of the question ("卡塔尔世界杯决赛队伍."): a candidate has two characters
     (Chinese) or words (English) that the question does not have."""
-    if _ASKS.search(s.text) and (_CJK_CHAR.search(s.text) or _EN_QUESTION.match(s.folded)):
-        return False  # not an English title that ends on "?" (O Brother, Where Art Thou?)
     asked_chars = {ch for k in terms.weights if not k.isascii() for ch in k}
     asked_words = [k for k in terms.weights if k.isascii()]
-    novel = sum(ch not in asked_chars for ch in _CJK_CHAR.findall(s.folded))
-    for w in _LATIN_WORD.findall(s.folded):
-        if w not in STOPWORDS and not any(w.startswith(k) for k in asked_words):
-            novel += 1
+
+    def states_something(s: Sentence) -> bool:
+        if _ASKS.search(s.text) and (_CJK_CHAR.search(s.text) or _EN_QUESTION.match(s.folded)):
+            return False  # a question ("沉香如屑的主演有谁？"), not a title ending on "?"
+        novel = sum(ch not in asked_chars for ch in _CJK_CHAR.findall(s.folded))
+        for w in _LATIN_WORD.findall(s.folded):
             if novel >= 2:
                 break
-    return novel >= 2
+            if w not in STOPWORDS and not any(w.startswith(k) for k in asked_words):
+                novel += 1
+        return novel >= 2
+
+    return [s for s in sentences if not s.heading and states_something(s)]
 
 
 def _neighbours(first: Sentence, sentences: Sequence[Sentence]) -> list[Sentence]:
