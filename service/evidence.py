@@ -75,6 +75,8 @@ _ORDINAL = re.compile(r"第[一二三四五六七八九十百零两\d]+")
 # A capitalised English word after the first word of a question is a proper name.
 _PROPER = re.compile(r"(?<=[\w,] )[A-Z][A-Za-z]+")
 _QUOTED = re.compile(r"[\"“「『《]([^\"”」』》]{2,40})[\"”」』》]")
+_APPROX_AFTER = re.compile(r"\s*(?:成|世纪|多|余)")
+_APPROX_BEFORE = re.compile(r"(?:将近|接近|大约|约|超过|逾)\s*$")
 _ASKS = re.compile(r"[?？]\s*$")
 _EN_QUESTION = re.compile(
     r"\s*(?:what|who|whom|whose|which|when|where|why|how|is|are|was|were|do|does|did|can|could|"
@@ -99,20 +101,30 @@ _WEEKDAYS = r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|周[一二三四五
 # What kind of answer a question asks for.
 _WANTS = {
     "quantity": re.compile(
-        r"多少|几[个天年月次位名岁小周项种家台]|多久|多长|多大|多高|多远|how (?:many|much|long|old|far)|what (?:percentage|number|amount)"
-        # a question that ends on a measured noun ("2022年全国棉花产量", "高考报名人数")
-        r"|(?:营收|收入|利润|票房|产量|销量|交付量|出货量|出口量|进口量|成交量|发行量|人数|人次|"
-        r"价格|售价|票价|gdp|市值|估值|预算|工资|薪资|增速|增幅|总额|总量|面积|人口|数量|比分|"
-        r"[\u4e00-\u9fff]{1,3}率)(?:是|有|为)?[?？。.!！\s]*$"
+        # 几月 and 几号 ask for a date, 几个月 for a quantity
+        r"多少|几[个天年次位名岁小周项种家台]|多久|多长|多大|多高|多远|how (?:many|much|long|old|far)|what (?:percentage|number|amount)"
     ),
     "date": re.compile(
         r"何时|什么时候|哪一?年|哪一?天|几月|几号|日期|(?<!长)(?<!少)(?<!段)时间|when\b|what (?:date|year|day)"
     ),
 }
+# A question with no question word that ends on a measured noun asks for its value
+# ("2022年全国棉花产量", "高考报名人数"); with one, it asks for something else
+# ("哪种人为世族控制的人口?").
+_QUANTITY_NOUN_END = re.compile(
+    r"(?:营收|收入|利润|票房|产量|销量|交付量|出货量|出口量|进口量|成交量|发行量|人数|人次|"
+    r"价格|售价|票价|gdp|市值|估值|预算|工资|薪资|增速|增幅|总额|总量|面积|人口|数量|比分|"
+    r"[\u4e00-\u9fff]{1,3}率)(?:是|有|为)?[?？。.!！\s]*$"
+)
 WANT_BONUS = 0.25  # share of the question's weight a sentence of the asked-for kind earns
 # A neighbour of the first sentence joins the evidence when the model gives it at least this
 # share of the first sentence's p: the answer is often next to the sentence naming the topic.
 NEIGHBOUR_SHARE = 0.5
+# When the model thinks the first sentence more likely does not answer than does (p below this),
+# its best neighbour joins whatever its score: a sentence that restates the question's topic
+# ("蒙古各部与清政府关系，各有不同；") is often followed by the one that answers it, which the
+# sentence model, seeing one sentence at a time, rates low.
+UNSURE_FIRST = 0.5
 EXTRA_MIN_GAIN = 0.1  # share of the question's weight a further sentence must add
 # Words that ask rather than say; removed before terms are taken (几天 -> 天).
 QUESTION_WORDS = re.compile(
@@ -170,7 +182,8 @@ def question_terms(question: str) -> QuestionTerms:
     for m in _QUOTED.finditer(shown):
         critical.setdefault(fold(m.group(1)), m.group(1))
     for m in _NUMBER.finditer(shown):
-        critical.setdefault(m.group(0), m.group(0))
+        if not _approximate(asked, shown, m):
+            critical.setdefault(m.group(0), m.group(0))
     for m in _MODEL.finditer(folded):  # shown as the question spells it (X1, not x1)
         written = re.search(re.escape(m.group(0)), shown, re.IGNORECASE)
         critical.setdefault(m.group(0), written.group(0) if written else m.group(0))
@@ -192,7 +205,23 @@ def question_terms(question: str) -> QuestionTerms:
         weights[f] = max(weights.get(f, 0.0), idf(f)) * CRITICAL_WEIGHT
     # A critical term written with its own sub-words counts once, via the critical term.
     wants = tuple(kind for kind, asks in _WANTS.items() if asks.search(asked))
+    if (
+        "quantity" not in wants
+        and _QUANTITY_NOUN_END.search(asked)
+        and not QUESTION_WORDS.search(asked)
+    ):
+        wants = ("quantity", *wants)
     return QuestionTerms(weights, tuple((shown_t, f) for f, shown_t in critical.items()), wants)
+
+
+def _approximate(asked: str, shown: str, m: re.Match[str]) -> bool:
+    """The number is a rough magnitude ("将近5万人", "9成以上", "21世纪初", "300多"), which a
+    document writes in its own way (49,736; 90%; 2005年): a key term, not one that must occur."""
+    after, before = (
+        fold(shown[m.end() : m.end() + 3]),
+        fold(shown[max(0, m.start() - 3) : m.start()]),
+    )
+    return _APPROX_AFTER.match(after) is not None or _APPROX_BEFORE.search(before) is not None
 
 
 def conflicts(terms: QuestionTerms, folded_sentence: str) -> tuple[str, ...]:
@@ -351,7 +380,8 @@ def select(
     chosen = [first]
     if score_of is not None and p_first is not None and max_sentences > 1:
         near = [s for s in _neighbours(first, sentences) if not conflicts(terms, s.folded)]
-        scored = [s for s in near if score_of[id(s)] >= NEIGHBOUR_SHARE * p_first]
+        least = 0.0 if p_first < UNSURE_FIRST else NEIGHBOUR_SHARE * p_first
+        scored = [s for s in near if score_of[id(s)] >= least]
         if scored:  # the answer is often in the sentence next to the one naming the topic
             chosen.append(max(scored, key=lambda s: score_of[id(s)]))
     covered = {t: max(credit(s.folded, t) for s in chosen) for t in terms.weights}

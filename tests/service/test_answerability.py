@@ -53,6 +53,16 @@ def test_a_neighbour_the_model_rates_joins_the_first_sentence() -> None:
     assert "光绪十年完工。" not in [s.text for s in alone.sentences]
 
 
+def test_an_unsure_first_sentence_is_quoted_with_its_best_neighbour() -> None:
+    text = "灯塔建于港口北侧。光绪十年完工。灯塔高三十米。"
+    terms = question_terms("港口的灯塔是什么时候建成的？")
+    unsure = select(terms, sentences_of(text), 2, scores=[0.4, 0.1, 0.05])
+    assert [s.text for s in unsure.sentences] == ["灯塔建于港口北侧。", "光绪十年完工。"]
+    assert unsure.answerability == 0.4  # the first sentence's p still decides the refusal
+    sure = select(terms, sentences_of(text), 2, scores=[0.6, 0.1, 0.05])
+    assert [s.text for s in sure.sentences] == ["灯塔建于港口北侧。"]
+
+
 def test_with_a_model_only_a_quantity_must_show_as_a_number() -> None:
     when = select(question_terms("灯塔是什么时候建成的？"), sentences_of("灯塔于光绪年间建成。"), 1)
     assert not when.answers_kind  # the rule alone: no date written with digits
