@@ -199,7 +199,7 @@ def question_terms(question: str) -> QuestionTerms:
         person = tok.flag in _PERSON_FLAGS and 2 <= len(word) <= 4 and word[0] in SURNAMES
         place = tok.flag == "ns" and len(word) >= 2 and word not in _SCOPE_WORDS
         if person or place:
-            critical.setdefault(word, word)
+            critical.setdefault(word, _as_written(word, asked, shown))
     weights = {_stem(t): idf(t) for t in words(folded) if len(t) > 1 or not t.isascii()}
     for f in critical:
         weights[f] = max(weights.get(f, 0.0), idf(f)) * CRITICAL_WEIGHT
@@ -212,6 +212,15 @@ def question_terms(question: str) -> QuestionTerms:
     ):
         wants = ("quantity", *wants)
     return QuestionTerms(weights, tuple((shown_t, f) for f, shown_t in critical.items()), wants)
+
+
+def _as_written(word: str, asked: str, shown: str) -> str:
+    """The question's own spelling of a word found in its folded text (霍布斯出生於英國: 英國,
+    not 英国): a refusal names what is missing as the asker wrote it."""
+    i = asked.find(word)
+    if i < 0 or len(asked) != len(shown):  # folding changed the length: keep the folded word
+        return word
+    return shown[i : i + len(word)]
 
 
 def _approximate(asked: str, shown: str, m: re.Match[str]) -> bool:

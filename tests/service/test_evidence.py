@@ -146,6 +146,17 @@ def test_critical_terms(question: str, critical: set[str]) -> None:
     assert {f for _, f in question_terms(question).critical} == critical
 
 
+def test_critical_names_keep_the_questions_spelling() -> None:
+    terms = question_terms("霍布斯出生於英國的哪一個郡?")
+    assert ("英國", "英国") in terms.critical
+    ev = evidence(
+        "霍布斯出生於英國的哪一個郡?", "霍布斯1588年4月5日生於英格蘭威爾特郡的馬姆斯伯里。"
+    )
+    d = decide(ev, 0.9, 0.0, 0.0)
+    assert d.missing == ("英國",)
+    assert "「英國」" in (message(d, "zh-Hant") or "")
+
+
 def test_critical_terms_must_be_near_the_answer_not_anywhere_in_the_document() -> None:
     # "第四季度" is in the document, two sentences away from the sales figure: not evidence.
     doc = (
