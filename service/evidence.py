@@ -384,7 +384,9 @@ def select(
     else:
         first = max(candidates, key=lambda s: gain(s, {}) / terms.total + prior(s))
     p_first = score_of[id(first)] if score_of is not None else None
-    if gain(first, {}) <= 0:
+    title = fold(first.passage.chunk.title)
+    about = {t: credit(title, t) for t in terms.weights} if title else {}
+    if gain(first, {}) <= 0 and not any(about.values()):
         return Evidence((), 0.0, all_missing, False, 0.0 if score_of is not None else None)
     chosen = [first]
     if score_of is not None and p_first is not None and max_sentences > 1:
@@ -407,6 +409,9 @@ def select(
         covered = {t: max(c, credit(best.folded, t)) for t, c in covered.items()}
     critical = {f for _, f in terms.critical}
     plain = {t: w for t, w in terms.weights.items() if t not in critical}
+    # The document's title says what its sentences are about ("Reichstag fire" for "the arson
+    # was planned ..."): what it covers counts, as it does for the critical terms below.
+    covered = {t: max(c, about.get(t, 0.0)) for t, c in covered.items()}
     coverage = sum(w * covered[t] for t, w in plain.items()) / sum(plain.values()) if plain else 1.0
     context = " ".join(
         [fold(first.passage.chunk.title), *(s.folded for s in _context(first, sentences))]

@@ -78,6 +78,22 @@ def test_low_coverage_refuses() -> None:
     assert reason == LOW_SUPPORT
 
 
+def test_the_documents_title_counts_toward_coverage() -> None:
+    question = "what was the purpose of the reichstag fire"
+    sentence = "Historians hold that the arson was planned by the new government to seize power."
+
+    def chosen(title: str):  # noqa: ANN202
+        chunk = Chunk("d", 0, sentence, 0, len(sentence), "d", title, ("everyone",))
+        sents = split_sentences([Passage(chunk, 1.0, 0.8)])
+        return select(question_terms(question), sents, 1, scores=[0.9])
+
+    about = chosen("Reichstag fire")
+    assert [s.text for s in about.sentences] == [sentence]
+    assert about.coverage > 0.4 and not decide(about, 0.8, 0.4, 0.0).refused
+    elsewhere = chosen("Weimar Republic")  # the same sentence in a document about something else
+    assert elsewhere.sentences == () and decide(elsewhere, 0.8, 0.4, 0.0).reason == LOW_SUPPORT
+
+
 def test_no_passages_is_no_evidence_and_message_follows_the_script() -> None:
     d = decide(None, 0.0, 0.6, 0.0)
     assert d.reason == NO_EVIDENCE
