@@ -182,7 +182,7 @@ def question_terms(question: str) -> QuestionTerms:
     for m in _QUOTED.finditer(shown):
         critical.setdefault(fold(m.group(1)), m.group(1))
     for m in _NUMBER.finditer(shown):
-        if not _approximate(asked, shown, m):
+        if not _approximate(shown, m):
             critical.setdefault(m.group(0), m.group(0))
     for m in _MODEL.finditer(folded):  # shown as the question spells it (X1, not x1)
         written = re.search(re.escape(m.group(0)), shown, re.IGNORECASE)
@@ -223,7 +223,7 @@ def _as_written(word: str, asked: str, shown: str) -> str:
     return shown[i : i + len(word)]
 
 
-def _approximate(asked: str, shown: str, m: re.Match[str]) -> bool:
+def _approximate(shown: str, m: re.Match[str]) -> bool:
     """The number is a rough magnitude ("将近5万人", "9成以上", "21世纪初", "300多"), which a
     document writes in its own way (49,736; 90%; 2005年): a key term, not one that must occur."""
     after, before = (
@@ -360,8 +360,9 @@ def select(
     when `scores` (one per sentence) are given, else the one that covers the question best (ties
     broken by the kind of answer asked for and by retrieval rank). Further sentences of that
     document join while they add uncovered terms, so evidence never stitches a year from one
-    document onto a figure from another. Coverage counts the non-critical terms; each critical
-    term must occur in a chosen sentence or in the document's title.
+    document onto a figure from another. Coverage counts the non-critical terms found in the
+    chosen sentences or the document's title; each critical term must occur in the first
+    sentence's context (its neighbours, the heading above it) or in the document's title.
     """
     all_missing = tuple(shown for shown, _ in terms.critical)
     score_of = dict(zip(map(id, sentences), scores, strict=True)) if scores is not None else None
@@ -413,9 +414,7 @@ def select(
     # was planned ..."): what it covers counts, as it does for the critical terms below.
     covered = {t: max(c, about.get(t, 0.0)) for t, c in covered.items()}
     coverage = sum(w * covered[t] for t, w in plain.items()) / sum(plain.values()) if plain else 1.0
-    context = " ".join(
-        [fold(first.passage.chunk.title), *(s.folded for s in _context(first, sentences))]
-    )
+    context = " ".join([title, *(s.folded for s in _context(first, sentences))])
     missing = tuple(shown for shown, f in terms.critical if not contains(context, f))
     # The best sentence naming another year or model than the one asked (X2's price for a
     # question about X1) means the evidence is about something else: the term counts as missing.
