@@ -226,10 +226,8 @@ def _as_written(word: str, asked: str, shown: str) -> str:
 def _approximate(shown: str, m: re.Match[str]) -> bool:
     """The number is a rough magnitude ("将近5万人", "9成以上", "21世纪初", "300多"), which a
     document writes in its own way (49,736; 90%; 2005年): a key term, not one that must occur."""
-    after, before = (
-        fold(shown[m.end() : m.end() + 3]),
-        fold(shown[max(0, m.start() - 3) : m.start()]),
-    )
+    after = fold(shown[m.end() : m.end() + 3])
+    before = fold(shown[max(0, m.start() - 3) : m.start()])
     return _APPROX_AFTER.match(after) is not None or _APPROX_BEFORE.search(before) is not None
 
 
