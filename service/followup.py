@@ -2,9 +2,12 @@
 "2023年营收是多少？". Only the retrieval question is rewritten; quotes still come from passages.
 
 A turn is a follow-up when it is short and elliptical (a cue such as 那/还有/呢/what about/and,
-or nothing but a year, quarter, model or name). Its slots (years, quarters, months, model names,
+or nothing but a year, quarter, model or name) and asks nothing of its own: "VPN 多久自动断开呢？"
+has a question word and is a question by itself. Its slots (years, quarters, months, model names,
 numbers, proper names) replace the slots of the same kind in the previous question; a follow-up
-whose slots have no counterpart is prepended to the previous question.
+that names a thing sharing its head with one in the previous question replaces that thing (丧假
+for 年假, "sick leave" for "annual leave"); any other follow-up is prepended to the previous
+question.
 """
 
 from __future__ import annotations
@@ -13,6 +16,8 @@ import re
 from collections.abc import Sequence
 
 import jieba.posseg
+
+from core.text import STOPWORDS
 
 MAX_FOLLOWUP_CHARS = 24  # longer turns are questions of their own
 
@@ -33,6 +38,12 @@ _SLOTS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("number", re.compile(r"(?<![\d.])\d+(?:\.\d+)?(?![\d.])")),
 )
 _NAME_FLAGS = {"ns": "place", "nr": "person", "nrt": "person", "nt": "org", "nz": "name"}
+# Words that ask: a turn with one of these (after its cue) is a question of its own.
+_ASKS = re.compile(
+    r"多少|几|什么|甚麼|哪|谁|誰|多久|多长|多長|怎么|怎麼|如何|为什么|為什麼|是否|吗|嗎|"
+    r"\b(?:how|what|when|where|which|who|whom|whose|why|is|are|do|does|did|can|could|will)\b",
+    re.I,
+)
 
 
 def retrieval_question(user_turns: Sequence[str]) -> str:
@@ -49,9 +60,11 @@ def is_followup(turn: str) -> bool:
     text = turn.strip()
     if not text or len(text) > MAX_FOLLOWUP_CHARS:
         return False
+    core = _core(text)
+    if _ASKS.search(core):
+        return False
     if _CUE.search(text):
         return True
-    core = _core(text)
     rest = core
     for _, span in _slots(core):
         rest = rest.replace(span, "")
@@ -72,8 +85,31 @@ def merge(previous: str, followup: str) -> str:
             replaced = True
     if replaced:
         return merged
+    if (same_head := _same_head(previous, core)) is not None:
+        return previous.replace(same_head, core, 1)
     sep = "" if _is_cjk(core[-1]) and _is_cjk(previous[:1] or "a") else " "
     return f"{core}{sep}{previous}"
+
+
+def _same_head(previous: str, core: str) -> str | None:
+    """The span of `previous` naming a thing of the same head as `core`, if any: the
+    characters ending in the same one for Chinese (年假 for 丧假, 营业额 for 销售额), the words
+    before the same last word for English ("annual leave" for "sick leave")."""
+    if _is_cjk(core[-1]):
+        # by characters: jieba does not know many such compounds (年假 -> 年 + 假)
+        for n in sorted({len(core), 2}, reverse=True):
+            for i in range(n - 1, len(previous)):
+                span = previous[i - n + 1 : i + 1]
+                if span[-1] == core[-1] and span != core and all(map(_is_cjk, span)):
+                    return span
+        return None
+    words, before = core.split(), previous.split()
+    head = words[-1].lower()
+    for i, w in enumerate(before):
+        if w.lower().strip("?.,!") == head and i >= len(words) - 1:
+            span = " ".join(before[i - len(words) + 1 : i + 1]).rstrip("?.,!")
+            return span if span.lower() != core.lower() else None
+    return None
 
 
 def _core(turn: str) -> str:
@@ -102,7 +138,13 @@ def _names(text: str) -> list[tuple[str, str]]:
         kind = _NAME_FLAGS.get(flag)
         if kind and len(word) >= 2:
             out.append((kind, word))
-        elif word[:1].isupper() and word.isalpha() and word.isascii() and len(word) > 1:
+        elif (
+            word[:1].isupper()
+            and word.isalpha()
+            and word.isascii()
+            and len(word) > 1
+            and word.lower() not in STOPWORDS  # How, What, The: not names
+        ):
             out.append(("proper", word))
     return out
 

@@ -20,8 +20,22 @@ from service.followup import is_followup, retrieval_question
             ["年假有多少天？", "VPN 连接多久没有操作会自动断开？"],
             "VPN 连接多久没有操作会自动断开？",
         ),
-        # no slot to replace: the follow-up is put before the previous question
-        (["年假有多少天？", "病假呢？"], "病假年假有多少天？"),
+        # a short turn with 呢 that asks its own question is not merged
+        (["差旅费用要在几天内提交报销？", "VPN 多久自动断开呢？"], "VPN 多久自动断开呢？"),
+        # a question's first word is not a name to replace
+        (
+            ["How much does the Aurora L5 cost in mainland China?", "And the Nimbus X2?"],
+            "How much does the Nimbus X2 cost in mainland China?",
+        ),
+        # the same head: the new thing replaces the old one, topics do not pile up
+        (["年假有多少天？", "那丧假呢？"], "丧假有多少天？"),
+        (["年假有多少天？", "病假呢？", "那婚假呢？"], "婚假有多少天？"),
+        (
+            ["How many days of annual leave do I get?", "What about sick leave?"],
+            "How many days of sick leave do I get?",
+        ),
+        # no slot and no shared head: the follow-up is put before the previous question
+        (["年假有多少天？", "报销呢？"], "报销年假有多少天？"),
         (["年假有多少天？"], "年假有多少天？"),
     ],
 )
@@ -36,6 +50,8 @@ def test_retrieval_question(turns: list[str], expected: str) -> None:
         ("2023年？", True),
         ("what about Q3?", True),
         ("年假有多少天？", False),
+        ("VPN 多久自动断开呢？", False),
+        ("那丧假呢？", True),
         ("那么请问公司每年给员工安排的带薪年假一共有多少个工作日呢？", False),
         ("", False),
     ],
