@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import codecs
+import functools
+import itertools
 import re
 
 from charset_normalizer import from_bytes
@@ -9,24 +12,103 @@ from charset_normalizer import from_bytes
 # NUL, C0/C1 controls except tab and newline, zero-width characters, BOMs, lone surrogates.
 JUNK = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff\ud800-\udfff]")
 
+# Byte-order marks that name their encoding (UTF-32 first: its LE mark starts with UTF-16's).
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Legacy encodings of the product's languages (simplified and traditional Chinese), tried
+# strictly in this order; on a tie the first wins.
+_CHINESE = ("gb18030", "big5")
+# Share of the non-ASCII characters that must be common Chinese for a strict decode to win.
+_MIN_COMMON = 0.5
+_SAMPLE = 4000  # non-ASCII characters scored per candidate
+
 
 def decode(data: bytes) -> str:
-    """Bytes -> clean text: UTF-8 (BOM or not), else the detected encoding (GBK, Big5, UTF-16...).
+    """Bytes -> clean text: UTF-8 (BOM or not), UTF-16/32 with a BOM, GB18030/GBK or Big5
+    when the text reads as common Chinese in one of them, else charset_normalizer's best guess.
+
+    Short Chinese texts defeat statistical detection (four GBK characters read as Korean, a
+    Big5 sentence as UTF-16), so the two Chinese encodings are tried first and judged by how
+    much of the result is common Chinese. EUC-KR Korean is also valid GB2312 and reads as
+    Chinese: Korean is not one of the product's languages.
 
     Raises ValueError for empty, binary or undecodable data.
     """
     if not data.strip():
         raise ValueError("empty file")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        best = from_bytes(data).best()
-        if best is None:
-            raise ValueError("binary or unknown encoding") from None
-        text = str(best)
+    text = _decode(data)
     if "\x00" in text:
         raise ValueError("binary file (NUL bytes)")
     text = JUNK.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     if not text.strip():
         raise ValueError("no text after cleaning")
     return text
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+    if b"\x00" not in data:  # Chinese text has no NUL bytes; UTF-16 without a BOM has
+        scored = []
+        for encoding in _CHINESE:
+            try:
+                text = data.decode(encoding)
+            except UnicodeDecodeError:
+                continue
+            scored.append((_common_share(text), text))
+        if scored:
+            share, text = max(scored, key=lambda s: s[0])  # max keeps the first of a tie
+            if share >= _MIN_COMMON:
+                return text
+    best = from_bytes(data).best()
+    if best is None:
+        raise ValueError("binary or unknown encoding")
+    return str(best)
+
+
+def _common_share(text: str) -> float:
+    """Share of the (first few thousand) non-ASCII characters that are common Chinese
+    characters or CJK punctuation: high for the right decode, low for mojibake, which is
+    full of rare characters, kana, symbols and private-use code points."""
+    sample = list(itertools.islice((c for c in text if c > "\x7f"), _SAMPLE))
+    if not sample:
+        return 0.0
+    common = _common_chinese()
+    return sum(c in common or _cjk_punctuation(c) for c in sample) / len(sample)
+
+
+def _cjk_punctuation(c: str) -> bool:
+    o = ord(c)
+    return 0x3000 <= o <= 0x303F or 0xFF00 <= o <= 0xFFEF or 0x2010 <= o <= 0x2027
+
+
+@functools.cache
+def _common_chinese() -> frozenset[str]:
+    """GB2312 level 1 (the 3,755 most used simplified characters) and Big5's frequently used
+    block (5,401 traditional characters)."""
+    out: set[str] = set()
+    ranges = (
+        ("gb2312", range(0xB0, 0xD8), range(0xA1, 0xFF)),
+        ("big5", range(0xA4, 0xC7), itertools.chain(range(0x40, 0x7F), range(0xA1, 0xFF))),
+    )
+    for encoding, leads, trails in ranges:
+        trail_bytes = list(trails)
+        for lead in leads:
+            for trail in trail_bytes:
+                try:
+                    out.add(bytes((lead, trail)).decode(encoding))
+                except UnicodeDecodeError:
+                    continue
+    return frozenset(out)
