@@ -23,6 +23,9 @@ from datasketch import MinHash, MinHashLSH
 
 from core.text import fold
 
+# Part of every document's identity (with the threshold): bump it when grouping changes, so the
+# next run groups everything again. 2: only documents with the same access groups are grouped.
+DEDUP_VERSION = "2"
 SHINGLE = 5  # characters per shingle
 NUM_PERM = 128
 # LSH finds pairs whose Jaccard similarity is about this or more; containment >= 0.8 of the

@@ -30,7 +30,7 @@ from core.sparse import SPARSE_VERSION, Bm25Encoder
 from core.store import DocumentWrite, Store
 from ingest.chunking import SentenceChunker
 from ingest.cleaning import CLEANING_VERSION, CorpusStats, Removal, clean
-from ingest.dedup import duplicate_groups
+from ingest.dedup import DEDUP_VERSION, duplicate_groups
 from ingest.sources import Failure, Root, Unchanged, read_root
 
 log = logging.getLogger(__name__)
@@ -87,6 +87,7 @@ class Ingestor:
                     SPARSE_VERSION,
                     CLEANING_VERSION,
                     settings.dedup_threshold,
+                    DEDUP_VERSION,
                 ],
             )
         )
@@ -155,27 +156,50 @@ class Ingestor:
 
         Returns them and the ids of unchanged documents (same raw hash as indexed: not parsed
         again). Failures go to the report. Alternates of a duplicate group are listed on their
-        canonical document, with their raw hashes, so they are not parsed again either.
+        canonical document, with their raw hashes, so they are not parsed again either, unless
+        their canonical document changed or is gone: then they are read again with the rest.
         Cleaning statistics and near-duplicate detection cover the documents parsed in one run.
+        The first document read with an id wins; a later one with the same id is a failure.
         """
         known = {d.doc_id: d.raw_hash for d in stored.values()}
         for d in stored.values():
             known.update(zip(d.alternates, d.alternate_hashes, strict=False))
+        max_bytes = int(self.settings.max_file_mb * 2**20)
+        first: dict[str, str] = {}  # doc id -> where it was first read
         docs: list[SourceDocument] = []
         unchanged: set[str] = set()
-        max_bytes = int(self.settings.max_file_mb * 2**20)
         for root in roots:
             for item in read_root(root, groups, max_bytes, known, self._config):
                 if isinstance(item, Failure):
                     report.failed.append(item)
-                elif isinstance(item, Unchanged):
-                    unchanged.add(item.doc_id)
-                else:
-                    docs.append(item)
-        docs = clean_documents(docs)
-        canonical_of = duplicate_groups(
-            {d.doc_id: d.text for d in docs}, self.settings.dedup_threshold
-        )
+                elif _first_read(item, root, stored, first, report):
+                    if isinstance(item, Unchanged):
+                        unchanged.add(item.doc_id)
+                    else:
+                        docs.append(item)
+        again = _orphaned_alternates(stored, unchanged)
+        if again:  # their canonical document changed or is gone: parse them with the rest
+            unchanged -= again
+            known = {k: v for k, v in known.items() if k not in again}
+            for root in roots:
+                for item in read_root(root, groups, max_bytes, known, self._config):
+                    if isinstance(item, SourceDocument) and item.doc_id in again:
+                        again.discard(item.doc_id)  # the first one, as in the first pass
+                        docs.append(item)
+        return self._deduplicate(clean_documents(docs), report), unchanged
+
+    def _deduplicate(
+        self, docs: list[SourceDocument], report: IngestReport
+    ) -> list[SourceDocument]:
+        """The canonical documents, each listing its duplicates as alternates. Only documents
+        with the same access groups are duplicates of each other: a copy must never hide a
+        document from a group that may read it, nor show one to a group that may not."""
+        by_groups: dict[tuple[str, ...], dict[str, str]] = defaultdict(dict)
+        for d in docs:
+            by_groups[tuple(sorted(d.acl))][d.doc_id] = d.text
+        canonical_of: dict[str, str] = {}
+        for texts in by_groups.values():
+            canonical_of.update(duplicate_groups(texts, self.settings.dedup_threshold))
         alternates: dict[str, list[str]] = defaultdict(list)
         for doc_id, canon in canonical_of.items():
             if doc_id != canon:
@@ -189,7 +213,7 @@ class Ingestor:
                 kept.append(
                     replace(d, alternates=alts, alternate_hashes=tuple(raw[a] for a in alts))
                 )
-        return kept, unchanged
+        return kept
 
     def _write(
         self, todo: list[SourceDocument], indexed: set[str], report: IngestReport, progress: bool
@@ -276,6 +300,53 @@ class Ingestor:
                 self.store.delete_document(doc_id)
                 removed += 1
         return removed
+
+
+def _first_read(
+    item: SourceDocument | Unchanged,
+    root: Root,
+    stored: Mapping[str, SourceDocument],
+    first: dict[str, str],
+    report: IngestReport,
+) -> bool:
+    """Whether `item` is the first document read with its id in this run (recorded in
+    `first`). A later one is reported as a failure: two documents with one id would overwrite
+    each other's chunks, and which one won would change from run to run."""
+    if isinstance(item, SourceDocument):
+        file = item.file
+    else:  # unchanged: a file's id is its path; an alternate record's file is not stored
+        file = stored[item.doc_id].file if item.doc_id in stored else item.doc_id
+    if item.doc_id not in first:
+        first[item.doc_id] = _location(root.origin, file)
+        return True
+    report.failed.append(
+        Failure(
+            root.origin,
+            file,
+            f"duplicate document id {item.doc_id!r} (already read from {first[item.doc_id]})"
+            " - give records unique ids / use folders with distinct names",
+        )
+    )
+    return False
+
+
+def _location(origin: str, file: str) -> str:
+    """The path of `file` (relative to its root, starting with the root folder's name)."""
+    if "/" not in file:  # the root is this file itself
+        return origin
+    return str(Path(origin).parent / file)
+
+
+def _orphaned_alternates(stored: Mapping[str, SourceDocument], unchanged: set[str]) -> set[str]:
+    """Unchanged alternates whose canonical document was not unchanged: it changed (the copy
+    may no longer be a duplicate of it) or is gone, so the copy must be read again."""
+    return {
+        alt
+        for d in stored.values()
+        if d.doc_id not in unchanged
+        for alt in d.alternates
+        if alt in unchanged and alt not in stored
+    }
 
 
 def clean_documents(docs: Sequence[SourceDocument]) -> list[SourceDocument]:

@@ -1,6 +1,8 @@
 import json
 from pathlib import Path
 
+from qdrant_client import models
+
 from core.embedders import HashingEmbedder
 from core.settings import Settings
 from core.store import QdrantStore
@@ -12,6 +14,16 @@ DOCS = {
     "it/vpn.txt": "VPN guide\nConnect with the Acme VPN client. The server is vpn.acme.example. Use your SSO password.",
     "tw/請假.txt": "請假規定\n員工請事假須提前兩天告知主管。每年事假上限為十四天。",
 }
+
+
+def chunk_texts(store: QdrantStore, doc_id: str) -> list[str]:
+    """The stored text of a document's chunks, in order."""
+    flt = models.Filter(
+        must=[models.FieldCondition(key="doc_id", match=models.MatchValue(value=doc_id))]
+    )
+    points, _ = store.client.scroll(store.chunks, scroll_filter=flt, limit=1000, with_payload=True)
+    payloads = sorted((p.payload or {} for p in points), key=lambda p: p["chunk_index"])
+    return [p["text"] for p in payloads]
 
 
 def sync(settings: Settings, store: QdrantStore, *paths: Path) -> dict:
@@ -240,3 +252,126 @@ def test_utf16_and_bom_files_decode_and_oversized_files_are_skipped(
     assert "limit" in report["failed"][0]["reason"]
     assert store.get_document("more/u16.txt").text.startswith("加班餐补")  # type: ignore[union-attr]
     assert store.get_document("more/bom.md").text.startswith("# 门禁")  # type: ignore[union-attr]
+
+
+LEAVE = "# 年假政策\n员工每年享有15个工作日的带薪年假。年假须提前3天在系统中申请。病假需要提交医院证明。"
+
+
+def test_copies_with_different_access_groups_are_not_duplicates(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    docs = write(
+        tmp_path / "docs",
+        {
+            "public/leave.md": LEAVE,
+            "board/acl.yaml": '"*": [board]\n',
+            "board/leave-annotated.md": LEAVE + "\n董事会批注：明年起年假增加两天。",
+        },
+    )
+    export = tmp_path / "export.jsonl"
+    same = "Salary bands are reviewed in March and published to every manager."
+    export.write_text(
+        "\n".join(
+            json.dumps({"id": i, "text": same, "acl": acl})
+            for i, acl in [("s1", ["hr", "finance"]), ("s2", ["finance", "hr"]), ("s3", ["hr"])]
+        ),
+        encoding="utf-8",
+    )
+    report = sync(settings, store, docs, export)
+    states = store.document_states()
+    assert states["docs/public/leave.md"].acl == ("everyone",)
+    assert states["docs/board/leave-annotated.md"].acl == ("board",)
+    assert all(not d.alternates for d in states.values() if d.doc_id != "s1")
+    # the same groups in another order are the same groups: s2 is a copy of s1; s3 is not
+    assert states["s1"].alternates == ("s2",) and "s3" in states
+    assert report["duplicates"] == 1
+
+
+def test_a_repeated_id_in_one_export_keeps_the_first_record(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    f = tmp_path / "kb.jsonl"
+    lines = [
+        {"id": "k1", "text": "The cafeteria opens at 8 am and closes at 2 pm."},
+        {"id": "k2", "text": "Parking permits are renewed every January."},
+        {"id": "k1", "text": "Printer toner is ordered through the IT portal."},
+    ]
+    f.write_text("\n".join(json.dumps(x) for x in lines), encoding="utf-8")
+    for run in range(2):  # the same record wins every run
+        report = sync(settings, store, f)
+        assert [x["file"] for x in report["failed"]] == ["kb.jsonl"]
+        reason = report["failed"][0]["reason"]
+        assert reason.startswith("duplicate document id 'k1' (already read from ")
+        assert str(f.resolve()) in reason and "unique ids" in reason
+        assert (report["new"], report["unchanged"]) == ((2, 0) if run == 0 else (0, 2))
+        doc = store.get_document("k1")
+        assert doc is not None and "cafeteria" in doc.text
+        assert chunk_texts(store, "k1") and not any("toner" in t for t in chunk_texts(store, "k1"))
+
+
+def test_two_roots_with_the_same_folder_name_keep_the_first_roots_file(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    a = write(tmp_path / "a/docs", {"notes.txt": "Team A meets on Mondays in room 4."})
+    b = write(tmp_path / "b/docs", {"notes.txt": "Team B ships releases on Thursdays."})
+    for run in range(2):
+        report = sync(settings, store, a, b)
+        assert [x["file"] for x in report["failed"]] == ["docs/notes.txt"]
+        reason = report["failed"][0]["reason"]
+        assert f"already read from {a.resolve() / 'notes.txt'}" in reason
+        assert "distinct names" in reason
+        assert report["removed"] == 0
+        doc = store.get_document("docs/notes.txt")
+        assert doc is not None and doc.text == "Team A meets on Mondays in room 4."
+        assert doc.origin == str(a.resolve())
+        assert not any("Team B" in t for t in chunk_texts(store, "docs/notes.txt"))
+        assert (report["new"], report["unchanged"]) == ((1, 0) if run == 0 else (0, 1))
+
+
+LUNCH = "Lunch is served from 11:30 to 13:30 in the main cafeteria on the ground floor."
+
+
+def test_deleting_the_canonical_copy_keeps_its_duplicate_indexed(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    docs = write(tmp_path / "docs", {"lunch.txt": LUNCH, "lunch-copy.txt": LUNCH})
+    sync(settings, store, docs)
+    (canonical,) = store.document_states().values()
+    assert (canonical.doc_id, canonical.alternates) == ("docs/lunch-copy.txt", ("docs/lunch.txt",))
+    (docs / "lunch-copy.txt").unlink()
+    report = sync(settings, store, docs)
+    assert (report["new"], report["removed"], report["unchanged"]) == (1, 1, 0)
+    assert list(store.document_states()) == ["docs/lunch.txt"]
+    assert store.get_document("docs/lunch.txt").text == LUNCH  # type: ignore[union-attr]
+    assert chunk_texts(store, "docs/lunch.txt") == [LUNCH]
+    again = sync(settings, store, docs)
+    assert (again["new"], again["unchanged"], again["removed"]) == (0, 1, 0)
+
+
+def test_editing_the_canonical_copy_keeps_its_duplicate_indexed(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    docs = write(tmp_path / "docs", {"lunch.txt": LUNCH, "lunch-copy.txt": LUNCH})
+    sync(settings, store, docs)
+    (docs / "lunch-copy.txt").write_text("The gym is open around the clock.", encoding="utf-8")
+    report = sync(settings, store, docs)
+    assert (report["new"], report["changed"], report["unchanged"]) == (1, 1, 0)
+    states = store.document_states()
+    assert set(states) == {"docs/lunch.txt", "docs/lunch-copy.txt"}
+    assert store.get_document("docs/lunch.txt").text == LUNCH  # type: ignore[union-attr]
+    assert chunk_texts(store, "docs/lunch.txt") == [LUNCH]
+    assert states["docs/lunch-copy.txt"].alternates == ()
+
+
+def test_an_edit_that_keeps_the_copies_alike_keeps_them_grouped(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    docs = write(tmp_path / "docs", {"lunch.txt": LUNCH, "lunch-copy.txt": LUNCH})
+    sync(settings, store, docs)
+    (docs / "lunch-copy.txt").write_text(LUNCH + " Vegetarian options daily.", encoding="utf-8")
+    report = sync(settings, store, docs)  # the copy is read again and grouped with the edit
+    assert (report["changed"], report["duplicates"], report["removed"]) == (1, 1, 0)
+    (canonical,) = store.document_states().values()
+    assert (canonical.doc_id, canonical.alternates) == ("docs/lunch-copy.txt", ("docs/lunch.txt",))
+    again = sync(settings, store, docs)
+    assert (again["unchanged"], again["chunks_written"]) == (2, 0)
