@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -9,6 +12,7 @@ import pytest
 from core.records import SourceDocument
 from ingest.decoding import decode
 from ingest.sources import Failure, Root, read_root
+from tests.conftest import write
 
 MiB = 2**20
 
@@ -60,3 +64,168 @@ def test_short_chinese_and_bom_files_decode_to_their_text(
 def test_other_legacy_encodings_still_go_to_detection(text: str, encoding: str) -> None:
     # Cyrillic is not valid GB18030/Big5; Shift_JIS is, but reads as rare characters there.
     assert decode(text.encode(encoding)) == text
+
+
+# -- walking folders -----------------------------------------------------------------------
+
+AS_ROOT = os.geteuid() == 0
+PATH_MAX = os.pathconf("/", "PC_PATH_MAX")
+
+
+def _too_deep_to_list(folder: Path, filename: str) -> str:
+    """Nest folders under `folder` until the path is longer than PATH_MAX, with `filename` in
+    the last one: walking cannot list that folder (ENAMETOOLONG), even as root. Returns the
+    last folder's path relative to `folder`."""
+    fd = os.open(folder, os.O_RDONLY)
+    parts: list[str] = []
+    try:
+        while len(str(folder)) + 251 * len(parts) <= PATH_MAX:
+            os.mkdir("d" * 250, dir_fd=fd)
+            fd, old = os.open("d" * 250, os.O_RDONLY, dir_fd=fd), fd
+            os.close(old)
+            parts.append("d" * 250)
+        os.close(os.open(filename, os.O_CREAT | os.O_WRONLY, dir_fd=fd))
+    finally:
+        os.close(fd)
+    return "/".join(parts)
+
+
+def test_a_folder_that_cannot_be_listed_is_a_failure_naming_its_id_prefix(
+    tmp_path: Path,
+) -> None:
+    corpus = write(tmp_path / "corpus", {"ok.txt": "可以读取的文件。", "sub/b.txt": "子目录。"})
+    deep = _too_deep_to_list(corpus / "sub", "lost.txt")
+    items = read(corpus)
+    assert set(docs_of(items)) == {"corpus/ok.txt", "corpus/sub/b.txt"}
+    failures = failures_of(items)
+    assert list(failures) == [f"corpus/sub/{deep}/"]  # the pipeline keeps what is under it
+    assert "cannot list folder" in failures[f"corpus/sub/{deep}/"]
+
+
+@pytest.mark.skipif(AS_ROOT, reason="root lists folders whatever their permissions")
+def test_unreadable_folders_and_roots_are_failures_not_empty_folders(tmp_path: Path) -> None:
+    corpus = write(
+        tmp_path / "corpus",
+        {"ok.txt": "可以读取的文件。", "locked/a.txt": "锁住的文件。", "locked/x/b.txt": "更深。"},
+    )
+    (corpus / "locked").chmod(0)
+    try:
+        failures = failures_of(read(corpus))
+        assert list(failures) == ["corpus/locked/"]
+        assert "Permission denied" in failures["corpus/locked/"]
+        corpus.chmod(0)
+        assert list(failures_of(read(corpus))) == [""]  # '': remove nothing from this root
+    finally:
+        corpus.chmod(0o755)
+        (corpus / "locked").chmod(0o755)
+
+
+def test_symlinks_broken_or_to_folders_are_reported_and_links_to_files_read(
+    tmp_path: Path,
+) -> None:
+    outside = write(tmp_path / "outside", {"o.txt": "外部文件。"})
+    corpus = write(tmp_path / "corpus", {"ok.txt": "正文。"})
+    (corpus / "linked.txt").symlink_to(outside / "o.txt")
+    (corpus / "gone.txt").symlink_to(tmp_path / "missing.txt")
+    (corpus / "loop.txt").symlink_to(corpus / "loop.txt")
+    (corpus / "folder").symlink_to(outside)
+    os.mkfifo(corpus / "pipe.txt")
+    items = read(corpus)
+    assert set(docs_of(items)) == {"corpus/ok.txt", "corpus/linked.txt"}
+    failures = failures_of(items)
+    assert failures["corpus/folder"] == "symlinked folder not followed"
+    assert failures["corpus/gone.txt"].startswith("broken symlink")
+    assert failures["corpus/loop.txt"].startswith("broken symlink")
+    assert failures["corpus/pipe.txt"] == "not a regular file"
+    assert len(failures) == 4
+
+
+def test_hidden_files_and_folders_are_skipped_and_files_come_sorted(tmp_path: Path) -> None:
+    corpus = write(
+        tmp_path / "c",
+        {"b.txt": "乙。", "a/z.txt": "甲。", ".git/x.txt": "隐藏。", ".h.txt": "隐藏。"},
+    )
+    assert [i.doc_id for i in read(corpus)] == ["c/a/z.txt", "c/b.txt"]
+
+
+# -- size limit ----------------------------------------------------------------------------
+
+
+def test_a_file_over_the_limit_fails_without_being_read(tmp_path: Path) -> None:
+    corpus = write(tmp_path / "big", {"small.txt": "小文件。"})
+    with (corpus / "huge.txt").open("wb") as f:
+        f.truncate(64 * MiB)  # sparse: costs no disk
+    tracemalloc.start()
+    try:
+        items = read(corpus, max_bytes=MiB)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert set(docs_of(items)) == {"big/small.txt"}
+    assert "64.0 MiB, larger than the 1 MiB limit" in failures_of(items)["big/huge.txt"]
+    assert peak < 8 * MiB
+
+
+# -- JSONL records -------------------------------------------------------------------------
+
+
+def _jsonl(tmp_path: Path, *lines: object) -> list:
+    corpus = tmp_path / "j"
+    corpus.mkdir(exist_ok=True)
+    text = "\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines)
+    (corpus / "r.jsonl").write_text(text, encoding="utf-8")
+    return read(corpus, acl=("everyone",))
+
+
+def test_a_string_acl_is_one_group_never_the_default(tmp_path: Path) -> None:
+    items = _jsonl(tmp_path, {"id": "p1", "text": "薪资结构每年三月调整。", "acl": "hr"})
+    assert docs_of(items)["p1"].acl == ("hr",)
+
+
+@pytest.mark.parametrize("acl", [[1, 2], {}, [], "", [""], [" "], ["hr", None], 5])
+def test_a_bad_acl_fails_its_line_and_the_run_goes_on(tmp_path: Path, acl: object) -> None:
+    items = _jsonl(
+        tmp_path,
+        {"id": "bad", "text": "薪资结构每年三月调整。", "acl": acl},
+        {"id": "ok", "text": "食堂早上八点开门。"},
+    )
+    assert set(docs_of(items)) == {"ok"} and docs_of(items)["ok"].acl == ("everyone",)
+    reason = failures_of(items)["j/r.jsonl"]
+    assert reason.startswith("line 1: 'acl' must be a non-empty list of group names")
+
+
+@pytest.mark.parametrize("doc_id", [None, {}, {"a": 1}, ["x"], "", "  ", True, 1.5])
+def test_a_bad_id_fails_its_line(tmp_path: Path, doc_id: object) -> None:
+    items = _jsonl(
+        tmp_path, {"id": "ok", "text": "食堂早上八点开门。"}, {"id": doc_id, "text": "另一条。"}
+    )
+    assert set(docs_of(items)) == {"ok"}
+    assert failures_of(items)["j/r.jsonl"].startswith("line 2: 'id' must be a non-empty string")
+
+
+def test_integer_ids_are_kept_as_strings(tmp_path: Path) -> None:
+    assert set(docs_of(_jsonl(tmp_path, {"id": 7, "text": "第七条。"}))) == {"7"}
+
+
+def test_jsonl_lines_end_at_newlines_only(tmp_path: Path) -> None:
+    # Raw U+2028/U+2029 are valid inside JSON strings; splitlines() cut this record in two.
+    items = _jsonl(
+        tmp_path,
+        '{"id": "a", "text": "第一段\u2028第二段\u2029第三段"}',
+        "not json",
+        {"id": "b", "text": "食堂早上八点开门。"},
+    )
+    docs = docs_of(items)
+    assert docs["a"].text == "第一段\u2028第二段\u2029第三段"
+    assert docs["b"].source == "j/r.jsonl:3"
+    assert failures_of(items)["j/r.jsonl"].startswith("line 2: not JSON")
+
+
+def test_jsonl_with_crlf_line_ends(tmp_path: Path) -> None:
+    corpus = tmp_path / "j"
+    corpus.mkdir()
+    (corpus / "r.jsonl").write_bytes(
+        b'{"id": "a", "text": "one"}\r\n\r\n{"id": "b", "text": "two"}\r\n'
+    )
+    docs = docs_of(read(corpus))
+    assert (docs["a"].text, docs["b"].text, docs["b"].source) == ("one", "two", "j/r.jsonl:3")
