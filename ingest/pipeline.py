@@ -10,6 +10,7 @@ docstore file that disagrees with the index.
 from __future__ import annotations
 
 import bisect
+import json
 import logging
 import time
 from collections import defaultdict
@@ -30,12 +31,14 @@ from core.sparse import SPARSE_VERSION, Bm25Encoder
 from core.store import DocumentWrite, Store
 from ingest.chunking import SentenceChunker
 from ingest.cleaning import CLEANING_VERSION, CorpusStats, Removal, clean
+from ingest.decoding import decode
 from ingest.dedup import DEDUP_VERSION, duplicate_groups
 from ingest.sources import Failure, Root, Unchanged, read_root
 
 log = logging.getLogger(__name__)
 
 BATCH_DOCS = 64
+DUPLICATE_ID = "duplicate document id"  # starts the failure of a repeated id
 
 
 @dataclass
@@ -286,20 +289,89 @@ class Ingestor:
         seen: set[str],
         failed: list[Failure],
     ) -> int:
-        # A root that could not be read at all removes nothing (a missing mount is no deletion).
-        origins = {r.origin for r in roots} - {f.origin for f in failed if not f.file}
-        # A file that failed to read this time keeps its documents: a bad read loses nothing.
-        kept_files = {(f.origin, f.file) for f in failed}
+        """Delete the indexed documents of the synced roots that were not read this run, except
+        those a failure of this run protects (a bad read loses nothing):
+
+        - a failure with an empty `file` (the root could not be read): the whole root;
+        - a `file` ending in '/' (a folder could not be listed): the documents under it;
+        - a failed file: its documents (a file that turns bad keeps its indexed version),
+          except in a JSONL export whose failures are all bad lines or repeated ids: there, a
+          record is kept when some line of the file still names its id (its line failed to
+          parse this time), and a record no line names was removed from the export and is
+          deleted. A line that names no id (not JSON, no "id") keeps the whole file.
+
+        Returns the number of documents deleted.
+        """
+        by_origin = {r.origin: r for r in roots}
+        protected = _protection(failed, by_origin)
         removed = 0
         for doc_id, doc in stored.items():
-            if (
-                doc.origin in origins
-                and doc_id not in seen
-                and (doc.origin, doc.file) not in kept_files
-            ):
+            if doc.origin in by_origin and doc_id not in seen and not protected(doc):
                 self.store.delete_document(doc_id)
                 removed += 1
         return removed
+
+
+def _protection(
+    failed: Sequence[Failure], roots: Mapping[str, Root]
+) -> Callable[[SourceDocument], bool]:
+    """Whether an indexed document is kept on account of this run's failures (see
+    `Ingestor._remove_missing`)."""
+    whole_roots = {f.origin for f in failed if not f.file}
+    folders = [(f.origin, f.file) for f in failed if f.file.endswith("/")]
+    per_file: dict[tuple[str, str], list[Failure]] = defaultdict(list)
+    for f in failed:
+        if f.file and not f.file.endswith("/"):
+            per_file[(f.origin, f.file)].append(f)
+    named = {
+        (origin, file): _named_ids(roots.get(origin), file, fs)
+        for (origin, file), fs in per_file.items()
+    }
+
+    def protected(doc: SourceDocument) -> bool:
+        if doc.origin in whole_roots:
+            return True
+        if any(doc.origin == o and doc.file.startswith(prefix) for o, prefix in folders):
+            return True
+        if (doc.origin, doc.file) not in named:
+            return False
+        ids = named[(doc.origin, doc.file)]
+        return ids is None or doc.doc_id in ids
+
+    return protected
+
+
+def _named_ids(root: Root | None, file: str, failures: Sequence[Failure]) -> set[str] | None:
+    """Every id that a line of a JSONL export names, valid record or not; None when the whole
+    file must be kept: it is not a JSONL export whose failures are all bad lines or repeated
+    ids, it cannot be read again, or a line names no id.
+
+    The file is read again rather than trusting line numbers: a record whose line broke this
+    time still names its id, and a line removed since the first read is removed."""
+    line_failure = ("line ", DUPLICATE_ID)
+    if (
+        root is None
+        or not file.lower().endswith(".jsonl")
+        or not all(f.reason.startswith(line_failure) for f in failures)
+    ):
+        return None
+    path = root.path if "/" not in file else root.path / file.split("/", 1)[1]
+    try:
+        text = decode(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    ids = set()
+    for line in text.split("\n"):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            return None
+        if not isinstance(rec, dict) or "id" not in rec:
+            return None
+        ids.add(str(rec["id"]))
+    return ids
 
 
 def _first_read(
@@ -323,7 +395,7 @@ def _first_read(
         Failure(
             root.origin,
             file,
-            f"duplicate document id {item.doc_id!r} (already read from {first[item.doc_id]})"
+            f"{DUPLICATE_ID} {item.doc_id!r} (already read from {first[item.doc_id]})"
             " - give records unique ids / use folders with distinct names",
         )
     )

@@ -7,6 +7,7 @@ from core.embedders import HashingEmbedder
 from core.settings import Settings
 from core.store import QdrantStore
 from ingest.pipeline import Ingestor
+from ingest.sources import Failure, Root
 from tests.conftest import write
 
 DOCS = {
@@ -375,3 +376,56 @@ def test_an_edit_that_keeps_the_copies_alike_keeps_them_grouped(
     assert (canonical.doc_id, canonical.alternates) == ("docs/lunch-copy.txt", ("docs/lunch.txt",))
     again = sync(settings, store, docs)
     assert (again["unchanged"], again["chunks_written"]) == (2, 0)
+
+
+def test_a_folder_that_cannot_be_listed_keeps_the_documents_under_it(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    corpus = write(
+        tmp_path / "corpus",
+        {
+            "locked/a.txt": "Badge photos are taken at reception on Tuesdays.",
+            "locked/deep/b.txt": "Lost badges are reported to security within a day.",
+            "locked-notes.txt": "Notes about the locker room schedule for the summer.",
+            "open/c.txt": "The open office closes at 8 pm on Fridays.",
+        },
+    )
+    ingestor = Ingestor(settings, store, HashingEmbedder())
+    ingestor.sync([corpus])
+    root = Root(corpus)
+    # the sources' contract: a `file` ending in '/' names a folder that could not be listed
+    failed = [Failure(root.origin, "corpus/locked/", "cannot list folder")]
+    removed = ingestor._remove_missing(store.document_states(), [root], set(), failed)
+    assert removed == 2
+    assert set(store.document_states()) == {"corpus/locked/a.txt", "corpus/locked/deep/b.txt"}
+    # a failure for the whole root keeps everything, as before
+    failed = [Failure(root.origin, "", "cannot list folder")]
+    assert ingestor._remove_missing(store.document_states(), [root], set(), failed) == 0
+
+
+def test_records_removed_from_an_export_with_a_bad_line_are_deleted(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    f = tmp_path / "kb.jsonl"
+    records = {
+        "p1": "The cafeteria opens at 8 am.",
+        "p2": "Salary bands are reviewed in March.",
+        "p3": "Parking permits are renewed every January.",
+    }
+    f.write_text("\n".join(json.dumps({"id": k, "text": v}) for k, v in records.items()))
+    sync(settings, store, f)
+    # p2 removed from the export; p3's line is broken this time: p3 stays, p2 goes
+    f.write_text(
+        json.dumps({"id": "p1", "text": records["p1"]}) + "\n" + '{"id": "p3", "text": ""}\n'
+    )
+    report = sync(settings, store, f)
+    assert (report["removed"], len(report["failed"])) == (1, 1)
+    assert set(store.document_states()) == {"p1", "p3"}
+    # a line that names no id could be any record: nothing of the file is deleted
+    f.write_text(json.dumps({"id": "p1", "text": records["p1"]}) + '\n{"id": "p3", "te')
+    report = sync(settings, store, f)
+    assert (report["removed"], len(report["failed"])) == (0, 1)
+    assert set(store.document_states()) == {"p1", "p3"}
+    f.write_text(json.dumps({"id": "p1", "text": records["p1"]}))
+    assert sync(settings, store, f)["removed"] == 1
+    assert set(store.document_states()) == {"p1"}
