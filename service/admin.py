@@ -2,16 +2,19 @@
 
 - `PUT /v1/admin/uploads/{name}`: the request body is the file; kept in the upload folder.
 - `POST /v1/admin/jobs`: sync the configured sources (GQA_INGEST_SOURCES, or some of them by
-  folder name) and/or the upload folder in the background; 409 while a job runs.
+  folder name) and/or the upload folder in the background; 409 while a job runs; 400 when two
+  of its folders share a name (document ids start with it).
 - `GET /v1/admin/jobs`, `GET /v1/admin/jobs/{id}`: state, exit code, and the ingest summary
   (documents new/changed/unchanged/removed, chunks written, failures with reasons).
 - `GET /v1/admin/documents`, `DELETE /v1/admin/documents/{doc_id}`: list and delete (an uploaded
-  file is deleted with its document, so the next job does not bring it back).
+  file is deleted with its document, so the next job does not bring it back; a record of an
+  uploaded JSONL export with other records is 409: remove it from the file and re-upload).
 """
 
 from __future__ import annotations
 
 import re
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
@@ -123,18 +126,22 @@ def _write(path: Path, data: bytes) -> None:
 def start_job(req: JobRequest, request: Request, who: Admin) -> JobOut:
     """Start syncing sources in the background; poll `GET /v1/admin/jobs/{id}`."""
     svc: ServiceSettings = request.app.state.service_settings
-    configured = {Path(p).name: Path(p) for p in svc.ingest_sources}
+    configured: dict[str, list[Path]] = defaultdict(list)
+    for p in dict.fromkeys(Path(p) for p in svc.ingest_sources):
+        configured[p.name].append(p)
     names = req.sources if req.sources is not None else ([] if req.uploads else list(configured))
     unknown = [n for n in names if n not in configured]
     if unknown:
         raise HTTPException(
             400, f"unknown sources {unknown} - configured: {sorted(configured) or 'none'}"
         )
-    paths = [configured[n] for n in names]
+    paths = [p for n in dict.fromkeys(names) for p in configured[n]]
+    folder = upload_dir(request)
     if req.uploads:
-        folder = upload_dir(request)
-        folder.mkdir(parents=True, exist_ok=True)
         paths.append(folder)
+    _check_distinct_names(paths)
+    if req.uploads:
+        folder.mkdir(parents=True, exist_ok=True)
     if not paths:
         raise HTTPException(
             400, "nothing to ingest - set GQA_INGEST_SOURCES or upload files and pass uploads=true"
@@ -144,6 +151,23 @@ def start_job(req: JobRequest, request: Request, who: Admin) -> JobOut:
         return JobOut.of(runner.start(paths, req.acl))
     except JobBusy as exc:
         raise HTTPException(409, str(exc)) from exc
+
+
+def _check_distinct_names(paths: list[Path]) -> None:
+    """400 when two folders of one job share a name: document ids start with the folder name,
+    so their documents would collide (one of them silently lost)."""
+    by_name: dict[str, list[str]] = defaultdict(list)
+    for p in paths:
+        by_name[p.name].append(str(p))
+    clashes = [same for same in by_name.values() if len(same) > 1]
+    if clashes:
+        listed = "; ".join(" and ".join(same) for same in clashes)
+        raise HTTPException(
+            400,
+            f"sources share a folder name: {listed} - document ids start with the folder "
+            "name, so their documents would collide; give them distinct folder names "
+            "(GQA_INGEST_SOURCES, GQA_UPLOAD_DIR)",
+        )
 
 
 @router.get("/jobs", response_model=list[JobOut], responses=error_docs(401, 403))
@@ -183,7 +207,14 @@ def list_documents(request: Request, who: Admin) -> list[DocumentInfo]:
     "/documents/{doc_id:path}", status_code=204, responses=error_docs(401, 403, 404, 409, 503)
 )
 def delete_document(doc_id: str, request: Request, who: Admin) -> None:
-    """Delete a document and its chunks (409 while a job writes)."""
+    """Delete a document and its chunks (409 while a job writes).
+
+    An uploaded file is deleted with its document, so the next job does not bring it back. A
+    record of an uploaded JSONL export that holds other records is 409 (deleting the file would
+    lose them; keeping it would bring the record back): remove the record from the file and
+    upload it again. Documents of configured sources are only deleted from the index (the next
+    job brings them back unless their files are removed).
+    """
     runner: JobRunner = request.app.state.jobs
     if runner.busy:
         raise HTTPException(409, "an ingestion job is running - delete when it has finished")
@@ -191,9 +222,22 @@ def delete_document(doc_id: str, request: Request, who: Admin) -> None:
     doc = gate.get_document(doc_id) if gate.ready() else None
     if doc is None:
         raise HTTPException(404, f"document {doc_id!r} not found")
-    gate.delete_document(doc_id)
     folder = upload_dir(request).resolve()
-    if doc.origin == str(folder) and doc.file:  # `file` is '<folder name>/<path in folder>'
+    uploaded = doc.origin == str(folder) and bool(doc.file)
+    if uploaded and doc.file != doc.doc_id:  # a record of a JSONL export
+        others = [
+            d.doc_id
+            for d in gate.document_states().values()
+            if (d.origin, d.file) == (doc.origin, doc.file) and d.doc_id != doc_id
+        ]
+        if others:
+            raise HTTPException(
+                409,
+                f"document {doc_id!r} is a record of {doc.file} with {len(others)} other "
+                "records; remove it from the file and re-upload",
+            )
+    gate.delete_document(doc_id)
+    if uploaded:  # `file` is '<folder name>/<path in folder>'
         path = (folder.parent / doc.file).resolve()
         if path.is_relative_to(folder):
             path.unlink(missing_ok=True)

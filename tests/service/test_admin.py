@@ -3,6 +3,7 @@ service lends it), uploads, listing and deleting documents."""
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ from fastapi.testclient import TestClient
 
 from core.embedders import HashingEmbedder
 from core.settings import Settings
+from core.store import QdrantStore
+from ingest.pipeline import Ingestor
 from service.app import create_app
 from service.jobs import subprocess_env
 from tests.conftest import write
@@ -121,3 +124,55 @@ def test_job_environment_carries_the_services_settings(settings: Settings) -> No
     assert env["GQA_EMBEDDER"] == "hashing" and env["GQA_DEFAULT_ACL"] == '["hr", "it"]'
     assert env["GQA_DATA_DIR"] == str(settings.data_dir.resolve())
     assert "GQA_QDRANT_URL" not in env
+
+
+def test_a_record_of_an_uploaded_export_with_other_records_is_not_deleted(
+    tmp_path: Path, settings: Settings
+) -> None:
+    uploads = write(
+        tmp_path / "uploads",
+        {
+            "kb.jsonl": "\n".join(
+                json.dumps({"id": f"kb-{i}", "text": f"Knowledge base article {i} text."})
+                for i in (1, 2, 3)
+            ),
+            "solo.jsonl": json.dumps({"id": "solo", "text": "The only record of its file."}),
+        },
+    )
+    store = QdrantStore.from_settings(settings)
+    Ingestor(settings, store, HashingEmbedder()).sync([uploads])
+    store.close()  # the embedded store is locked to one process: the app opens it next
+    svc = service_settings(upload_dir=uploads, rate_limit_per_minute=0)
+    app = create_app(settings, embedder=HashingEmbedder(), service_settings=svc)
+    with TestClient(app) as c:
+        r = c.delete("/v1/admin/documents/kb-2", headers=A)
+        assert r.status_code == 409
+        detail = r.json()["detail"]
+        assert "kb-2" in detail and "uploads/kb.jsonl" in detail and "re-upload" in detail
+        assert (uploads / "kb.jsonl").exists()  # the other records are not lost
+        listed = {d["doc_id"] for d in c.get("/v1/admin/documents", headers=A).json()}
+        assert listed == {"kb-1", "kb-2", "kb-3", "solo"}
+        # the only record of its file goes with the file, as a file document does
+        assert c.delete("/v1/admin/documents/solo", headers=A).status_code == 204
+        assert not (uploads / "solo.jsonl").exists()
+        listed = {d["doc_id"] for d in c.get("/v1/admin/documents", headers=A).json()}
+        assert listed == {"kb-1", "kb-2", "kb-3"}
+
+
+def test_sources_with_the_same_folder_name_are_400(tmp_path: Path, settings: Settings) -> None:
+    a = write(tmp_path / "a/docs", {"notes.txt": "Team A meets on Mondays."})
+    b = write(tmp_path / "b/docs", {"notes.txt": "Team B meets on Tuesdays."})
+    other = write(tmp_path / "other", {"x.txt": "Other notes."})
+    uploads = tmp_path / "c/other"  # the upload folder's name starts its ids too
+    svc = service_settings(ingest_sources=[a, b, other], upload_dir=uploads)
+    app = create_app(settings, embedder=HashingEmbedder(), service_settings=svc)
+    with TestClient(app) as c:
+        for body in ({}, {"sources": ["docs"]}):
+            r = c.post("/v1/admin/jobs", json=body, headers=A)
+            assert r.status_code == 400
+            detail = r.json()["detail"]
+            assert str(a) in detail and str(b) in detail and "distinct folder names" in detail
+        r = c.post("/v1/admin/jobs", json={"sources": ["other"], "uploads": True}, headers=A)
+        assert r.status_code == 400 and str(other) in r.json()["detail"]
+        assert str(uploads) in r.json()["detail"]
+        assert c.get("/v1/admin/jobs", headers=A).json() == []
