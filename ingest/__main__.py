@@ -5,15 +5,20 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+from pydantic_settings import SettingsError
+
 from core.embedders import make_embedder
-from core.errors import GqaError
+from core.errors import ConfigError, GqaError
 from core.settings import Settings
-from core.store import open_store
+from core.store import Store, open_store
 from ingest import cleaning, formats
 from ingest.pipeline import Ingestor, IngestReport
 
@@ -42,10 +47,10 @@ def main(argv: list[str] | None = None) -> int:
         return explain(args.explain)
     if not args.paths:
         parser.error("give at least one PATH (or --explain FILE)")
-    settings = Settings()
     acl = [g.strip() for g in args.acl.split(",") if g.strip()] if args.acl else None
     try:
-        store = open_store(settings)
+        settings = _load_settings()
+        store = _open_store(settings)
         try:
             report = Ingestor(settings, store, make_embedder(settings)).sync(
                 args.paths,
@@ -62,6 +67,48 @@ def main(argv: list[str] | None = None) -> int:
     if args.summary_json:
         args.summary_json.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     return 1 if report.failed else 0
+
+
+def _load_settings() -> Settings:
+    """Settings from the environment and .env. Raises ConfigError naming each bad setting."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(_problem(e) for e in exc.errors(include_url=False))
+        raise ConfigError(f"{problems} - {_FIX}") from exc
+    except SettingsError as exc:  # a list setting that is not JSON
+        match = re.search(r'field "(\w+)"', str(exc))
+        if not match:
+            raise ConfigError(f"{exc} - {_FIX}") from exc
+        name = f"GQA_{match[1].upper()}"
+        raise ConfigError(
+            f"{name} is not a JSON list ({exc.__cause__ or exc}): write it as "
+            f'{name}=\'["hr", "finance"]\' in the environment or .env'
+        ) from exc
+
+
+_FIX = "fix it in the environment or .env (settings are listed in README.md)"
+
+
+def _problem(error: ErrorDetails) -> str:
+    """'GQA_CHUNK_SIZE='10': Input should be greater than or equal to 50' for one error."""
+    field, *inner = error["loc"] or ("",)
+    name = f"GQA_{str(field).upper()}" + "".join(f"[{i}]" for i in inner)
+    secret = "key" in str(field)  # API keys are not echoed
+    return f"{name}: {error['msg']}" if secret else f"{name}={error['input']!r}: {error['msg']}"
+
+
+def _open_store(settings: Settings) -> Store:
+    """The configured store. Raises ConfigError when its folder cannot be created or written."""
+    try:
+        return open_store(settings)
+    except OSError as exc:
+        where = settings.qdrant_url or settings.store_path
+        raise ConfigError(
+            f"cannot open the store at {where}: {exc.strerror or exc}"
+            f"{f' ({exc.filename})' if exc.filename else ''} - point GQA_DATA_DIR "
+            "(or GQA_QDRANT_PATH) at a folder this user can write"
+        ) from exc
 
 
 def _writer(path: Path) -> Callable[[dict[str, Any]], None]:

@@ -1,6 +1,7 @@
 """The ingest CLI: summary, exit codes, --explain writing nothing."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,55 @@ def test_progress_is_reported_per_batch_and_written_by_the_cli(
     assert main([str(docs), "--no-progress", "--progress-json", str(out)]) == 0
     final = json.loads(out.read_text())
     assert (final["documents_to_write"], final["documents_written"], final["failed"]) == (5, 5, [])
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"GQA_DEFAULT_ACL": "hr"}, "GQA_DEFAULT_ACL is not a JSON list"),
+        (
+            {"GQA_CHUNK_SIZE": "10"},
+            "GQA_CHUNK_SIZE='10': Input should be greater than or equal to 50",
+        ),
+        (
+            {"GQA_DEFAULT_ACL": "[1]", "GQA_PORT": "x"},
+            "GQA_DEFAULT_ACL[0]=1: Input should be a valid string; GQA_PORT='x'",
+        ),
+        (
+            {"GQA_DATA_DIR": "{tmp}/docs/a.txt/data"},
+            "cannot open the store at {tmp}/docs/a.txt/data/edge: Not a directory",
+        ),
+    ],
+)
+def test_configuration_errors_are_one_line_and_exit_2(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    env: dict[str, str],
+    expected: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)  # no .env
+    monkeypatch.setenv("GQA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GQA_EMBEDDER", "hashing")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value.format(tmp=tmp_path))
+    docs = write(tmp_path / "docs", {"a.txt": "年假须提前三天申请。"})
+    assert main([str(docs), "--no-progress"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith(f"error: {expected.format(tmp=tmp_path)}")
+    assert captured.err.count("\n") == 1 and "Traceback" not in captured.err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into any folder")
+def test_a_data_folder_without_write_permission_exits_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir(mode=0o555)
+    monkeypatch.setenv("GQA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GQA_EMBEDDER", "hashing")
+    docs = write(tmp_path / "docs", {"a.txt": "年假须提前三天申请。"})
+    assert main([str(docs), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "Permission denied" in err and "GQA_DATA_DIR" in err and err.count("\n") == 1
