@@ -200,6 +200,29 @@ def script_of(text: str) -> str:
     return "zh-Hant" if _t2s().convert(text) != text else "zh-Hans"
 
 
+# Characters a question may carry that no document does (ingest's decoding strips the same ones
+# from documents): C0/C1 controls and zero-width characters. Tabs and line breaks read as spaces.
+_QUESTION_SPACE = re.compile("[\t\n\r\x0b\x0c\x1c-\x1f\x85\u2028\u2029]")
+_QUESTION_JUNK = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u200b-\u200d\u2060\ufeff]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_question(text: str) -> str:
+    """A question as retrieval should read it: tabs and line breaks become spaces, other C0/C1
+    control characters and zero-width characters are removed, and the ends are stripped.
+
+    Raises ValueError naming the position of a lone UTF-16 surrogate (text that is not Unicode,
+    such as an emoji cut in half by the client), which no embedder or tokenizer can encode.
+    """
+    bad = _SURROGATE.search(text)
+    if bad is not None:
+        raise ValueError(
+            f"question has a lone UTF-16 surrogate {ascii(bad.group())} at character "
+            f"{bad.start()} - send valid Unicode text (an emoji cut in half?)"
+        )
+    return _QUESTION_JUNK.sub("", _QUESTION_SPACE.sub(" ", text)).strip()
+
+
 def words(folded: str) -> Iterator[str]:
     """Word tokens of folded text: jieba search-mode for Chinese, alphanumeric runs otherwise.
 

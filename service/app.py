@@ -30,7 +30,7 @@ from service.config import ServiceSettings
 from service.gate import StoreGate
 from service.generative import LlmClient
 from service.jobs import JobRunner
-from service.limits import BodyLimit, RateLimited, RateLimiter
+from service.limits import BodyLimit, RateLimited, RateLimiter, checked_question
 from service.responses import CitationOut, ErrorOut, RelatedOut, error_docs, error_response
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,11 @@ Qdrant server has no pause). Retry after the given seconds; the service recovers
 
 
 class AnswerRequest(BaseModel):
-    question: str = Field(min_length=1, max_length=2000, examples=["年假有多少天？"])
+    question: str = Field(
+        description="Control and zero-width characters are removed and the ends stripped; "
+        "400 when nothing is left or it is longer than GQA_MAX_QUESTION_CHARS (default 2000)",
+        examples=["年假有多少天？"],
+    )
     include_passages: bool = Field(
         False, description="Also return the ranked retrieved passages (for evaluation)"
     )
@@ -128,6 +132,9 @@ def create_app(
     app = FastAPI(title="Grounded QA", version="0.2.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings, app.state.service_settings, app.state.keys = settings, svc, keys
     app.state.limiter = RateLimiter(svc.rate_limit_per_minute)
+    app.state.auth_failures = RateLimiter(
+        svc.auth_failures_per_minute, what="too many failed API keys from this address"
+    )
     upload_bytes = int(svc.max_upload_mb * 1024 * 1024)
     app.add_middleware(
         BodyLimit,
@@ -143,10 +150,11 @@ def create_app(
         "/v1/answer",
         response_model=AnswerOut,
         response_model_exclude_unset=True,  # `passages` only when asked for
-        responses=error_docs(401, 422, 429, 503),
+        responses=error_docs(400, 401, 422, 429, 503),
     )
     def answer(req: AnswerRequest, request: Request, who: Caller) -> AnswerOut:
-        result = ask(request.app.state.engine, req.question, who)
+        question = checked_question(req.question, svc.max_question_chars)
+        result = ask(request.app.state.engine, question, who)
         out = AnswerOut(
             answer=result.text,
             refused=result.refused,
@@ -154,7 +162,7 @@ def create_app(
             message=result.message,
             citations=[CitationOut.of(c) for c in result.citations],
             mode=result.mode,
-            related=[RelatedOut(**r.__dict__) for r in related(result, req.question, who)],
+            related=[RelatedOut(**r.__dict__) for r in related(result, question, who)],
         )
         if req.include_passages:  # retrieval filtered by groups; `ask` checked them again
             out.passages = [

@@ -139,12 +139,26 @@ def _parse(entry: Any) -> ApiKey:
 def principal(
     request: Request, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
-    """FastAPI dependency: the caller (401 without a valid key), counted by the rate limit."""
+    """FastAPI dependency: the caller (401 without a valid key), counted by the rate limit.
+
+    Failed authentications are limited per client address (`app.state.auth_failures`): once
+    its budget is spent, every request from that address answers 429 before its key is even
+    compared, so guessing keys is slowed down, a right guess included.
+    """
     keys: KeyRing = request.app.state.keys
     header = f"{creds.scheme} {creds.credentials}" if creds else None
-    who = keys.authenticate(header)
-    client = request.client.host if request.client else "unknown"
-    request.app.state.limiter.hit(who.key_id if not keys.open else f"ip:{client}")
+    client = f"ip:{request.client.host if request.client else 'unknown'}"
+    if keys.open:
+        request.app.state.limiter.hit(client)
+        return ANONYMOUS
+    failures = request.app.state.auth_failures
+    failures.check(client)
+    try:
+        who = keys.authenticate(header)
+    except AuthError:
+        failures.hit(client)  # the 401 stands; the next failure past the budget is a 429
+        raise
+    request.app.state.limiter.hit(who.key_id)
     return who
 
 

@@ -11,7 +11,11 @@ refusal's explanation). Extensions on the message, which OpenAI clients keep as 
   under a refusal for evidence that does not answer, `related`: up to three passages the caller
   may read, related but not an answer (doc_id, source, title, quote, start, end, page).
 When streaming, the content comes in pieces and the last chunk's delta carries `citations`,
-`annotations` and `grounding`, with `finish_reason: "stop"`; then `data: [DONE]`.
+`annotations` and `grounding`, with `finish_reason: "stop"`; with `stream_options.include_usage`
+a chunk with no choices and the `usage` follows (as OpenAI sends it); then `data: [DONE]`.
+`usage` counts approximate tokens (`approx_tokens`), not a real tokenizer's. One answer per
+request: `n` above 1 is a 400; so is a `tool_choice` that demands a tool call ("required" or a
+named function), since the answer is quotes, never a tool call ("auto" and "none" are accepted).
 """
 
 from __future__ import annotations
@@ -29,15 +33,20 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.records import Answer, Citation
+from core.text import clean_question
 from service.access import Related, ask, related
 from service.auth import Caller
 from service.config import ServiceSettings
 from service.followup import retrieval_question
+from service.limits import checked_question
 from service.responses import CitationOut, RelatedOut, error_docs
 
 router = APIRouter(tags=["chat (OpenAI-compatible)"])
 PIECE_CHARS = 24  # characters of content per streamed chunk
 _MARKER = re.compile(r"\[\d+\]")
+# Approximate tokens: each CJK character, each run of other letters or digits, each other symbol
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_TOKEN = re.compile(f"[{_CJK}]|[^\\W_{_CJK}]+|[^\\w\\s]|_")
 
 
 class ContentPart(BaseModel):
@@ -57,6 +66,13 @@ class ChatMessage(BaseModel):
         return self.content or ""
 
 
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    include_usage: bool | None = Field(
+        None, description="Send a last chunk with `usage` (and no choices) before [DONE]"
+    )
+
+
 class ChatRequest(BaseModel):
     """Chat Completions request; sampling options are accepted and ignored (answers are quotes)."""
 
@@ -74,6 +90,11 @@ class ChatRequest(BaseModel):
     model: str
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool | None = False
+    stream_options: StreamOptions | None = None
+    n: int | None = Field(None, description="Choices to return: only 1 (400 otherwise)")
+    tool_choice: Literal["none", "auto", "required"] | dict[str, Any] | None = Field(
+        None, description='Only "none" or "auto": the answer is quotes, never a tool call'
+    )
 
 
 class ChatCitationOut(CitationOut):
@@ -122,12 +143,22 @@ class Choice(BaseModel):
     finish_reason: Literal["stop"] = "stop"
 
 
+class Usage(BaseModel):
+    """Approximate token counts (`approx_tokens`: each CJK character, each run of other
+    letters or digits and each other symbol counts as one), not a real tokenizer's."""
+
+    prompt_tokens: int = Field(description="Approximate tokens of the request's messages")
+    completion_tokens: int = Field(description="Approximate tokens of the message content")
+    total_tokens: int
+
+
 class ChatCompletion(BaseModel):
     id: str
     object: Literal["chat.completion"] = "chat.completion"
     created: int
     model: str
     choices: list[Choice]
+    usage: Usage
 
 
 class Model(BaseModel):
@@ -162,33 +193,69 @@ def chat_completions(req: ChatRequest, request: Request, who: Caller) -> Any:
     svc: ServiceSettings = request.app.state.service_settings
     if req.model != svc.model_name:
         raise HTTPException(404, f"model {req.model!r} not found - use {svc.model_name!r}")
+    _supported(req)
     question = _question(req.messages, svc.max_question_chars)
     answer = ask(request.app.state.engine, question, who)
-    completion = completion_of(answer, question, svc.model_name, related(answer, question, who))
+    completion = completion_of(
+        answer,
+        question,
+        svc.model_name,
+        related(answer, question, who),
+        prompt_tokens=sum(approx_tokens(m.text()) for m in req.messages),
+    )
     if not req.stream:
         return completion
+    usage = bool(req.stream_options and req.stream_options.include_usage)
     return StreamingResponse(
-        stream(completion), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        stream(completion, include_usage=usage),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache"},
     )
 
 
+def _supported(req: ChatRequest) -> None:
+    """400 for options this model cannot honour, rather than silently ignoring them."""
+    if req.n is not None and req.n != 1:
+        raise HTTPException(
+            400, f"n={req.n} is not supported - this model gives one grounded answer; send n=1"
+        )
+    if req.tool_choice is not None and req.tool_choice not in ("none", "auto"):
+        raise HTTPException(
+            400,
+            f"tool_choice {req.tool_choice!r} is not supported - this model answers with quoted "
+            'evidence and never calls tools; send "auto" or "none", or leave it out',
+        )
+
+
 def _question(messages: Sequence[ChatMessage], max_chars: int) -> str:
-    turns = [m.text().strip() for m in messages if m.role == "user"]
+    """The question retrieval uses: the last user turn, checked, merged with the earlier ones
+    when it is a follow-up (every turn cleaned like `/v1/answer`'s question first)."""
+    turns = [m.text() for m in messages if m.role == "user"]
     if not turns:
         raise HTTPException(400, "messages must contain a user message with the question")
-    if not turns[-1]:
-        raise HTTPException(400, "the last user message is empty - ask a question")
-    if len(turns[-1]) > max_chars:
-        raise HTTPException(
-            400, f"question is {len(turns[-1])} characters, more than the {max_chars} allowed"
-        )
-    return retrieval_question([t for t in turns if t])[: max_chars * 2]
+    last = checked_question(turns[-1], max_chars)
+    try:
+        earlier = [clean_question(t) for t in turns[:-1]]
+    except ValueError as exc:
+        raise HTTPException(400, f"an earlier user message: {exc}") from exc
+    return retrieval_question([t for t in earlier if t] + [last])[: max_chars * 2]
+
+
+def approx_tokens(text: str) -> int:
+    """An approximate token count: each CJK character, each run of other letters or digits,
+    and each other symbol count as one (real tokenizers differ; this is for usage only)."""
+    return len(_TOKEN.findall(text))
 
 
 def completion_of(
-    answer: Answer, question: str, model: str, near: Sequence[Related] = ()
+    answer: Answer,
+    question: str,
+    model: str,
+    near: Sequence[Related] = (),
+    prompt_tokens: int = 0,
 ) -> ChatCompletion:
-    """The chat completion of an answer or refusal (`near`: its related passages)."""
+    """The chat completion of an answer or refusal (`near`: its related passages;
+    `prompt_tokens`: the request's approximate tokens, for `usage`)."""
     content = answer.text if answer.text is not None else (answer.message or "")
     offsets = marker_offsets(content, answer.citations)
     citations = [
@@ -224,6 +291,11 @@ def completion_of(
         created=int(time.time()),
         model=model,
         choices=[Choice(message=message)],
+        usage=Usage(
+            prompt_tokens=prompt_tokens,
+            completion_tokens=(done := approx_tokens(content)),
+            total_tokens=prompt_tokens + done,
+        ),
     )
 
 
@@ -242,21 +314,28 @@ def marker_offsets(content: str, citations: Sequence[Citation]) -> list[tuple[in
     return out
 
 
-def stream(completion: ChatCompletion) -> Iterator[str]:
-    """SSE events of a completion: the role, the content in pieces, then the citations."""
+def stream(completion: ChatCompletion, include_usage: bool = False) -> Iterator[str]:
+    """SSE events of a completion: the role, the content in pieces, then the citations; with
+    `include_usage`, every chunk has `usage: null` and a last one, with no choices, the usage."""
     message = completion.choices[0].message
     head: dict[str, Any] = {"id": completion.id, "object": "chat.completion.chunk"}
     head |= {"created": completion.created, "model": completion.model}
+    if include_usage:
+        head["usage"] = None
+
+    def data(body: dict[str, Any]) -> str:
+        return f"data: {json.dumps(head | body, ensure_ascii=False)}\n\n"
 
     def event(delta: dict[str, Any], finish: str | None = None) -> str:
-        choice = {"index": 0, "delta": delta, "finish_reason": finish}
-        return f"data: {json.dumps(head | {'choices': [choice]}, ensure_ascii=False)}\n\n"
+        return data({"choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
 
     yield event({"role": "assistant", "content": ""})
     for piece in pieces(message.content, PIECE_CHARS):
         yield event({"content": piece})
     final = message.model_dump(include={"annotations", "citations", "grounding"})
     yield event(final, "stop")
+    if include_usage:
+        yield data({"choices": [], "usage": completion.usage.model_dump()})
     yield "data: [DONE]\n\n"
 
 

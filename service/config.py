@@ -29,6 +29,9 @@ class ServiceSettings(BaseSettings):
     rate_limit_per_minute: int = Field(
         120, ge=0, description="Requests per key (or client address) per minute; 0 = no limit"
     )
+    auth_failures_per_minute: int = Field(
+        20, ge=0, description="Failed API keys per client address per minute; 0 = no limit"
+    )
     retry_after_s: int = Field(10, ge=1, description="Retry-After of 503 answers")
     ingest_sources: list[Path] = Field(
         default_factory=list, description="Folders an admin job syncs when given no files"

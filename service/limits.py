@@ -1,4 +1,5 @@
-"""Request limits: per-key rate limit (token bucket) and request body size (ASGI middleware)."""
+"""Request limits: per-key rate limit (token bucket), request body size (ASGI middleware), and
+the question every answer route accepts (`checked_question`)."""
 
 from __future__ import annotations
 
@@ -11,25 +12,40 @@ from collections.abc import Callable
 from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.text import clean_question
+
 
 class RateLimited(Exception):
     """Too many requests from one key; `retry_after` seconds until the next is allowed."""
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(f"rate limit exceeded - retry after {retry_after} s")
+    def __init__(self, retry_after: int, what: str = "rate limit exceeded") -> None:
+        super().__init__(f"{what} - retry after {retry_after} s")
         self.retry_after = retry_after
 
 
 class RateLimiter:
-    """`per_minute` requests per key, in bursts of up to `per_minute` (0 = unlimited)."""
+    """`per_minute` requests per key, in bursts of up to `per_minute` (0 = unlimited); `what`
+    opens the message of its 429."""
 
-    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self.per_minute, self.clock = per_minute, clock
+    def __init__(
+        self,
+        per_minute: int,
+        clock: Callable[[], float] = time.monotonic,
+        what: str = "rate limit exceeded",
+    ) -> None:
+        self.per_minute, self.clock, self.what = per_minute, clock, what
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
         self._lock = threading.Lock()
 
     def hit(self, key: str) -> None:
         """Take one request from `key`'s bucket. Raises RateLimited when it is empty."""
+        self._take(key, 1.0)
+
+    def check(self, key: str) -> None:
+        """Raise RateLimited when `key`'s bucket is empty, taking nothing from it."""
+        self._take(key, 0.0)
+
+    def _take(self, key: str, cost: float) -> None:
         if self.per_minute <= 0:
             return
         rate = self.per_minute / 60.0
@@ -39,8 +55,30 @@ class RateLimiter:
             tokens = min(float(self.per_minute), tokens + (now - at) * rate)
             if tokens < 1.0:
                 self._buckets[key] = (tokens, now)
-                raise RateLimited(max(1, math.ceil((1.0 - tokens) / rate)))
-            self._buckets[key] = (tokens - 1.0, now)
+                raise RateLimited(max(1, math.ceil((1.0 - tokens) / rate)), self.what)
+            self._buckets[key] = (tokens - cost, now)
+
+
+def checked_question(text: str, max_chars: int) -> str:
+    """The question as answered (`core.text.clean_question`: no control or zero-width
+    characters, ends stripped), for both answer routes and every turn a follow-up merges.
+
+    Raises HTTPException 400 when it is not Unicode, is empty after cleaning, or is longer than
+    `max_chars` (GQA_MAX_QUESTION_CHARS).
+    """
+    try:
+        question = clean_question(text)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    if not question:
+        raise HTTPException(400, "the question is empty - ask a question")
+    if len(question) > max_chars:
+        raise HTTPException(
+            400,
+            f"question is {len(question)} characters, more than the {max_chars} allowed "
+            "(GQA_MAX_QUESTION_CHARS)",
+        )
+    return question
 
 
 class BodyLimit:

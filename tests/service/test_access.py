@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from tests.service.conftest import ADMIN, FIN, HR, STAFF, auth, service_settings
 
 
 @pytest.fixture
-def client(settings: Settings, corpus_store: QdrantStore) -> TestClient:
+def client(settings: Settings, corpus_store: QdrantStore) -> Iterator[TestClient]:
     app = create_app(
         settings,
         store=corpus_store,
@@ -32,7 +33,7 @@ def client(settings: Settings, corpus_store: QdrantStore) -> TestClient:
         service_settings=service_settings(),
     )
     with TestClient(app) as c:
-        yield c  # type: ignore[misc]
+        yield c
 
 
 def test_keys_file_yaml_maps_keys_to_groups(tmp_path: Path) -> None:
@@ -233,3 +234,26 @@ def test_related_lists_readable_documents_that_share_a_term_once_each() -> None:
     assert related(refusal, "2019年员工有几天年假？", hr, limit=1)[0].doc_id == "leave"
     nothing = Answer(None, True, NO_EVIDENCE, "…", passages=passages)
     assert related(nothing, "2019年员工有几天年假？", hr) == []
+
+
+def test_failed_keys_are_rate_limited_per_client_address(
+    settings: Settings, corpus_store: QdrantStore
+) -> None:
+    app = create_app(
+        settings,
+        store=corpus_store,
+        embedder=HashingEmbedder(),
+        service_settings=service_settings(auth_failures_per_minute=5),
+    )
+    with TestClient(app) as c:
+        codes = [c.get("/v1/models", headers=auth(f"guess{i}")).status_code for i in range(8)]
+        assert codes == [401] * 5 + [429] * 3
+        r = c.post("/v1/answer", json={"question": "年假有多少天？"}, headers=auth("guess9"))
+        assert r.status_code == 429 and int(r.headers["Retry-After"]) >= 1
+        assert r.json()["error"]["type"] == "rate_limit_error"
+        assert "failed API keys" in r.json()["error"]["message"]
+        # while the address is blocked even a right key waits, or guessing would find it
+        assert c.get("/v1/models", headers=auth(HR)).status_code == 429
+    with TestClient(app, client=("10.0.0.2", 50000)) as other:  # another address is unaffected
+        assert other.get("/v1/models", headers=auth(HR)).status_code == 200
+        assert other.get("/v1/models", headers=auth("guess")).status_code == 401

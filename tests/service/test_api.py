@@ -82,12 +82,18 @@ def test_english_refusal_message(client: TestClient) -> None:
     assert body["refused"] is True and body["message"] and body["message"].isascii()
 
 
-@pytest.mark.parametrize(
-    "payload", [{"question": ""}, {}, {"question": "x" * 2001}, {"question": 3}]
-)
-def test_bad_requests_are_422(client: TestClient, payload: dict) -> None:
+@pytest.mark.parametrize("payload", [{}, {"question": 3}, {"question": None}])
+def test_malformed_requests_are_422(client: TestClient, payload: dict) -> None:
     r = client.post("/v1/answer", json=payload)
-    assert r.status_code == 422
+    assert r.status_code == 422 and "question" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("question", "words"), [("", "empty"), ("  \n ", "empty"), ("x" * 2001, "2000 allowed")]
+)
+def test_bad_questions_are_400_like_chat(client: TestClient, question: str, words: str) -> None:
+    r = client.post("/v1/answer", json={"question": question})
+    assert r.status_code == 400 and words in r.json()["error"]["message"], r.text
 
 
 def test_unknown_document_is_404_and_health_reports_points(client: TestClient) -> None:

@@ -7,12 +7,17 @@ from typing import Any
 
 import openai
 import pytest
+from openai.types.chat import (
+    ChatCompletionMessageParam,
+    ChatCompletionToolChoiceOptionParam,
+    ChatCompletionToolParam,
+)
 
 from core.embedders import HashingEmbedder
 from core.settings import Settings
 from core.store import QdrantStore
 from service.app import create_app
-from service.chat import pieces
+from service.chat import approx_tokens, pieces
 from tests.service.conftest import FIN, HR, STAFF, serve, service_settings
 
 MODEL = "grounded-qa"
@@ -155,3 +160,57 @@ def test_stream_pieces_never_cut_a_marker() -> None:
         parts = list(pieces(text, size))
         assert "".join(parts) == text
         assert all(p.count("[") == p.count("]") for p in parts)
+
+
+ASK: list[ChatCompletionMessageParam] = [{"role": "user", "content": "年假要提前几天申请？"}]
+TOOLS: list[ChatCompletionToolParam] = [
+    {
+        "type": "function",
+        "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}},
+    }
+]
+
+
+def test_options_it_cannot_honour_are_400_not_ignored(base_url: str) -> None:
+    c = client(base_url, HR)
+    with pytest.raises(openai.BadRequestError, match="n=3 is not supported"):
+        c.chat.completions.create(model=MODEL, messages=ASK, n=3)
+    demands: list[ChatCompletionToolChoiceOptionParam] = [
+        "required",
+        {"type": "function", "function": {"name": "lookup"}},
+    ]
+    for choice in demands:
+        with pytest.raises(openai.BadRequestError, match="never calls tools"):
+            c.chat.completions.create(model=MODEL, messages=ASK, tools=TOOLS, tool_choice=choice)
+    allows: list[ChatCompletionToolChoiceOptionParam] = ["auto", "none"]
+    for auto in allows:  # the model may decline tools: answered as usual
+        done = c.chat.completions.create(
+            model=MODEL, messages=ASK, n=1, tools=TOOLS, tool_choice=auto
+        )
+        assert len(done.choices) == 1 and "3天" in (done.choices[0].message.content or "")
+
+
+def test_usage_counts_approximate_tokens(base_url: str) -> None:
+    done = client(base_url, HR).chat.completions.create(model=MODEL, messages=ASK)
+    usage = done.usage
+    assert usage is not None and usage.prompt_tokens == 10  # one per CJK character and symbol
+    content = done.choices[0].message.content or ""
+    assert usage.completion_tokens == approx_tokens(content) > 10
+    assert usage.total_tokens == usage.prompt_tokens + usage.completion_tokens
+    assert approx_tokens("The VPN client_id v2.1!") == 9  # runs of letters or digits, symbols
+
+
+def test_stream_include_usage_sends_a_last_chunk_with_usage(base_url: str) -> None:
+    c = client(base_url, HR)
+    plain = list(c.chat.completions.create(model=MODEL, messages=ASK, stream=True))
+    assert all(ch.usage is None and ch.choices for ch in plain)
+    chunks = list(
+        c.chat.completions.create(
+            model=MODEL, messages=ASK, stream=True, stream_options={"include_usage": True}
+        )
+    )
+    last, before = chunks[-1], chunks[-2]
+    assert last.choices == [] and last.usage is not None
+    assert before.choices[0].finish_reason == "stop" and before.usage is None
+    whole = c.chat.completions.create(model=MODEL, messages=ASK)
+    assert whole.usage is not None and last.usage.model_dump() == whole.usage.model_dump()
