@@ -30,7 +30,6 @@ from service.evidence import (
     QuestionTerms,
     Sentence,
     answers_kind,
-    contains,
     credit,
 )
 
@@ -86,7 +85,7 @@ FEATURES = (
     "wh_slot",  # the words around the question word frame something new in the sentence
 )
 # Bump when a feature's computation changes (the trainer's cache of feature rows is keyed by it).
-FEATURES_VERSION = 7
+FEATURES_VERSION = 8
 QUESTION_FEATURES = ("best_sentence", "top_dense")
 
 
@@ -169,7 +168,7 @@ def features(q: Question, s: Sentence, context: str, title: str) -> list[float]:
         return sum(w * credit(text, k) for k, w in plain.items()) / total if total else 1.0
 
     def crit(text: str) -> float:
-        return sum(contains(text, f) for f in critical) / len(critical) if critical else 1.0
+        return sum(t.has(text, f) for f in critical) / len(critical) if critical else 1.0
 
     cov_s, crit_s = cov(s.folded), crit(s.folded)
     kind = _kind_match(q, s.folded)

@@ -14,7 +14,7 @@ from core.records import Answer, Citation, Passage
 from core.settings import Settings
 from core.sparse import Bm25Encoder
 from core.store import Store
-from core.text import script_of
+from core.text import clean_question, script_of
 from service import answerability
 from service.evidence import QuestionTerms, Sentence, question_terms, select, split_sentences
 from service.generative import LlmClient, LlmError, build_messages, enforce
@@ -51,7 +51,9 @@ class AnswerEngine:
         )
 
     def answer(self, question: str, groups: Sequence[str] | None = None) -> Answer:
-        """A cited extractive answer, or a refusal whose message is in the question's script."""
+        """A cited extractive answer, or a refusal whose message is in the question's script.
+        Raises ValueError for a question that is not valid Unicode (`clean_question`)."""
+        question = clean_question(question)  # the HTTP edge has done it; eval calls this directly
         t0 = time.perf_counter()
         passages = self.retrieve(question, groups)
         t1 = time.perf_counter()

@@ -11,7 +11,7 @@ import functools
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import jieba.posseg
 from py_rust_stemmers import SnowballStemmer
@@ -141,10 +141,17 @@ class QuestionTerms:
     weights: dict[str, float]
     critical: tuple[tuple[str, str], ...]
     wants: tuple[str, ...] = ()
+    # the measure word after a critical number in the question (3 -> 年 in "入职满3年")
+    units: dict[str, str] = field(default_factory=dict)
 
     @property
     def total(self) -> float:
         return sum(self.weights.values())
+
+    def has(self, folded_text: str, critical: str) -> bool:
+        """A critical term occurs in the text (a number with the question's unit, or inside a
+        range the text states for that unit: 3 years is in "未满5年")."""
+        return contains(folded_text, critical, self.units.get(critical, ""))
 
 
 @dataclass(frozen=True)
@@ -181,9 +188,12 @@ def question_terms(question: str) -> QuestionTerms:
     critical: dict[str, str] = {}
     for m in _QUOTED.finditer(shown):
         critical.setdefault(fold(m.group(1)), m.group(1))
+    units: dict[str, str] = {}
     for m in _NUMBER.finditer(shown):
         if not _approximate(shown, m):
             critical.setdefault(m.group(0), m.group(0))
+            if unit := _unit_at(fold(shown), m.end()):
+                units.setdefault(m.group(0), unit)
     for m in _MODEL.finditer(folded):  # shown as the question spells it (X1, not x1)
         written = re.search(re.escape(m.group(0)), shown, re.IGNORECASE)
         critical.setdefault(m.group(0), written.group(0) if written else m.group(0))
@@ -211,7 +221,9 @@ def question_terms(question: str) -> QuestionTerms:
         and not QUESTION_WORDS.search(asked)
     ):
         wants = ("quantity", *wants)
-    return QuestionTerms(weights, tuple((shown_t, f) for f, shown_t in critical.items()), wants)
+    return QuestionTerms(
+        weights, tuple((shown_t, f) for f, shown_t in critical.items()), wants, units
+    )
 
 
 def _as_written(word: str, asked: str, shown: str) -> str:
@@ -236,7 +248,7 @@ def conflicts(terms: QuestionTerms, folded_sentence: str) -> tuple[str, ...]:
     shape (another year, the same model line with another number) and not the term itself."""
     out = []
     for shown, f in terms.critical:
-        if contains(folded_sentence, f):
+        if terms.has(folded_sentence, f):
             continue
         if _YEAR.fullmatch(f):
             rival = _YEAR.pattern
@@ -294,18 +306,23 @@ def credit(folded_text: str, term: str) -> float:
     return 0.5 * sum(ch in folded_text for ch in term) / len(term)
 
 
-def contains(folded_text: str, term: str) -> bool:
+def contains(folded_text: str, term: str, unit: str = "") -> bool:
     """Term occurs in the text; numbers must not be part of a longer number, and a small
     whole number also matches its Chinese numeral (7 and 七月, 12 and 十二); 第一 also matches
-    首 before a measure word (第一任校长 and 首任校长)."""
+    首 before a measure word (第一任校长 and 首任校长). A number asked with a `unit` (年 in
+    "满3年") does not match the same number with another unit (3月31日), and matches a range
+    the text states in that unit ("未满5年", "5至10年")."""
     if term[:1].isdigit():
-        if re.search(rf"(?<![\d.]){re.escape(term)}(?![\d])", folded_text) is not None:
-            return True
-        numeral = _chinese_numeral(term)
-        return numeral is not None and any(
-            re.search(rf"(?<![{_CN_DIGITS}]){n}(?![{_CN_DIGITS}])", folded_text) is not None
-            for n in numeral
-        )
+        if _YEAR.fullmatch(term):
+            unit = ""  # a year is a year whatever follows it (2023年, 2023届, 2023-24)
+        for m in re.finditer(rf"(?<![\d.]){re.escape(term)}(?![\d])", folded_text):
+            if not unit or _unit_at(folded_text, m.end()) in ("", unit):
+                return True
+        for n in _chinese_numeral(term) or ():
+            for m in re.finditer(rf"(?<![{_CN_DIGITS}]){n}(?![{_CN_DIGITS}])", folded_text):
+                if not unit or _unit_at(folded_text, m.end()) in ("", unit):
+                    return True
+        return bool(unit) and _in_range(folded_text, float(term.replace(",", "")), unit)
     if term == "第一" and term not in folded_text:
         return re.search(r"首[任届次位个家批部座架艘款]", folded_text) is not None
     return term in folded_text
@@ -322,6 +339,53 @@ def _chinese_numeral(term: str) -> tuple[str, ...] | None:
     else:
         written = ("" if tens == 1 else units[tens]) + "十" + (units[one] if one else "")
     return (written,)
+
+
+def _unit_at(folded_text: str, pos: int) -> str:
+    """The measure word right after a number ending at `pos` ('' when there is none)."""
+    rest = folded_text[pos : pos + 2].lstrip()
+    return rest[:1] if rest[:1] and rest[0] in _MEASURE else ""
+
+
+_CN_VALUE = {w: n for n in range(1, 100) for w in _chinese_numeral(str(n)) or ()}
+_AMOUNT = rf"(\d+(?:\.\d+)?|[{_CN_DIGITS}]{{1,3}})"
+# Bounds a clause puts on an amount in some unit (filled in with the unit): 未满5年 (< 5),
+# 满5年 / 5年以上 (>= 5), 超过5年 (> 5), 5年以下 / 5年以内 (<= 5), 5至10年 (5..10).
+_BOUNDS = (
+    ("<", r"(?:未满|不满|少于|低于|不足|不到|小于)\s*{a}\s*{u}"),
+    ("<=", r"{a}\s*{u}\s*(?:及以下|以下|以内|之内)"),
+    (">", r"(?:超过|高于|大于|多于|逾)\s*{a}\s*{u}"),
+    (">=", r"(?:(?<![未不])满|不少于|不低于|达到)\s*{a}\s*{u}|{a}\s*{u}\s*(?:及以上|或以上|以上)"),
+)
+_SPAN = r"{a}\s*{u}?\s*(?:至|到|-|~|—|－)\s*{a}\s*{u}"
+_CLAUSE = re.compile(r"[，,；;。！？!?\n]")
+
+
+def _amount(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return _CN_VALUE.get(text)
+
+
+def _in_range(folded_text: str, n: float, unit: str) -> bool:
+    """Some clause of the text bounds an amount in `unit` and `n` meets all its bounds."""
+    u = re.escape(unit)
+    tests = {"<": n.__lt__, "<=": n.__le__, ">": n.__gt__, ">=": n.__ge__}
+    for clause in _CLAUSE.split(folded_text):
+        found, ok = False, True
+        for m in re.finditer(_SPAN.format(a=_AMOUNT, u=u), clause):
+            lo, hi = _amount(m.group(1)), _amount(m.group(2))
+            if lo is not None and hi is not None:
+                found, ok = True, ok and lo <= n <= hi
+        for op, pattern in _BOUNDS:
+            for m in re.finditer(pattern.format(a=_AMOUNT, u=u), clause):
+                bound = _amount(next(g for g in m.groups() if g))
+                if bound is not None:
+                    found, ok = True, ok and tests[op](bound)
+        if found and ok:
+            return True
+    return False
 
 
 def split_sentences(passages: Sequence[Passage]) -> list[Sentence]:
@@ -400,9 +464,19 @@ def select(
         for s in candidates
         if s.passage.chunk.doc_id == first.passage.chunk.doc_id and not conflicts(terms, s.folded)
     ]
+
+    def whole_gain(s: Sentence) -> float:
+        # whole words only: "每年享有12天全薪病假" adds nothing to "年假要提前几天申请" (jieba
+        # cuts it 年 / 假要 / 提前 / 天 / 申请; single characters say little)
+        return sum(
+            w * max(0.0, float(contains(s.folded, t)) - covered.get(t, 0.0))
+            for t, w in terms.weights.items()
+            if len(t) > 1
+        )
+
     while same_doc and len(chosen) < max_sentences:
-        best = max(same_doc, key=lambda s: gain(s, covered))
-        if best in chosen or gain(best, covered) / terms.total < EXTRA_MIN_GAIN:
+        best = max(same_doc, key=whole_gain)
+        if best in chosen or whole_gain(best) / terms.total < EXTRA_MIN_GAIN:
             break
         chosen.append(best)
         covered = {t: max(c, credit(best.folded, t)) for t, c in covered.items()}
@@ -413,7 +487,7 @@ def select(
     covered = {t: max(c, about.get(t, 0.0)) for t, c in covered.items()}
     coverage = sum(w * covered[t] for t, w in plain.items()) / sum(plain.values()) if plain else 1.0
     context = " ".join([title, *(s.folded for s in _context(first, sentences))])
-    missing = tuple(shown for shown, f in terms.critical if not contains(context, f))
+    missing = tuple(shown for shown, f in terms.critical if not terms.has(context, f))
     # The best sentence naming another year or model than the one asked (X2's price for a
     # question about X1) means the evidence is about something else: the term counts as missing.
     missing += tuple(t for t in conflicts(terms, first.folded) if t not in missing)

@@ -149,7 +149,7 @@ def covers(question: str, quotes: Sequence[str], min_coverage: float) -> bool:
     """The cited spans hold every critical term of the question and enough of its terms."""
     terms = question_terms(question)
     text = fold("\n".join(quotes))
-    if any(not contains(text, f) for _, f in terms.critical):
+    if any(not terms.has(text, f) for _, f in terms.critical):
         return False
     if not terms.total:
         return True

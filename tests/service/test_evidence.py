@@ -132,6 +132,54 @@ def test_numbers_match_whole_numbers_only() -> None:
     assert ev.missing_critical == ("200",)
 
 
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("入职未满5年的员工每年享有10个工作日的带薪年假。", True),  # 3 < 5
+        ("入职满5年但未满10年的员工每年享有15个工作日的带薪年假。", False),
+        ("入职满10年及以上的员工每年享有20个工作日的带薪年假。", False),
+        ("结转的年假须在次年3月31日前休完。", False),  # 3 with another unit
+        ("工作满3年的员工可申请。", True),
+        ("工作三年以上。", True),  # its Chinese numeral, 以上 read as a bound too
+        ("服务年限在2至4年之间的员工。", True),
+        ("工作年限超过5年。", False),  # > 5
+    ],
+)
+def test_a_number_asked_with_a_unit_matches_that_unit_or_a_range_holding_it(
+    text: str, found: bool
+) -> None:
+    terms = question_terms("入职满3年的员工每年可以休几天带薪年假？")
+    assert terms.units == {"3": "年"}
+    assert terms.has(fold(text), "3") is found
+
+
+def test_the_tier_holding_the_asked_number_answers() -> None:
+    tiers = (
+        "入职满5年但未满10年的员工每年享有15个工作日的带薪年假。"
+        "入职满10年及以上的员工每年享有20个工作日的带薪年假。"
+    )
+    short = "入职未满5年的员工每年享有10个工作日的带薪年假。"
+    text, reason = answer_of("入职满6年的员工每年可以休几天带薪年假？", tiers + short)
+    assert reason is None and text.startswith("入职满5年但未满10年")
+    ev = evidence("入职满3年的员工每年可以休几天带薪年假？", tiers)
+    assert ev.missing_critical == ("3",)  # no tier here holds 3 years: refuse, do not guess
+
+
+def test_a_year_matches_whatever_follows_it() -> None:
+    terms = question_terms("2023年的营收是多少？")
+    assert terms.has(fold("2023届毕业生"), "2023")
+    assert terms.has(fold("2023-24财年"), "2023")
+
+
+def test_further_sentences_must_add_whole_words_of_the_question() -> None:
+    # jieba cuts 年假要 into 年 / 假要: a sentence with 每年 and 12天 adds no real word
+    ev = evidence(
+        "年假要提前几天申请？",
+        "星河科技员工每年享有12天全薪病假。员工须至少提前3个工作日在系统中提交休假申请。",
+    )
+    assert [s.text for s in ev.sentences] == ["员工须至少提前3个工作日在系统中提交休假申请。"]
+
+
 def test_same_sentence_in_overlapping_chunks_is_used_once() -> None:
     ps = passages("甲句。乙句。")
     dup = Passage(Chunk("d", 1, "乙句。丙句。", 3, 9, "d", "d", ("everyone",)), 0.5, 0.7)
