@@ -84,7 +84,8 @@ class Root:
         """Stable document id of a file: '<folder name>/<path in folder>' or the file name."""
         if self.path.is_file():
             return file.name
-        return f"{self.path.name}/{file.relative_to(self.path).as_posix()}"
+        # resolve(): `.` and `..` have no name of their own (ids would start with '/')
+        return f"{self.path.resolve().name}/{file.relative_to(self.path).as_posix()}"
 
 
 @dataclass(frozen=True)

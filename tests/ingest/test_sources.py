@@ -148,6 +148,14 @@ def test_hidden_files_and_folders_are_skipped_and_files_come_sorted(tmp_path: Pa
     assert [i.doc_id for i in read(corpus)] == ["c/a/z.txt", "c/b.txt"]
 
 
+def test_a_folder_given_as_dot_is_named_by_its_real_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = write(tmp_path / "c", {"a.txt": "甲。"})
+    monkeypatch.chdir(corpus)
+    assert [i.doc_id for i in read(Path("."))] == ["c/a.txt"]
+
+
 # -- size limit ----------------------------------------------------------------------------
 
 
