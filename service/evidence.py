@@ -96,6 +96,12 @@ _CN_DIGITS = "零〇一二两三四五六七八九十百千万亿半"
 _MEASURE = "个天年月周人元万亿倍次名岁位项家台件种条所座场届辆吨米克公里小时分钟秒%‰"
 # Answer values: an Arabic number (with what follows it), or a Chinese numeral before a measure word.
 _VALUE = re.compile(rf"(\d+(?:[.,]\d+)*)\s*(\S?)|([{_CN_DIGITS}]+)(?=[{_MEASURE}])")
+# An amount of money: a currency sign before the number, or a currency word after it.
+_MONEY = re.compile(
+    r"(?:[$¥€£￥]|nt\$|us\$|hk\$|rmb|usd|hkd|新台币|人民币|港币)\s*(?P<n>\d+(?:[.,]\d+)*)|"
+    r"(?P<n2>\d+(?:[.,]\d+)*)\s*(?:[万亿千百]\s*)?"
+    r"(?:元|美元|港元|欧元|英镑|日元|块|dollars?|yuan|euros?|pounds?|rmb|usd|hkd)"
+)
 _MONTHS = r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b"
 _WEEKDAYS = r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|周[一二三四五六日]|星期|週"
 # What kind of answer a question asks for.
@@ -103,6 +109,13 @@ _WANTS = {
     "quantity": re.compile(
         # 几月 and 几号 ask for a date, 几个月 for a quantity
         r"多少|几[个天年次位名岁小周项种家台]|多久|多长|多大|多高|多远|how (?:many|much|long|old|far)|what (?:percentage|number|amount)"
+    ),
+    # a price or a cost: the answer is an amount of money, not a count ("卖多少钱" is not
+    # answered by "销量为9,500台")
+    "money": re.compile(
+        r"多少钱|價錢|价钱|价格|價格|售价|售價|票价|票價|多少元|什么价|"
+        r"how much (?:does|do|did|is|are|was|were|will)\b.{0,60}\b(?:cost|charge|pay)|"
+        r"\bprice\b|\bcost of\b"
     ),
     "date": re.compile(
         r"何时|什么时候|哪一?年|哪一?天|几月|几号|日期|(?<!长)(?<!少)(?<!段)时间|when\b|what (?:date|year|day)"
@@ -278,6 +291,11 @@ def answers_kind(terms: QuestionTerms, folded_sentence: str) -> bool:
         if kind == "date":
             named = re.search(f"{_MONTHS}|{_WEEKDAYS}", folded_sentence) is not None
             found = named or any(k == "date" for k, _ in values)
+        elif kind == "money":
+            found = any(
+                (m.group("n") or m.group("n2")) not in asked
+                for m in _MONEY.finditer(folded_sentence)
+            )
         else:
             found = any(k == "quantity" for k, _ in values)
         if not found:
@@ -494,7 +512,7 @@ def select(
     if score_of is not None:
         # With a model, only a quantity must show as a number: a date may be an era, a season
         # or a time of day ("宋代", "当天下午"), which the model's kind_match feature weighs.
-        terms = replace(terms, wants=tuple(k for k in terms.wants if k == "quantity"))
+        terms = replace(terms, wants=tuple(k for k in terms.wants if k != "date"))
     kind = any(answers_kind(terms, s.folded) for s in chosen)
     return Evidence(tuple(sorted(chosen, key=lambda s: s.start)), coverage, missing, kind, p_first)
 

@@ -232,6 +232,25 @@ def test_critical_terms_must_be_near_the_answer_not_anywhere_in_the_document() -
     assert decide(ev, 0.8, 0.45, 0.0).reason == NOT_COVERED
 
 
+@pytest.mark.parametrize(
+    ("question", "sentence", "answers"),
+    [
+        ("Orion R300 在台湾卖多少钱？", "R300在台湾的销量为9,500台。", False),  # a count
+        ("Orion R300 在台湾卖多少钱？", "R300在台湾售价为新台币18,900元。", True),
+        ("R300 的價格是多少？", "R300 售價 NT$18,900。", True),
+        ("How much does the Aurora L5 cost?", "The Aurora L5 sold 2,999 units.", False),
+        ("How much does the Aurora L5 cost?", "The Aurora L5 retails for 2,999 yuan.", True),
+        ("What is the retail price of the L7?", "It sells for $299.", True),
+    ],
+)
+def test_a_price_question_needs_an_amount_of_money(
+    question: str, sentence: str, answers: bool
+) -> None:
+    terms = question_terms(question)
+    assert "money" in terms.wants
+    assert answers_kind(terms, fold(sentence)) is answers
+
+
 def test_headings_are_context_not_answers() -> None:
     text = "2025年假期安排\n春节假期共放假8天。"
     ev = evidence("2025年春节放假几天？", text)
