@@ -96,6 +96,16 @@ _CN_DIGITS = "零〇一二两三四五六七八九十百千万亿半"
 _MEASURE = "个天年月周人元万亿倍次名岁位项家台件种条所座场届辆吨米克公里小时分钟秒%‰"
 # Answer values: an Arabic number (with what follows it), or a Chinese numeral before a measure word.
 _VALUE = re.compile(rf"(\d+(?:[.,]\d+)*)\s*(\S?)|([{_CN_DIGITS}]+)(?=[{_MEASURE}])")
+# The period a rate is given per: a question asking per day is not answered by a monthly figure.
+_PERIODS = {
+    "day": re.compile(
+        r"每天|每日|每个?工作日|/天|/日|\bper day\b|\bdaily\b|\beach day\b|\ba day\b"
+    ),
+    "week": re.compile(r"每周|每星期|/周|\bper week\b|\bweekly\b|\beach week\b|\ba week\b"),
+    "month": re.compile(r"每月|每个月|/月|\bper month\b|\bmonthly\b|\beach month\b|\ba month\b"),
+    "year": re.compile(r"每年|/年|\bper (?:year|annum)\b|\bannually\b|\byearly\b|\beach year\b"),
+    "once": re.compile(r"一次性|\bone-(?:time|off)\b"),
+}
 # An amount of money: a currency sign before the number, or a currency word after it.
 _MONEY = re.compile(
     r"(?:[$¥€£￥]|nt\$|us\$|hk\$|rmb|usd|hkd|新台币|人民币|港币)\s*(?P<n>\d+(?:[.,]\d+)*)|"
@@ -156,6 +166,8 @@ class QuestionTerms:
     wants: tuple[str, ...] = ()
     # the measure word after a critical number in the question (3 -> 年 in "入职满3年")
     units: dict[str, str] = field(default_factory=dict)
+    # the period a rate is asked per, as written ("每天" in "每天的午餐补助是多少"), and its kind
+    period: tuple[str, str] | None = None
 
     @property
     def total(self) -> float:
@@ -234,8 +246,16 @@ def question_terms(question: str) -> QuestionTerms:
         and not QUESTION_WORDS.search(asked)
     ):
         wants = ("quantity", *wants)
+    period = next(
+        (
+            (_as_written(hit.group(0), asked, shown), kind)
+            for kind, rx in _PERIODS.items()
+            if (hit := rx.search(asked))
+        ),
+        None,
+    )
     return QuestionTerms(
-        weights, tuple((shown_t, f) for f, shown_t in critical.items()), wants, units
+        weights, tuple((shown_t, f) for f, shown_t in critical.items()), wants, units, period
     )
 
 
@@ -258,7 +278,8 @@ def _approximate(shown: str, m: re.Match[str]) -> bool:
 
 def conflicts(terms: QuestionTerms, folded_sentence: str) -> tuple[str, ...]:
     """The question's critical terms that the sentence contradicts: it names a rival of the same
-    shape (another year, the same model line with another number) and not the term itself."""
+    shape (another year, the same model line with another number) and not the term itself; and
+    the period a rate is asked per, when the sentence gives the rate per another period."""
     out = []
     for shown, f in terms.critical:
         if terms.has(folded_sentence, f):
@@ -270,6 +291,11 @@ def conflicts(terms: QuestionTerms, folded_sentence: str) -> tuple[str, ...]:
         else:
             continue
         if re.search(rival, folded_sentence):
+            out.append(shown)
+    if terms.period is not None:  # 每月 800元 does not answer 每天多少
+        shown, kind = terms.period
+        named = {k for k, rx in _PERIODS.items() if rx.search(folded_sentence)}
+        if named and kind not in named:
             out.append(shown)
     return tuple(out)
 

@@ -251,6 +251,17 @@ def test_a_price_question_needs_an_amount_of_money(
     assert answers_kind(terms, fold(sentence)) is answers
 
 
+def test_a_rate_asked_per_day_is_not_answered_by_a_monthly_one() -> None:
+    terms = question_terms("台北辦公室員工每天的午餐補助是多少？")
+    assert terms.period == ("每天", "day")
+    assert conflicts(terms, fold("台北辦公室員工每月可領取新台幣800元的網路補貼。")) == ("每天",)
+    assert conflicts(terms, fold("台北辦公室員工每日午餐補助為新台幣120元。")) == ()
+    assert conflicts(terms, fold("午餐補助為新台幣120元。")) == ()  # no period named: no rival
+    ev = evidence("每天的午餐补助是多少？", "员工每月可领取800元的网络补贴。")
+    assert decide(ev, 0.8, 0.0, 0.0).missing == ("每天",)
+    assert question_terms("What is the monthly phone allowance?").period == ("monthly", "month")
+
+
 def test_headings_are_context_not_answers() -> None:
     text = "2025年假期安排\n春节假期共放假8天。"
     ev = evidence("2025年春节放假几天？", text)
