@@ -2,7 +2,10 @@
 report (JSON, Markdown, HTML). Also `calibrate`, and `compare`, `gate`, `html` on reports.
 
 Exit codes of `run`: 0 every question answered, 1 some questions failed (listed in
-meta.errors; the report is written without them), 2 configuration, service or store error.
+meta.errors; the report is written without them) or some corpus files failed to ingest (listed
+in meta.ingest.failed, on stderr and in report.md), 2 configuration, dataset, service or store
+error (checked before anything runs where possible: the question file, --out, --write), or a
+corpus of which nothing could be ingested.
 """
 
 from __future__ import annotations
@@ -38,7 +41,9 @@ def _parser() -> argparse.ArgumentParser:
         "--dataset", type=Path, required=True, help="folder with questions.jsonl + corpus"
     )
     r.add_argument("--out", type=Path, help="report folder (default DATA_DIR/eval-runs/NAME)")
-    r.add_argument("--limit", type=int, help="only the first N questions")
+    r.add_argument(
+        "--limit", type=_positive, metavar="N", help="only the first N questions (N >= 1)"
+    )
     r.add_argument(
         "--url", help="ask the service at this URL over HTTP (default: the engine in process)"
     )
@@ -48,8 +53,10 @@ def _parser() -> argparse.ArgumentParser:
         dest="ingest",
         action="store_const",
         const=True,
-        help="sync the corpus first (default in process; with --url: upload it and run an "
-        "ingest job through the admin API)",
+        help="sync the corpus first (default in process; with --url: upload it as "
+        "eval-NAME.jsonl and run an ingest job through the admin API; the eval-*.jsonl uploads "
+        "of other datasets are deleted from the service first, so that one dataset's eval "
+        "documents are indexed at a time; other uploads and configured sources stay)",
     )
     ing.add_argument(
         "--no-ingest",
@@ -85,7 +92,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--judge-model", default="default", help="model name for --judge-url")
     c = sub.add_parser("calibrate", help="sweep the refusal threshold with cross-validation")
     c.add_argument("--dataset", type=Path, required=True)
-    c.add_argument("--folds", type=int, default=5)
+    c.add_argument(
+        "--folds",
+        type=_at_least_2,
+        default=5,
+        help="cross-validation folds, 2 or more (default 5; fewer when a kind of question has "
+        "fewer questions, with a note)",
+    )
     c.add_argument(
         "--threshold",
         choices=sorted(KNOBS),
@@ -105,6 +118,13 @@ def _positive(value: str) -> int:
     n = int(value)
     if n < 1:
         raise argparse.ArgumentTypeError(f"must be 1 or more, got {n}")
+    return n
+
+
+def _at_least_2(value: str) -> int:
+    n = int(value)
+    if n < 2:
+        raise argparse.ArgumentTypeError(f"must be 2 or more, got {n}")
     return n
 
 
@@ -145,6 +165,8 @@ def _delegate(command: str, rest: list[str]) -> int:
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     ds = datasets.load(args.dataset, args.limit)
+    out = args.out or settings.data_dir / "eval-runs" / ds.name
+    report.check_out(out)  # before the run: a bad --out must not lose it
     progress = sys.stderr.isatty()
     if args.url:
         with ServiceClient(
@@ -175,19 +197,24 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         )
         summary = summarize(records, judge=judge)
         meta["judge"] = {"name": judge.name, "calls": judge.calls, "fallbacks": judge.fallbacks}
-    out = args.out or settings.data_dir / "eval-runs" / ds.name
     js, md, page = report.write_all(out, meta, summary, records)
     print(report.markdown(meta, summary, records))
     print(
         f"{meta['concurrency']} at a time: {meta['questions_per_s']} questions/s; "
         f"wrote {js}, {md} and {page}"
     )
+    failed = report.ingest_failures(meta)
+    if failed:
+        print(
+            f"error: {len(failed)} corpus files (or records) failed to ingest and are not in "
+            f"the index (meta.ingest.failed): {report.describe_failures(failed, 5)}",
+            file=sys.stderr,
+        )
     for err in meta["errors"]:
         print(f"error: question {err['id']}: {err['message']}", file=sys.stderr)
     if meta["errors"]:
         print(f"error: {len(meta['errors'])} questions failed (meta.errors)", file=sys.stderr)
-        return 1
-    return 0
+    return 1 if failed or meta["errors"] else 0
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from core.errors import ConfigError
 from eval.datasets import Dataset
+from eval.report import describe_failures
 
 log = logging.getLogger(__name__)
 RETRY_STATUSES = (429, 503)
@@ -137,33 +138,89 @@ class ServiceClient:
             )
 
     def answer(self, question: str, include_passages: bool = True) -> dict[str, Any]:
-        """The /v1/answer body. Raises QuestionFailed (after retries, or on any other error)."""
+        """The /v1/answer body (a JSON object). Raises QuestionFailed (after retries, on any
+        other status, or when the body is not a JSON object)."""
         payload = {"question": question, "include_passages": include_passages}
         r = self.request("POST", "/v1/answer", json=payload)
         if r.status_code != 200:
             raise QuestionFailed(f"POST /v1/answer: HTTP {r.status_code}: {_detail(r)}")
-        body: dict[str, Any] = r.json()
+        body: dict[str, Any] = _json_object(r, "POST /v1/answer")
         return body
 
     def document_text(self, doc_id: str) -> str | None:
-        """A document's stored text (None when absent or not readable with the key); cached."""
+        """A document's stored text (None when absent or not readable with the key); cached.
+        Raises QuestionFailed on another status or a body without a text."""
         with self._texts_lock:
             if doc_id in self._texts:
                 return self._texts[doc_id]
-        r = self.request("GET", f"/v1/documents/{quote(doc_id, safe='/')}")
+        path = f"/v1/documents/{quote(doc_id, safe='/')}"
+        r = self.request("GET", path)
         if r.status_code not in (200, 404):
-            raise QuestionFailed(f"GET /v1/documents/{doc_id}: HTTP {r.status_code}: {_detail(r)}")
-        text = str(r.json()["text"]) if r.status_code == 200 else None
+            raise QuestionFailed(f"GET {path}: HTTP {r.status_code}: {_detail(r)}")
+        text = None
+        if r.status_code == 200:
+            text = _json_object(r, f"GET {path}").get("text")
+            if not isinstance(text, str):
+                raise QuestionFailed(f"GET {path}: the body has no 'text' string")
         with self._texts_lock:
             self._texts[doc_id] = text
         return text
 
     # --- ingestion through the admin API ----------------------------------------------------
     def ingest(self, dataset: Dataset, progress: bool = False) -> dict[str, Any]:
-        """Upload the corpus as one JSONL file and sync the service's uploads in an admin job;
-        wait for it. Returns the job's summary with its id and state. Raises ConfigError."""
+        """Upload the corpus as one JSONL file (`upload_name`) and sync the service's uploads
+        in an admin job; wait for it. Returns the job's summary with its id and state.
+
+        One eval dataset at a time: a job syncs every uploaded file, so the eval uploads of
+        other datasets (other eval-*.jsonl files) would be answered from too. Each is replaced
+        by a one-record placeholder before the job and that record deleted after it, which
+        deletes the file (the admin API deletes an upload with its only record). Other uploads
+        and configured sources are left as they are. `failed` lists only this corpus's
+        failures. Raises ConfigError, also when no document of the corpus was indexed.
+        """
         name = upload_name(dataset)
         data, local_failures = corpus_jsonl(dataset.corpus)
+        if not data.strip():
+            raise ConfigError(
+                f"no document of {dataset.corpus} could be read ({len(local_failures)} failed: "
+                f"{describe_failures(local_failures)}) - fix the corpus files"
+            )
+        folder = self._upload(name, data, "upload the corpus")
+        ours = f"{folder}/{name}"
+        stale, removed, jobs = self._eval_uploads(folder, ours)[1], [], []
+        for _ in range(2):  # the 2nd round: earlier uploads indexed only by the 1st job
+            for other in stale:
+                self._upload(other, _placeholder(other), "replace an earlier eval upload")
+            jobs.append(self._run_job(progress))
+            for other in stale:
+                self._delete(_placeholder_id(other))
+            removed += stale
+            indexed, stale = self._eval_uploads(folder, ours)
+            if not stale:
+                break
+        if stale:
+            raise ConfigError(
+                f"earlier eval uploads {', '.join(stale)} are still indexed on {self.url} - "
+                "delete them in the service's upload folder and run an ingest job"
+            )
+        job = jobs[-1]
+        summary = dict(job.get("summary") or {})
+        failed = [f for f in summary.get("failed") or [] if _concerns(str(f.get("file")), ours)]
+        summary.update(job=job["id"], state=job["state"], upload=name, failed=failed)
+        summary.update(documents=indexed, removed_uploads=sorted(set(removed)))
+        if len(jobs) > 1:
+            summary["jobs"] = [j["id"] for j in jobs]
+        if local_failures:
+            summary["failed_locally"] = local_failures
+        if not indexed:
+            raise ConfigError(
+                f"no document of {dataset.corpus} was indexed by ingest job {job['id']} on "
+                f"{self.url} ({describe_failures(failed)}) - fix the corpus files"
+            )
+        return summary
+
+    def _upload(self, name: str, data: bytes, what: str) -> str:
+        """PUT an upload; returns the name of the service's upload folder (its doc ids' start)."""
         r = self.request(
             "PUT",
             f"/v1/admin/uploads/{quote(name)}",
@@ -171,16 +228,44 @@ class ServiceClient:
             content=data,
             headers={"Content-Type": "application/octet-stream"},
         )
-        self._admin_ok(r, "upload the corpus")
-        job = self._start_job()
-        job = self._wait(job, progress)
+        self._admin_ok(r, what)
+        try:
+            doc_id = str(r.json()["doc_id"])
+        except (ValueError, KeyError, TypeError):
+            raise ConfigError(f"{self.url} answered the upload without its doc_id") from None
+        return doc_id.removesuffix(f"/{name}")
+
+    def _eval_uploads(self, folder: str, ours: str) -> tuple[int, list[str]]:
+        """(documents of the upload `ours`, other eval-*.jsonl uploads with indexed documents)."""
+        r = self.request("GET", "/v1/admin/documents", role="admin")
+        self._admin_ok(r, "list the documents")
+        docs = r.json()
+        if not isinstance(docs, list):
+            raise ConfigError(f"{self.url}: GET /v1/admin/documents is not a list")
+        files = [d.get("file") for d in docs if isinstance(d, dict)]
+        pattern = re.compile(re.escape(folder) + r"/(eval-[^/]*\.jsonl)")
+        others = {m[1] for f in files if f != ours and (m := pattern.fullmatch(str(f)))}
+        return sum(f == ours for f in files), sorted(others)
+
+    def _delete(self, doc_id: str) -> None:
+        """Delete a document (404: already gone); waits while a job runs (409)."""
+        deadline = time.monotonic() + self.job_timeout
+        while True:
+            r = self.request("DELETE", f"/v1/admin/documents/{quote(doc_id)}", role="admin")
+            if r.status_code in (204, 404):
+                return
+            if r.status_code != 409 or time.monotonic() > deadline:
+                raise ConfigError(
+                    f"could not delete {doc_id!r} on {self.url}: HTTP {r.status_code}: {_detail(r)}"
+                )
+            time.sleep(1.0)
+
+    def _run_job(self, progress: bool) -> dict[str, Any]:
+        """Start a job syncing the uploads and wait for it; ConfigError when it failed."""
+        job = self._wait(self._start_job(), progress)
         if job["state"] == "failed":
             raise ConfigError(f"ingest job {job['id']} on {self.url} failed: {job.get('error')}")
-        summary = dict(job.get("summary") or {})
-        summary.update(job=job["id"], state=job["state"], upload=name)
-        if local_failures:
-            summary["failed_locally"] = local_failures
-        return summary
+        return job
 
     def _admin_ok(self, r: httpx.Response, what: str) -> None:
         if r.status_code in (200, 202):
@@ -224,6 +309,25 @@ class ServiceClient:
         return job
 
 
+def _placeholder_id(upload: str) -> str:
+    return f"eval-placeholder-{upload}"
+
+
+def _placeholder(upload: str) -> bytes:
+    """One record replacing an earlier eval upload, so that deleting it deletes the file."""
+    text = f"Placeholder for {upload}, deleted by the eval once an ingest job has indexed it."
+    return json.dumps({"id": _placeholder_id(upload), "text": text}).encode() + b"\n"
+
+
+def _concerns(failed_file: str, upload: str) -> bool:
+    """Whether a job's failure (a file, a folder 'x/' or '' for the whole root) is `upload`'s."""
+    return (
+        failed_file == upload
+        or (failed_file.endswith("/") or not failed_file)
+        and (upload.startswith(failed_file))
+    )
+
+
 def upload_name(dataset: Dataset) -> str:
     """The upload's file name: one per dataset, so a rerun replaces it (and what it removed goes)."""
     slug = re.sub(r"[^A-Za-z0-9_-]+", "-", dataset.name).strip("-") or "dataset"
@@ -256,6 +360,18 @@ def corpus_jsonl(corpus: Path) -> tuple[bytes, list[dict[str, str]]]:
             rec["acl"] = list(d.acl)
         lines.append(json.dumps(rec, ensure_ascii=False))
     return ("\n".join(lines) + "\n").encode("utf-8"), failures
+
+
+def _json_object(r: httpx.Response, what: str) -> dict[str, Any]:
+    """The response's JSON object; QuestionFailed naming `what` when it is not one."""
+    try:
+        body = r.json()
+    except ValueError:  # also a body that is not UTF-8
+        kind = r.headers.get("Content-Type", "no content type")
+        raise QuestionFailed(f"{what}: the body is not JSON ({kind}): {r.text[:80]!r}") from None
+    if not isinstance(body, dict):
+        raise QuestionFailed(f"{what}: the body is a JSON {type(body).__name__}, not an object")
+    return body
 
 
 def _retry_after(r: httpx.Response) -> float:

@@ -1,7 +1,8 @@
 """Run a question set against the answer engine, in process or over HTTP, and grade every answer.
 
 Questions are asked by a bounded thread pool (`concurrency` workers); records come back in
-question order. A question whose request fails for good (an HTTP error after retries) has no
+question order. A question whose request fails for good (an HTTP error after retries, or a body
+that is not an answer: not JSON, not an object, a citation or passage missing a key) has no
 record: it is listed in meta["errors"] with its id and message. Other errors stop the run.
 """
 
@@ -21,11 +22,13 @@ from tqdm import tqdm
 
 from core.citations import problems
 from core.embedders import Embedder, make_embedder
+from core.errors import ConfigError
 from core.settings import Settings
 from core.store import Store, open_store
 from eval.datasets import Dataset, Question
 from eval.http_client import QuestionFailed, ServiceClient
 from eval.metrics import Record, summarize
+from eval.report import describe_failures
 from ingest.pipeline import Ingestor
 from service.answering import AnswerEngine
 
@@ -83,6 +86,7 @@ def run(
             meta["ingest"] = (
                 Ingestor(s, store, embedder).sync([dataset.corpus], progress=progress).to_dict()
             )
+            check_ingested(dataset, meta["ingest"])
         store.check_embedder(embedder.name, embedder.dim)
         shared = thread_safe(s, store) if concurrency > 1 else store
         engine = AnswerEngine(s, shared, embedder)
@@ -97,6 +101,18 @@ def run(
         store.close()
     meta["seconds"] = round(time.perf_counter() - t0, 2)
     return meta, summarize(records), records
+
+
+def check_ingested(dataset: Dataset, summary: Mapping[str, Any]) -> None:
+    """Raise ConfigError when an in-process sync left no document of the corpus indexed."""
+    if any(summary.get(k) for k in ("new", "changed", "unchanged")):
+        return
+    failed = list(summary.get("failed") or [])
+    raise ConfigError(
+        f"no document of {dataset.corpus} could be ingested"
+        + (f" ({len(failed)} failed; {describe_failures(failed)})" if failed else " (it is empty)")
+        + " - fix the corpus files"
+    )
 
 
 def run_url(
@@ -212,20 +228,57 @@ def ask(engine: AnswerEngine, q: Question, text_of: Callable[[str], str | None])
 
 def ask_url(client: ServiceClient, q: Question) -> Record:
     """Ask the service one question (with its retrieved passages) and check its citations
-    against the documents it serves. Raises QuestionFailed."""
+    against the documents it serves. Raises QuestionFailed, also when the body is not an
+    answer (a field missing or of the wrong type)."""
     t = time.perf_counter()
     body = client.answer(q.question, include_passages=True)
     latency = (time.perf_counter() - t) * 1000
+    try:
+        answer, refused, reason, citations, retrieved = _answer_fields(body)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise QuestionFailed(f"POST /v1/answer: not an answer body ({exc})") from None
     return record(
         q,
-        answer=body.get("answer"),
-        refused=bool(body.get("refused")),
-        reason=body.get("reason"),
-        citations=list(body.get("citations") or []),
-        retrieved=[{"doc_id": p["doc_id"], "text": p["text"]} for p in body.get("passages") or []],
+        answer=answer,
+        refused=refused,
+        reason=reason,
+        citations=citations,
+        retrieved=retrieved,
         latency_ms=latency,
         text_of=client.document_text,
     )
+
+
+# what core.citations and eval.metrics read of a citation, with its type
+_CITATION_KEYS = {"n": int, "doc_id": str, "quote": str, "start": int, "end": int}
+
+
+def _answer_fields(
+    body: Mapping[str, Any],
+) -> tuple[str | None, bool, str | None, list[dict[str, Any]], list[dict[str, str]]]:
+    """(answer, refused, reason, citations, passages) of an /v1/answer body, checked.
+
+    Raises KeyError, TypeError or ValueError naming what is wrong."""
+    answer, refused, reason = body.get("answer"), body.get("refused"), body.get("reason")
+    if not isinstance(refused, bool):
+        raise TypeError(f"'refused' is {refused!r}, not true or false")
+    for name, value in (("answer", answer), ("reason", reason)):
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"{name!r} is {type(value).__name__}, not text")
+    citations = body.get("citations") or []
+    passages = body.get("passages") or []
+    for name, items in (("citations", citations), ("passages", passages)):
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            raise TypeError(f"{name!r} is not a list of objects")
+    for c in citations:
+        for key, kind in _CITATION_KEYS.items():
+            if not isinstance(c.get(key), kind) or isinstance(c.get(key), bool):
+                raise ValueError(f"a citation's {key!r} is {c.get(key)!r}")
+    for p in passages:
+        if not isinstance(p.get("doc_id"), str) or not isinstance(p.get("text"), str):
+            raise ValueError("a passage lacks 'doc_id' or 'text'")
+    retrieved = [{"doc_id": p["doc_id"], "text": p["text"]} for p in passages]
+    return answer, refused, reason, list(citations), retrieved
 
 
 def thread_safe(settings: Settings, store: Store) -> Store:

@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+import pytest
+
 from eval.calibrate import best, cross_validate, outcome, write_setting
 from eval.metrics import Record
 
@@ -55,3 +57,19 @@ def test_write_setting_keeps_other_lines(tmp_path: Path) -> None:
     env.write_text("GQA_PORT=9000\nGQA_MIN_COVERAGE=0.1\n")
     write_setting(env, "GQA_MIN_COVERAGE", 0.45)
     assert env.read_text().splitlines() == ["GQA_PORT=9000", "GQA_MIN_COVERAGE=0.45"]
+
+
+def test_folds_are_stratified_so_each_holds_both_kinds() -> None:
+    # 3 unanswerable among 30: an unstratified split can leave a fold without one
+    records = [rec(i, True, 0.6) for i in range(27)] + [rec(100 + i, False, 0.1) for i in range(3)]
+    for seed in range(20):
+        chosen, cv = cross_validate(records, folds=3, seed=seed)
+        assert len(chosen) == 3 and all(0.1 < t <= 0.6 for t in chosen), seed
+        assert cv.correct == 1.0
+
+
+def test_too_few_records_or_folds_is_refused() -> None:
+    with pytest.raises(ValueError, match="2 or more folds"):
+        cross_validate(RECORDS, folds=1)
+    with pytest.raises(ValueError, match="at least 5 records"):
+        cross_validate(RECORDS[:4], folds=5)

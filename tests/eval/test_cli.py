@@ -139,3 +139,137 @@ def test_an_llm_judge_regrades_support_and_is_recorded(env: Path) -> None:
     assert report["meta"]["judge"]["fallbacks"] == 0
     assert report["summary"]["grounding_rate"] == 0.0
     assert report["summary"]["verbatim_rate"] == 1.0  # the quotes are still exact
+
+
+# --- checks before anything runs ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["run", "--limit", "0"],
+        ["run", "--limit", "-1"],
+        ["calibrate", "--folds", "0"],
+        ["calibrate", "--folds", "-2"],
+        ["calibrate", "--folds", "1"],
+    ],
+)
+def test_limit_and_folds_out_of_range_are_usage_errors(
+    env: Path, argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main([*argv, "--dataset", str(env)])
+    assert exc.value.code == 2
+    assert "or more, got" in capsys.readouterr().err
+
+
+def nothing_ran(env: Path) -> bool:
+    """No store was opened: the check came before the run."""
+    return not (env / "data" / "eval").exists()
+
+
+@pytest.mark.parametrize("command", ["run", "calibrate"])
+def test_questions_not_in_utf8_exit_2_before_the_run(
+    env: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_dataset(env / "set")
+    lines = (env / "set" / "questions.jsonl").read_text(encoding="utf-8")
+    (env / "set" / "questions.jsonl").write_bytes(lines.encode("gbk"))
+    assert main([command, "--dataset", str(env / "set")]) == 2
+    assert "questions.jsonl:1: not UTF-8" in capsys.readouterr().err
+    assert nothing_ran(env)
+
+
+def test_a_repeated_question_id_exits_2_naming_it(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_dataset(env / "set")
+    with (env / "set" / "questions.jsonl").open("a", encoding="utf-8") as f:
+        f.write(json.dumps({"id": "vpn", "question": "VPN?", "answerable": False}) + "\n")
+    assert main(["run", "--dataset", str(env / "set")]) == 2
+    err = capsys.readouterr().err
+    assert f":{len(QUESTIONS) + 1}: question id 'vpn' repeats the id of line 3" in err
+    assert nothing_ran(env)
+
+
+@pytest.mark.parametrize("bad", ["/proc/nope", "a-file", "a-file/below"])
+def test_an_out_folder_that_cannot_be_written_exits_2_before_the_run(
+    env: Path, bad: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_dataset(env / "set")
+    (env / "a-file").write_text("not a folder")
+    assert main(["run", "--dataset", str(env / "set"), "--out", bad]) == 2
+    err = capsys.readouterr().err
+    assert "pass --out a folder you can write" in err and "Traceback" not in err
+    assert nothing_ran(env)
+
+
+@pytest.mark.parametrize("bad", ["a-folder", "no-such-folder/.env", "gbk.env"])
+def test_a_write_file_that_cannot_be_written_exits_2_before_calibrating(
+    env: Path, bad: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_dataset(env / "set")
+    (env / "a-folder").mkdir()
+    (env / "gbk.env").write_bytes("# 阈值\n".encode("gbk"))
+    assert main(["calibrate", "--dataset", str(env / "set"), "--write", bad]) == 2
+    assert "pass --write a .env file you can write" in capsys.readouterr().err
+    assert nothing_ran(env)
+
+
+# --- ingest failures ------------------------------------------------------------------------
+def test_corpus_files_that_fail_to_ingest_are_shown_and_exit_1(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_dataset(env / "set")
+    (env / "set" / "corpus" / "it" / "scan.pdf").write_bytes(b"\x00\x01\x02 not a pdf")
+    out = env / "out"
+    assert main(["run", "--dataset", str(env / "set"), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "error: 1 corpus files (or records) failed to ingest and are not in the index" in err
+    assert "(meta.ingest.failed): corpus/it/scan.pdf: " in err
+    md = (out / "report.md").read_text(encoding="utf-8")
+    assert "## Ingest failures (1, first 15)" in md and "`corpus/it/scan.pdf`" in md
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert len(report["records"]) == len(QUESTIONS)  # the run itself went on
+
+
+def test_a_corpus_of_which_nothing_ingests_exits_2(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (env / "set" / "corpus").mkdir(parents=True)
+    (env / "set" / "corpus" / "scan.pdf").write_bytes(b"\x00\x01\x02 not a pdf")
+    (env / "set" / "questions.jsonl").write_text(json.dumps(QUESTIONS[0]) + "\n")
+    assert main(["run", "--dataset", str(env / "set"), "--out", str(env / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "no document of" in err and "1 failed; corpus/scan.pdf:" in err
+
+
+# --- calibrate ------------------------------------------------------------------------------
+def test_calibrate_caps_folds_at_the_smaller_kind_with_a_note(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_dataset(env / "set")  # 6 answerable, 2 unanswerable questions
+    assert main(["calibrate", "--dataset", str(env / "set"), "--folds", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "note: 2 folds instead of 5: only 2 unanswerable questions" in out
+    assert "cross-validated (2 folds, thresholds " in out
+
+
+def test_calibrate_needs_two_questions_of_each_kind(
+    env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_dataset(env / "set")
+    lines = [json.dumps(q) for q in QUESTIONS if q["id"] != "wifi"]
+    (env / "set" / "questions.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["calibrate", "--dataset", str(env / "set")]) == 2
+    assert "6 answerable and 1 unanswerable questions" in capsys.readouterr().err
+    assert nothing_ran(env)
+
+
+def test_calibrating_answerability_with_the_model_off_exits_2(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    make_dataset(env / "set")
+    monkeypatch.setenv("GQA_ANSWERABILITY_MODEL", "off")
+    assert main(["calibrate", "--dataset", str(env / "set")]) == 2
+    assert "GQA_ANSWERABILITY_MODEL=off gives no answerability values" in capsys.readouterr().err
+    assert nothing_ran(env)
+    assert main(["calibrate", "--dataset", str(env / "set"), "--threshold", "coverage"]) == 0

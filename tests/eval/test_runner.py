@@ -331,3 +331,115 @@ def test_no_documents_without_ingest_is_a_clear_error(tmp_path: Path) -> None:
         pytest.raises(ConfigError, match="no documents yet - pass --ingest"),
     ):
         runner.run_url(ds, client)
+
+
+# --- malformed answers over HTTP --------------------------------------------------------------
+GOOD_CITATION = {"n": 1, "doc_id": "d", "quote": "VPN", "start": 0, "end": 3}
+BODIES: dict[str, httpx.Response] = {
+    "html": httpx.Response(
+        200, text="<html>proxy login</html>", headers={"Content-Type": "text/html"}
+    ),
+    "list": httpx.Response(200, json=[{"answer": "x"}]),
+    "no_refused": httpx.Response(200, json={"answer": "VPN [1]", "citations": [GOOD_CITATION]}),
+    "bad_citation": httpx.Response(
+        200, json={"answer": "VPN [1]", "refused": False, "citations": [{"n": 1, "quote": "VPN"}]}
+    ),
+    "bad_passage": httpx.Response(
+        200,
+        json={"answer": None, "refused": True, "citations": [], "passages": [{"text": "VPN"}]},
+    ),
+    "good": httpx.Response(
+        200,
+        json={
+            "answer": "VPN [1]",
+            "refused": False,
+            "citations": [GOOD_CITATION],
+            "passages": [{"doc_id": "d", "text": "VPN guide"}],
+        },
+    ),
+}
+
+
+def test_a_body_that_is_not_an_answer_is_that_questions_error(tmp_path: Path) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/healthz":
+            return httpx.Response(200, json={"status": "ok"})
+        if request.url.path == "/v1/documents/d":  # the text of the good answer's citation
+            return httpx.Response(200, text="VPN guide <not json>")
+        return BODIES[json.loads(request.content)["question"]]
+
+    questions = tuple(
+        datasets.Question(id=name, question=name, answerable=False) for name in BODIES
+    )
+    ds = Dataset("malformed", tmp_path, tmp_path, questions)
+    with ServiceClient("http://eval.test", ADMIN, transport=httpx.MockTransport(handler)) as c:
+        meta, _, records = runner.run_url(ds, c, concurrency=2)
+    errors = {e["id"]: e["message"] for e in meta["errors"]}
+    assert [r.id for r in records] == [] and list(errors) == list(BODIES)
+    assert "the body is not JSON (text/html)" in errors["html"]
+    assert "the body is a JSON list, not an object" in errors["list"]
+    assert "'refused' is None" in errors["no_refused"]
+    assert "a citation's 'doc_id' is None" in errors["bad_citation"]
+    assert "a passage lacks 'doc_id' or 'text'" in errors["bad_passage"]
+    assert "GET /v1/documents/d: the body is not JSON" in errors["good"]
+
+
+# --- ingest over HTTP: one dataset at a time ---------------------------------------------------
+def test_ingest_over_http_removes_other_eval_uploads(tmp_path: Path) -> None:
+    first = make_dataset(tmp_path / "first")
+    other = tmp_path / "other"
+    (other / "questions.jsonl").parent.mkdir(parents=True)
+    (other / "corpus.jsonl").write_text(
+        json.dumps({"id": "o1", "text": "The Berlin office Wi-Fi password is hunter2."}) + "\n"
+    )
+    (other / "questions.jsonl").write_text(
+        json.dumps(
+            {
+                "id": "w",
+                "question": "Wi-Fi password of the Berlin office?",
+                "answerable": True,
+                "answers": ["hunter2"],
+            }
+        )
+        + "\n"
+    )
+    second = datasets.load(other)
+    up = tmp_path / "up"
+    up.mkdir()
+    (up / "notes.md").write_text("# Notes\nThe canteen opens at 11:30.\n")  # not the eval's
+    app = create_app(
+        edge_settings(tmp_path / "remote"),
+        embedder=HashingEmbedder(),
+        service_settings=service_settings(rate_limit_per_minute=0, upload_dir=up),
+    )
+    with serve(app) as url, ServiceClient(url, ADMIN) as client:
+        meta1, _, _ = runner.run_url(first, client, ingest=True)
+        meta2, _, records = runner.run_url(second, client, ingest=True)
+        listed = httpx.get(
+            f"{url}/v1/admin/documents", headers={"Authorization": f"Bearer {ADMIN}"}
+        )
+    files = {d["file"] for d in listed.json()}
+    assert files == {"up/eval-other.jsonl", "up/notes.md"}  # the first set's documents are gone
+    assert sorted(p.name for p in up.iterdir()) == ["eval-other.jsonl", "notes.md"]
+    assert meta1["ingest"]["removed_uploads"] == [] and meta1["ingest"]["documents"] == 5
+    assert meta2["ingest"]["removed_uploads"] == ["eval-first.jsonl"]
+    assert meta2["ingest"]["documents"] == 1 and meta2["ingest"]["failed"] == []
+    assert records[0].answer and "hunter2" in records[0].answer
+    assert all(p["doc_id"] in ("o1", "up/notes.md") for p in records[0].retrieved)
+
+
+def test_ingest_over_http_of_a_corpus_that_indexes_nothing_is_an_error(tmp_path: Path) -> None:
+    ds = make_dataset(tmp_path / "set")
+    (tmp_path / "set" / "corpus.jsonl").write_text(json.dumps({"id": "x", "text": " "}) + "\n")
+    ds = datasets.load(tmp_path / "set")
+    app = create_app(
+        edge_settings(tmp_path / "remote"),
+        embedder=HashingEmbedder(),
+        service_settings=service_settings(rate_limit_per_minute=0, upload_dir=tmp_path / "up"),
+    )
+    with (
+        serve(app) as url,
+        ServiceClient(url, ADMIN) as client,
+        pytest.raises(ConfigError, match=r"no document of .* was indexed .* line 1: empty text"),
+    ):
+        runner.run_url(ds, client, ingest=True)
