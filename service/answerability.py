@@ -85,7 +85,7 @@ FEATURES = (
     "wh_slot",  # the words around the question word frame something new in the sentence
 )
 # Bump when a feature's computation changes (the trainer's cache of feature rows is keyed by it).
-FEATURES_VERSION = 9
+FEATURES_VERSION = 10
 QUESTION_FEATURES = ("best_sentence", "top_dense")
 
 

@@ -386,22 +386,39 @@ def _chinese_numeral(term: str) -> tuple[str, ...] | None:
 
 
 def _unit_at(folded_text: str, pos: int) -> str:
-    """The measure word right after a number ending at `pos` ('' when there is none)."""
-    rest = folded_text[pos : pos + 2].lstrip()
-    return rest[:1] if rest[:1] and rest[0] in _MEASURE else ""
+    """The measure word right after a number ending at `pos` ('' when there is none), English
+    unit words as their Chinese measure word (6 years -> 年, 3个月 -> 月)."""
+    rest = folded_text[pos : pos + 12].lstrip()
+    if rest[:2] == "个月":
+        return "月"
+    if rest[:1] and rest[0] in _MEASURE:
+        return rest[0]
+    m = _EN_UNIT.match(rest)
+    return _EN_UNITS[m.group(1)] if m else ""
 
 
+_EN_UNITS = {"year": "年", "month": "月", "week": "周", "day": "天", "people": "人", "yuan": "元"}
+_EN_UNIT = re.compile(r"(year|month|week|day|people|yuan)s?\b")
+_UNIT_WORDS = {cn: rf"(?:个?{cn}|{en}s?\b)" for en, cn in _EN_UNITS.items()}
 _CN_VALUE = {w: n for n in range(1, 100) for w in _chinese_numeral(str(n)) or ()}
 _AMOUNT = rf"(\d+(?:\.\d+)?|[{_CN_DIGITS}]{{1,3}})"
-# Bounds a clause puts on an amount in some unit (filled in with the unit): 未满5年 (< 5),
-# 满5年 / 5年以上 (>= 5), 超过5年 (> 5), 5年以下 / 5年以内 (<= 5), 5至10年 (5..10).
+# Bounds a clause puts on an amount in some unit (filled in with the unit): 未满5年 / less than
+# 5 years (< 5), 满5年 / 5年以上 / at least 5 years (>= 5), 超过5年 / more than 5 years (> 5),
+# 5年以下 / up to 5 years (<= 5), 5至10年 / 5 to 10 years (5..10).
 _BOUNDS = (
-    ("<", r"(?:未满|不满|少于|低于|不足|不到|小于)\s*{a}\s*{u}"),
-    ("<=", r"{a}\s*{u}\s*(?:及以下|以下|以内|之内)"),
-    (">", r"(?:超过|高于|大于|多于|逾)\s*{a}\s*{u}"),
-    (">=", r"(?:(?<![未不])满|不少于|不低于|达到)\s*{a}\s*{u}|{a}\s*{u}\s*(?:及以上|或以上|以上)"),
+    ("<", r"(?:未满|不满|少于|低于|不足|不到|小于|less than|fewer than|under|below)\s*{a}\s*{u}"),
+    (
+        "<=",
+        r"{a}\s*{u}\s*(?:及以下|以下|以内|之内|or (?:less|fewer))|(?:up to|at most|no more than)\s*{a}\s*{u}",
+    ),
+    (">", r"(?:超过|高于|大于|多于|逾|more than|over|above)\s*{a}\s*{u}"),
+    (
+        ">=",
+        r"(?:(?<![未不])满|不少于|不低于|达到|at least|no less than|a minimum of)\s*{a}\s*{u}|"
+        r"{a}\s*{u}\s*(?:及以上|或以上|以上|or more|or longer)|{a}\+\s*{u}",
+    ),
 )
-_SPAN = r"{a}\s*{u}?\s*(?:至|到|-|~|—|－)\s*{a}\s*{u}"
+_SPAN = r"(?:between\s*)?{a}\s*{u}?\s*(?:至|到|-|~|—|－|–|to|and)\s*{a}\s*{u}"
 _CLAUSE = re.compile(r"[，,；;。！？!?\n]")
 
 
@@ -414,7 +431,7 @@ def _amount(text: str) -> float | None:
 
 def _in_range(folded_text: str, n: float, unit: str) -> bool:
     """Some clause of the text bounds an amount in `unit` and `n` meets all its bounds."""
-    u = re.escape(unit)
+    u = _UNIT_WORDS.get(unit, re.escape(unit))
     tests = {"<": n.__lt__, "<=": n.__le__, ">": n.__gt__, ">=": n.__ge__}
     for clause in _CLAUSE.split(folded_text):
         found, ok = False, True

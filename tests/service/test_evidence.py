@@ -153,6 +153,22 @@ def test_a_number_asked_with_a_unit_matches_that_unit_or_a_range_holding_it(
     assert terms.has(fold(text), "3") is found
 
 
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("入职满5年但未满10年的员工每年享有15个工作日的带薪年假。", True),  # across languages
+        ("Employees with 5 to 10 years of service get 15 days.", True),
+        ("Employees with at least 5 years of service get 15 days.", True),
+        ("Employees with less than 5 years of service get 10 days.", False),
+        ("The probation period is 6 months.", False),  # 6 with another unit
+    ],
+)
+def test_english_units_and_ranges(text: str, found: bool) -> None:
+    terms = question_terms("How many days of leave do employees with 6 years of service get?")
+    assert terms.units == {"6": "年"}
+    assert terms.has(fold(text), "6") is found
+
+
 def test_the_tier_holding_the_asked_number_answers() -> None:
     tiers = (
         "入职满5年但未满10年的员工每年享有15个工作日的带薪年假。"
