@@ -112,7 +112,7 @@ async def upload(name: str, request: Request, who: Admin) -> UploadOut:
         raise HTTPException(400, "empty upload - send the file as the request body")
     folder = upload_dir(request)
     await run_in_threadpool(_write, folder / name, body)
-    return UploadOut(name=name, bytes=len(body), doc_id=f"{folder.name}/{name}")
+    return UploadOut(name=name, bytes=len(body), doc_id=f"{folder.resolve().name}/{name}")
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -128,7 +128,7 @@ def start_job(req: JobRequest, request: Request, who: Admin) -> JobOut:
     svc: ServiceSettings = request.app.state.service_settings
     configured: dict[str, list[Path]] = defaultdict(list)
     for p in dict.fromkeys(Path(p) for p in svc.ingest_sources):
-        configured[p.name].append(p)
+        configured[p.resolve().name].append(p)  # the name ids start with ("." has none)
     names = req.sources if req.sources is not None else ([] if req.uploads else list(configured))
     unknown = [n for n in names if n not in configured]
     if unknown:
@@ -158,7 +158,7 @@ def _check_distinct_names(paths: list[Path]) -> None:
     so their documents would collide (one of them silently lost)."""
     by_name: dict[str, list[str]] = defaultdict(list)
     for p in paths:
-        by_name[p.name].append(str(p))
+        by_name[p.resolve().name].append(str(p))
     clashes = [same for same in by_name.values() if len(same) > 1]
     if clashes:
         listed = "; ".join(" and ".join(same) for same in clashes)

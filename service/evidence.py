@@ -373,16 +373,18 @@ def contains(folded_text: str, term: str, unit: str = "") -> bool:
 
 
 def _chinese_numeral(term: str) -> tuple[str, ...] | None:
-    """How 1..99 is written in Chinese; None for other terms."""
-    if not term.isdigit() or not 0 < int(term) < 100:
+    """How 1..100 is written in Chinese (2 also as 两: 两年); None for other terms."""
+    if not term.isdigit() or not 0 < int(term) <= 100:
         return None
     n, units = int(term), "零一二三四五六七八九"
+    if n == 100:
+        return ("一百", "百")
     tens, one = divmod(n, 10)
     if tens == 0:
         written = units[one]
     else:
         written = ("" if tens == 1 else units[tens]) + "十" + (units[one] if one else "")
-    return (written,)
+    return (written, "两") if n == 2 else (written,)
 
 
 def _unit_at(folded_text: str, pos: int) -> str:
@@ -400,7 +402,7 @@ def _unit_at(folded_text: str, pos: int) -> str:
 _EN_UNITS = {"year": "年", "month": "月", "week": "周", "day": "天", "people": "人", "yuan": "元"}
 _EN_UNIT = re.compile(r"(year|month|week|day|people|yuan)s?\b")
 _UNIT_WORDS = {cn: rf"(?:个?{cn}|{en}s?\b)" for en, cn in _EN_UNITS.items()}
-_CN_VALUE = {w: n for n in range(1, 100) for w in _chinese_numeral(str(n)) or ()}
+_CN_VALUE = {w: n for n in range(1, 101) for w in _chinese_numeral(str(n)) or ()}
 _AMOUNT = rf"(\d+(?:\.\d+)?|[{_CN_DIGITS}]{{1,3}})"
 # Bounds a clause puts on an amount in some unit (filled in with the unit): 未满5年 / less than
 # 5 years (< 5), 满5年 / 5年以上 / at least 5 years (>= 5), 超过5年 / more than 5 years (> 5),
@@ -482,8 +484,8 @@ def select(
     The first sentence chooses the document: the one the answerability model scores highest
     when `scores` (one per sentence) are given, else the one that covers the question best (ties
     broken by the kind of answer asked for and by retrieval rank). Further sentences of that
-    document join while they add uncovered terms, so evidence never stitches a year from one
-    document onto a figure from another. Coverage counts the non-critical terms found in the
+    document join while they add whole words of the question not yet covered, so evidence
+    never stitches a year from one document onto a figure from another. Coverage counts the non-critical terms found in the
     chosen sentences or the document's title; each critical term must occur in the first
     sentence's context (its neighbours, the heading above it) or in the document's title.
     """
@@ -553,8 +555,8 @@ def select(
     # question about X1) means the evidence is about something else: the term counts as missing.
     missing += tuple(t for t in conflicts(terms, first.folded) if t not in missing)
     if score_of is not None:
-        # With a model, only a quantity must show as a number: a date may be an era, a season
-        # or a time of day ("宋代", "当天下午"), which the model's kind_match feature weighs.
+        # With a model, only a quantity or a price must show as a number: a date may be an era,
+        # a season or a time of day ("宋代", "当天下午"), which the model's kind_match weighs.
         terms = replace(terms, wants=tuple(k for k in terms.wants if k != "date"))
     kind = any(answers_kind(terms, s.folded) for s in chosen)
     return Evidence(tuple(sorted(chosen, key=lambda s: s.start)), coverage, missing, kind, p_first)

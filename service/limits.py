@@ -14,9 +14,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.text import clean_question
 
+SWEEP_EVERY = 1024  # requests between sweeps of refilled buckets (memory stays bounded)
+
 
 class RateLimited(Exception):
-    """Too many requests from one key; `retry_after` seconds until the next is allowed."""
+    """Too many requests from one key or client address; `retry_after` seconds until the next
+    is allowed."""
 
     def __init__(self, retry_after: int, what: str = "rate limit exceeded") -> None:
         super().__init__(f"{what} - retry after {retry_after} s")
@@ -34,8 +37,9 @@ class RateLimiter:
         what: str = "rate limit exceeded",
     ) -> None:
         self.per_minute, self.clock, self.what = per_minute, clock, what
-        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at)
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, at), if not full
         self._lock = threading.Lock()
+        self._takes = 0
 
     def hit(self, key: str) -> None:
         """Take one request from `key`'s bucket. Raises RateLimited when it is empty."""
@@ -48,15 +52,25 @@ class RateLimiter:
     def _take(self, key: str, cost: float) -> None:
         if self.per_minute <= 0:
             return
-        rate = self.per_minute / 60.0
+        rate, full = self.per_minute / 60.0, float(self.per_minute)
         with self._lock:
             now = self.clock()
-            tokens, at = self._buckets.get(key, (float(self.per_minute), now))
-            tokens = min(float(self.per_minute), tokens + (now - at) * rate)
+            if key not in self._buckets and cost == 0.0:
+                return  # a full bucket: nothing to remember (a check from every client)
+            tokens, at = self._buckets.get(key, (full, now))
+            tokens = min(full, tokens + (now - at) * rate)
             if tokens < 1.0:
                 self._buckets[key] = (tokens, now)
                 raise RateLimited(max(1, math.ceil((1.0 - tokens) / rate)), self.what)
-            self._buckets[key] = (tokens - cost, now)
+            if tokens - cost >= full:
+                self._buckets.pop(key, None)  # refilled: as if never seen
+            else:
+                self._buckets[key] = (tokens - cost, now)
+            self._takes += 1
+            if self._takes % SWEEP_EVERY == 0:  # forget buckets that have refilled since
+                self._buckets = {
+                    k: (t, a) for k, (t, a) in self._buckets.items() if t + (now - a) * rate < full
+                }
 
 
 def checked_question(text: str, max_chars: int) -> str:

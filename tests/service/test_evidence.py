@@ -108,6 +108,8 @@ def test_no_passages_is_no_evidence_and_message_follows_the_script() -> None:
         ("二十一世纪初", "21", True),
         ("十二月召开", "12", True),
         ("十七日召开", "7", False),  # part of a larger numeral
+        ("入职满两年的员工", "2", True),
+        ("一百人参加", "100", True),
         ("七十周年", "7", False),
     ],
 )
