@@ -74,8 +74,10 @@ _ZH_NEGATION = re.compile(
     "不应|不是|不再|未经|尚未|从未|并未|从不|绝不|决不|并非|毫无|无法|无权|未满|不满|不足"
 )
 
-# Clause boundaries inside one sentence, for the per-clause coverage.
+# Clause boundaries inside one sentence, for the per-clause coverage and negation; a source
+# (one or more quoted spans) is also split at its sentence ends.
 _CLAUSE = re.compile(r"[,;，；:：]|\b(?:which|and|or else|otherwise|but)\b|否则|并且|而且|但是")
+_SENTENCE_END = re.compile(r"[。！？!?\n]|\.(?!\d)")
 # Words too general to show that a clause is stated (core.text.STOPWORDS has the rest).
 # fmt: off
 _EXTRA_STOPWORDS = frozenset((
@@ -195,21 +197,40 @@ class Claim:
     values: tuple[float, ...]  # numbers written as words or Chinese numerals
     models: tuple[str, ...]
     quotes: tuple[str, ...]
-    negated: bool
-    clauses: tuple[frozenset[str], ...]  # the content words of each clause
+    negated: bool  # anywhere in the sentence
+    clauses: tuple[frozenset[str], ...]  # the content words of each clause (none empty)
+    negations: tuple[bool, ...]  # whether each of `clauses` is negated
+    clause_texts: tuple[str, ...]  # the text of each of `clauses`
 
     @classmethod
     def of(cls, sentence: str) -> Claim:
         folded = fold(sentence)
         values, rest = _written_numbers(folded)
-        clauses = (_content_words(c) for c in _CLAUSE.split(_NUMBERS.sub(" ", rest)))
+        clauses: list[frozenset[str]] = []
+        negations: list[bool] = []
+        texts: list[str] = []
+        pending = False  # a clause without content words ("..., not 30") joins a neighbour
+        for text in _CLAUSE.split(_NUMBERS.sub(" ", rest)):
+            terms, neg = _content_words(text), negated(text)
+            if not terms:
+                if clauses:
+                    negations[-1] = negations[-1] or neg
+                else:
+                    pending = pending or neg
+                continue
+            clauses.append(terms)
+            negations.append(neg or pending)
+            texts.append(text)
+            pending = False
         return cls(
             tuple(_NUMBERS.findall(folded)),
             tuple(values),
             tuple(_MODEL.findall(folded)),
             tuple(q.strip() for q in _QUOTED.findall(folded)),
             negated(folded),
-            tuple(c for c in clauses if c),
+            tuple(clauses),
+            tuple(negations),
+            tuple(texts),
         )
 
     def coverage(self, source: str) -> float:
@@ -227,11 +248,34 @@ class Claim:
             return False
         if any(m not in source for m in (*self.models, *self.quotes)):
             return False
-        if self.negated != negated(source):
+        if not self.negations_agree(source):
             return False
         return self.coverage(source) >= MIN_SUPPORT and all(
             _covered(c, source) >= MIN_SUPPORT for c in self.clauses
         )
+
+    def negations_agree(self, source: str) -> bool:
+        """Each clause agrees on negation with the source clause that covers it best (most
+        of its content words, then most of the source clause's in it; with every one of them
+        on a tie): "not required for meals, but required for hotels" is not "required for
+        meals, but not required for hotels". A claim without content words compares the
+        whole source."""
+        if not self.clauses:
+            return self.negated == negated(source)
+        parts = [
+            c for s in _SENTENCE_END.split(_NUMBERS.sub(" ", source)) for c in _CLAUSE.split(s)
+        ]
+        parts = [c for c in parts if c.strip()] or [source]
+        part_terms = [_content_words(c) for c in parts]
+        for terms, neg, text in zip(self.clauses, self.negations, self.clause_texts, strict=True):
+            scores = [
+                (_covered(terms, c), _covered(t, text))
+                for c, t in zip(parts, part_terms, strict=True)
+            ]
+            best = max(scores)
+            if any(s == best and negated(c) != neg for s, c in zip(scores, parts, strict=True)):
+                return False
+        return True
 
 
 def supported(sentence: str, quoted: Sequence[str]) -> bool:
@@ -347,7 +391,8 @@ def _value(digits: str) -> float | None:
 
 def _cn_value(run: str) -> float:
     """一百零五 -> 105, 两万五千 -> 25000, 二〇二三 -> 2023 (digits without units read in
-    turn), 三点二亿 -> 320000000."""
+    turn), 三点二亿 -> 320000000, 一亿五千万 -> 150000000 (万 scales only what follows the
+    last 亿)."""
     whole, _, decimals = run.partition("点")
     if decimals:
         scale = _CN_BIG.get(decimals[-1], 1)
@@ -355,17 +400,20 @@ def _cn_value(run: str) -> float:
         return round((_cn_value(whole) + float(f"0.{digits}")) * scale, 6)
     if not any(ch in _CN_UNIT or ch in _CN_BIG for ch in run):
         return float("".join(str(_CN_DIGIT[ch]) for ch in run))
-    total, section, digit = 0, 0, 0
+    yi, wan, section, digit = 0, 0, 0, 0  # up to the last 亿, then 万, then below 万
     for ch in run:
         if ch in _CN_DIGIT:
             digit = _CN_DIGIT[ch]
         elif ch in _CN_UNIT:
             section += (digit or 1) * _CN_UNIT[ch]
             digit = 0
-        else:
-            total = (total + section + digit) * _CN_BIG[ch]
+        elif ch == "万":
+            wan = (wan + section + digit or 1) * _CN_BIG[ch]
             section = digit = 0
-    return float(total + section + digit)
+        else:
+            yi = (yi + wan + section + digit or 1) * _CN_BIG[ch]
+            wan = section = digit = 0
+    return float(yi + wan + section + digit)
 
 
 def _en_values(phrase: str) -> list[float]:

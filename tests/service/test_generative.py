@@ -18,7 +18,7 @@ from core.settings import Settings
 from core.store import QdrantStore
 from ingest.pipeline import Ingestor
 from service.answering import AnswerEngine
-from service.generative import LlmClient, supported
+from service.generative import LlmClient, _cn_value, supported
 from tests.conftest import write
 
 DOCS: dict[str, str | bytes] = {
@@ -298,6 +298,8 @@ def test_negations_written_numbers_and_added_clauses_are_caught(
 ) -> None:
     a = ask(engine, llm, question, reply, doc)
     assert a.mode == "extractive" and a.text is not None and "15" in a.text
+    # rejected by the checks, not fallen back for another reason
+    assert a.features.get("llm_rejected") == 1.0 and "llm_error" not in a.features
     for bad in (
         "not",
         "never",
@@ -341,6 +343,7 @@ def test_a_trickling_server_is_cut_off_at_the_total_timeout(
 
 SPAN_EN = "Travel expenses must be submitted within 15 days after the trip ends."
 SPAN_ZH = "差旅费用须在出差结束后15天内通过系统提交报销。"
+RECEIPTS = "Receipts are required for meals, but they are not required for hotels."
 
 
 @pytest.mark.parametrize(
@@ -359,6 +362,25 @@ SPAN_ZH = "差旅费用须在出差结束后15天内通过系统提交报销。"
         ("不同部门的员工每年享有15天年假。", "不同部门的员工每年享有15天年假。", True),
         ("员工每年享有15天年假。", "不同部门的员工每年享有15天年假。", True),
         ("无线网络非常稳定。", "无线网络在未来会非常稳定。", True),
+        # negation clause by clause: swapped between clauses is caught (bug: only "somewhere
+        # in each" was compared); in the same clause as the span's, it is kept
+        (
+            "Receipts are not required for meals, but they are required for hotels.",
+            "Receipts are required for meals, but they are not required for hotels.",
+            False,
+        ),
+        ("差旅费不需要发票，但住宿需要发票", "差旅费需要发票，但住宿不需要发票", False),
+        (
+            "Receipts are required for meals, but they are not required for hotels.",
+            "Receipts are required for meals, but they are not required for hotels.",
+            True,
+        ),
+        ("差旅费需要发票，但住宿不需要发票", "差旅费需要发票，但住宿不需要发票", True),
+        ("Receipts are not required for hotels.", RECEIPTS, True),
+        ("Receipts are required for meals.", RECEIPTS, True),
+        ("Receipts are required for hotels.", RECEIPTS, False),
+        ("住宿不需要发票。", "差旅费需要发票，但住宿不需要发票。", True),
+        ("住宿需要发票。", "差旅费需要发票，但住宿不需要发票。", False),
         # numbers however written: 15 == 十五 == fifteen
         (SPAN_EN.replace("15", "fifteen"), SPAN_EN, True),
         (SPAN_EN, SPAN_EN.replace("15", "fifteen"), True),
@@ -371,6 +393,8 @@ SPAN_ZH = "差旅费用须在出差结束后15天内通过系统提交报销。"
         ("奖金为两千五百元。", "奖金为2,500元。", True),
         ("奖金为两千五百零一元。", "奖金为2,500元。", False),
         ("营收为三点二亿元。", "营收为3.2亿元。", True),
+        ("营收为一亿五千万元。", "营收为1.5亿元。", True),  # bug: 万 scaled the 亿 too
+        ("营收为一亿五千万元。", "营收为1.5万亿元。", False),
         ("2023年营收为3.2亿元。", "二〇二三年营收为3.2亿元。", True),
         ("第三季度营收为3.2亿元。", "第4季度营收为3.2亿元。", False),
         ("员工一般每年享有15天年假。", "员工一般每年享有15天年假。", True),  # 一般 is no number
@@ -384,3 +408,22 @@ def test_supported_compares_negation_numbers_and_every_clause(
     sentence: str, span: str, ok: bool
 ) -> None:
     assert supported(sentence, [span]) is ok
+
+
+@pytest.mark.parametrize(
+    ("run", "value"),
+    [
+        ("一亿五千万", 150_000_000),  # 万 scales only what follows the last 亿
+        ("三亿零五百万", 305_000_000),
+        ("一万亿", 1_000_000_000_000),
+        ("三点二亿", 320_000_000),
+        ("两千五百", 2500),
+        ("两万五千", 25_000),
+        ("十万", 100_000),
+        ("十五", 15),
+        ("一百零五", 105),
+        ("二〇二三", 2023),  # digits without units are read in turn
+    ],
+)
+def test_chinese_numerals_are_read(run: str, value: int) -> None:
+    assert _cn_value(run) == value
