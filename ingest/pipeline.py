@@ -10,7 +10,6 @@ docstore file that disagrees with the index.
 from __future__ import annotations
 
 import bisect
-import json
 import logging
 import time
 from collections import defaultdict
@@ -31,14 +30,15 @@ from core.sparse import SPARSE_VERSION, Bm25Encoder
 from core.store import DocumentWrite, Store
 from ingest.chunking import SentenceChunker
 from ingest.cleaning import CLEANING_VERSION, CorpusStats, Removal, clean
-from ingest.decoding import decode
 from ingest.dedup import DEDUP_VERSION, duplicate_groups
 from ingest.sources import Failure, Root, Unchanged, read_root
 
 log = logging.getLogger(__name__)
 
 BATCH_DOCS = 64
-DUPLICATE_ID = "duplicate document id"  # starts the failure of a repeated id
+# Failures that name the records they are about: a JSONL file whose failures are all of these
+# kinds keeps just those records (see `Ingestor._remove_missing`).
+_RECORD_FAILURES = ("line", "duplicate_id")
 
 
 @dataclass
@@ -290,43 +290,40 @@ class Ingestor:
         failed: list[Failure],
     ) -> int:
         """Delete the indexed documents of the synced roots that were not read this run, except
-        those a failure of this run protects (a bad read loses nothing):
+        those a failure of this run protects (a bad read loses nothing), by its `kind`:
 
-        - a failure with an empty `file` (the root could not be read): the whole root;
-        - a `file` ending in '/' (a folder could not be listed): the documents under it;
-        - a failed file: its documents (a file that turns bad keeps its indexed version),
-          except in a JSONL export whose failures are all bad lines or repeated ids: there, a
-          record is kept when some line of the file still names its id (its line failed to
-          parse this time), and a record no line names was removed from the export and is
-          deleted. A line that names no id (not JSON, no "id") keeps the whole file.
+        - "root" (the root could not be read): the whole root;
+        - "folder" (a folder could not be listed): the documents under it;
+        - "file" (a file could not be read or indexed): its documents (a file that turns bad
+          keeps its indexed version);
+        - in a JSONL export whose failures are all bad lines that name a valid id ("line") or
+          repeated ids ("duplicate_id"): the records those lines name (their lines failed this
+          time); a record no line names was removed from the export and is deleted. A line
+          that names no valid id ("line_no_id": not JSON, no "id", a null id) keeps the whole
+          file.
 
         Returns the number of documents deleted.
         """
-        by_origin = {r.origin: r for r in roots}
-        protected = _protection(failed, by_origin)
+        origins = {r.origin for r in roots}
+        protected = _protection(failed)
         removed = 0
         for doc_id, doc in stored.items():
-            if doc.origin in by_origin and doc_id not in seen and not protected(doc):
+            if _gone(doc, origins, seen, protected):
                 self.store.delete_document(doc_id)
                 removed += 1
         return removed
 
 
-def _protection(
-    failed: Sequence[Failure], roots: Mapping[str, Root]
-) -> Callable[[SourceDocument], bool]:
+def _protection(failed: Sequence[Failure]) -> Callable[[SourceDocument], bool]:
     """Whether an indexed document is kept on account of this run's failures (see
     `Ingestor._remove_missing`)."""
-    whole_roots = {f.origin for f in failed if not f.file}
-    folders = [(f.origin, f.file) for f in failed if f.file.endswith("/")]
+    whole_roots = {f.origin for f in failed if f.kind == "root"}
+    folders = [(f.origin, f.file) for f in failed if f.kind == "folder"]
     per_file: dict[tuple[str, str], list[Failure]] = defaultdict(list)
     for f in failed:
-        if f.file and not f.file.endswith("/"):
+        if f.kind not in ("root", "folder"):
             per_file[(f.origin, f.file)].append(f)
-    named = {
-        (origin, file): _named_ids(roots.get(origin), file, fs)
-        for (origin, file), fs in per_file.items()
-    }
+    named = {key: _named_ids(fs) for key, fs in per_file.items()}
 
     def protected(doc: SourceDocument) -> bool:
         if doc.origin in whole_roots:
@@ -341,37 +338,24 @@ def _protection(
     return protected
 
 
-def _named_ids(root: Root | None, file: str, failures: Sequence[Failure]) -> set[str] | None:
-    """Every id that a line of a JSONL export names, valid record or not; None when the whole
-    file must be kept: it is not a JSONL export whose failures are all bad lines or repeated
-    ids, it cannot be read again, or a line names no id.
+def _named_ids(failures: Sequence[Failure]) -> set[str] | None:
+    """The ids of the records one file's failures name, or None when the whole file must be
+    kept: a failure is not about one record (the file could not be read, a JSONL line names
+    no valid id). The ids come from `sources.jsonl_lines`, the one judge of a line's id."""
+    if not all(f.kind in _RECORD_FAILURES and f.doc_id is not None for f in failures):
+        return None
+    return {f.doc_id for f in failures if f.doc_id is not None}
 
-    The file is read again rather than trusting line numbers: a record whose line broke this
-    time still names its id, and a line removed since the first read is removed."""
-    line_failure = ("line ", DUPLICATE_ID)
-    if (
-        root is None
-        or not file.lower().endswith(".jsonl")
-        or not all(f.reason.startswith(line_failure) for f in failures)
-    ):
-        return None
-    path = root.path if "/" not in file else root.path / file.split("/", 1)[1]
-    try:
-        text = decode(path.read_bytes())
-    except (OSError, ValueError):
-        return None
-    ids = set()
-    for line in text.split("\n"):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            return None
-        if not isinstance(rec, dict) or "id" not in rec:
-            return None
-        ids.add(str(rec["id"]))
-    return ids
+
+def _gone(
+    doc: SourceDocument,
+    origins: Collection[str],
+    seen: Collection[str],
+    protected: Callable[[SourceDocument], bool],
+) -> bool:
+    """Whether an indexed document is deleted by this run: it belongs to a synced root, was
+    not read, and no failure of this run keeps it."""
+    return doc.origin in origins and doc.doc_id not in seen and not protected(doc)
 
 
 def _first_read(
@@ -395,8 +379,10 @@ def _first_read(
         Failure(
             root.origin,
             file,
-            f"{DUPLICATE_ID} {item.doc_id!r} (already read from {first[item.doc_id]})"
+            f"duplicate document id {item.doc_id!r} (already read from {first[item.doc_id]})"
             " - give records unique ids / use folders with distinct names",
+            "duplicate_id",
+            item.doc_id,
         )
     )
     return False

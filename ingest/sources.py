@@ -10,7 +10,7 @@ import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
 from core.records import SourceDocument
 from ingest import formats
@@ -23,13 +23,37 @@ JSONL = ".jsonl"
 SUFFIXES = formats.SUFFIXES | {JSONL}
 
 
+# What a failure is about; it decides which indexed documents the failure keeps
+# (`ingest.pipeline`), never the wording of `reason`:
+# - "root": the root could not be read at all (`file` is ''): all its documents are kept;
+# - "folder": a folder could not be listed (`file` is its id prefix, ending in '/');
+# - "file": a file could not be read or indexed: its documents are kept;
+# - "line": a JSONL line failed but names a valid id (`doc_id`): that record is kept;
+# - "line_no_id": a JSONL line failed and names no valid id: every record of its file is kept;
+# - "duplicate_id": a document whose id was already read in this run (`doc_id`).
+FailureKind = Literal["root", "folder", "file", "line", "line_no_id", "duplicate_id"]
+
+
 @dataclass(frozen=True)
 class Failure:
-    """A source that could not be ingested, and why. `file` is relative to its root."""
+    """A source that could not be ingested, and why. `file` is relative to its root.
+
+    `kind` (see `FailureKind`) defaults to what `file` implies: '' is the root, a name ending
+    in '/' a folder, anything else a file. `doc_id` is the record a "line" or "duplicate_id"
+    failure names.
+    """
 
     origin: str
     file: str
     reason: str
+    kind: FailureKind = "file"
+    doc_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind == "file" and not self.file:
+            object.__setattr__(self, "kind", "root")
+        elif self.kind == "file" and self.file.endswith("/"):
+            object.__setattr__(self, "kind", "folder")
 
 
 @dataclass(frozen=True)
@@ -195,6 +219,95 @@ def _title(text: str, file: Path) -> str:
     return file.stem
 
 
+@dataclass(frozen=True)
+class JsonlRecord:
+    """A valid line of a JSONL export."""
+
+    lineno: int
+    line: str  # as read (its raw hash is the record's identity)
+    doc_id: str
+    text: str
+    title: str
+    source: str | None
+    acl: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BadLine:
+    """A JSONL line that is not a valid record; `doc_id` is its id when that id is valid (its
+    text or groups are what is wrong), None when the line names no valid id."""
+
+    lineno: int
+    reason: str
+    doc_id: str | None = None
+
+
+def jsonl_lines(text: str, default: tuple[str, ...]) -> Iterator[JsonlRecord | BadLine]:
+    """The non-blank lines of a decoded JSONL export, each a record or what is wrong with it.
+    A record without "acl" (or with "acl": null) gets the groups `default`.
+
+    Lines end at "\n" only (`decode` has made every line end one): splitlines() also splits at
+    U+2028/U+2029, which JSON strings may hold raw, and would break such a record in two and
+    misnumber the lines after it.
+    """
+    for lineno, line in enumerate(text.split("\n"), 1):
+        if line.strip():
+            yield _jsonl_line(lineno, line, default)
+
+
+def _jsonl_line(lineno: int, line: str, default: tuple[str, ...]) -> JsonlRecord | BadLine:
+    try:
+        rec = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return BadLine(lineno, f"not JSON ({exc})")
+    if not isinstance(rec, dict) or "id" not in rec or "text" not in rec:
+        # A dict without "text" may still name a valid id: the record is known.
+        named = rec.get("id") if isinstance(rec, dict) else None
+        return BadLine(lineno, "not a record with 'id' and 'text'", _valid_id(named))
+    doc_id = _valid_id(rec["id"])
+    if doc_id is None:
+        return BadLine(lineno, f"'id' must be a non-empty string or an integer, not {rec['id']!r}")
+    if not isinstance(rec["text"], str) or not rec["text"].strip():
+        return BadLine(lineno, "empty text", doc_id)
+    groups = _groups(rec.get("acl"), default)
+    if groups is None:
+        return BadLine(
+            lineno, f"'acl' must be a non-empty list of group names, not {rec['acl']!r}", doc_id
+        )
+    return JsonlRecord(
+        lineno,
+        line,
+        doc_id,
+        rec["text"],
+        str(rec.get("title") or ""),
+        str(rec["source"]) if rec.get("source") else None,
+        groups,
+    )
+
+
+def _valid_id(value: object) -> str | None:
+    """A record id as a document id: a non-empty string or an integer (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, str | int) or not str(value).strip():
+        return None
+    return str(value)
+
+
+def _groups(value: object, default: tuple[str, ...]) -> tuple[str, ...] | None:
+    """A record's "acl" as groups: absent or null is the file's groups; one name is one group
+    (as in acl.yaml, never the default groups); None when it is neither that nor a non-empty
+    list of non-blank names."""
+    if value is None:
+        return default
+    groups = [value] if isinstance(value, str) else value
+    if (
+        not isinstance(groups, list)
+        or not groups
+        or not all(isinstance(g, str) and g.strip() for g in groups)
+    ):
+        return None
+    return tuple(groups)
+
+
 def _jsonl_records(
     root: Root,
     rel: str,
@@ -203,58 +316,23 @@ def _jsonl_records(
     known: Mapping[str, str],
     salt: str,
 ) -> Iterator[SourceDocument | Failure | Unchanged]:
-    # Lines end at "\n" only: splitlines() also splits at U+2028/U+2029, which JSON strings
-    # may hold raw, and would break such a record in two and misnumber the lines after it.
-    for lineno, line in enumerate(text.split("\n"), 1):
-        line = line.removesuffix("\r")
-        if not line.strip():
+    for item in jsonl_lines(text, acl):
+        if isinstance(item, BadLine):
+            kind: FailureKind = "line" if item.doc_id is not None else "line_no_id"
+            reason = f"line {item.lineno}: {item.reason}"
+            yield Failure(root.origin, rel, reason, kind, item.doc_id)
             continue
-        try:
-            rec, doc_id, rec_acl = _record(line, acl)
-        except ValueError as exc:
-            yield Failure(root.origin, rel, f"line {lineno}: {exc}")
-            continue
-        digest = raw_hash(salt, rec_acl, line.encode())
-        if known.get(doc_id) == digest:
-            yield Unchanged(doc_id)
+        digest = raw_hash(salt, item.acl, item.line.encode())
+        if known.get(item.doc_id) == digest:
+            yield Unchanged(item.doc_id)
             continue
         yield SourceDocument(
-            doc_id=doc_id,
-            source=str(rec.get("source") or f"{rel}:{lineno}"),
-            title=str(rec.get("title") or ""),
-            text=JUNK.sub("", rec["text"]),
-            acl=rec_acl,
+            doc_id=item.doc_id,
+            source=item.source or f"{rel}:{item.lineno}",
+            title=item.title,
+            text=JUNK.sub("", item.text),
+            acl=item.acl,
             origin=root.origin,
             file=rel,
             raw_hash=digest,
         )
-
-
-def _record(line: str, default: tuple[str, ...]) -> tuple[dict[str, Any], str, tuple[str, ...]]:
-    """One JSONL line -> (record, document id, groups); a record without "acl" gets `default`.
-
-    Raises ValueError saying what is wrong with the line.
-    """
-    try:
-        rec = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"not JSON ({exc})") from None
-    if not isinstance(rec, dict) or "id" not in rec or "text" not in rec:
-        raise ValueError("not a record with 'id' and 'text'")
-    doc_id = rec["id"]
-    if isinstance(doc_id, bool) or not isinstance(doc_id, str | int) or not str(doc_id).strip():
-        raise ValueError(f"'id' must be a non-empty string or an integer, not {doc_id!r}")
-    if not isinstance(rec["text"], str) or not rec["text"].strip():
-        raise ValueError("empty text")
-    groups = rec.get("acl")
-    if groups is None:  # absent or null: the groups of the file
-        return rec, str(doc_id), default
-    if isinstance(groups, str):  # "hr" is ["hr"], as in acl.yaml, never the default groups
-        groups = [groups]
-    if (
-        not isinstance(groups, list)
-        or not groups
-        or not all(isinstance(g, str) and g.strip() for g in groups)
-    ):
-        raise ValueError(f"'acl' must be a non-empty list of group names, not {rec['acl']!r}")
-    return rec, str(doc_id), tuple(groups)

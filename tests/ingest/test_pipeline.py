@@ -1,6 +1,7 @@
 import json
 from pathlib import Path
 
+import pytest
 from qdrant_client import models
 
 from core.embedders import HashingEmbedder
@@ -429,3 +430,79 @@ def test_records_removed_from_an_export_with_a_bad_line_are_deleted(
     f.write_text(json.dumps({"id": "p1", "text": records["p1"]}))
     assert sync(settings, store, f)["removed"] == 1
     assert set(store.document_states()) == {"p1"}
+
+
+RECORDS = {
+    "p1": "The cafeteria opens at 8 am.",
+    "p2": "Salary bands are reviewed in March.",
+    "p3": "Parking permits are renewed every January.",
+}
+
+
+def _export(f: Path, lines: dict[str, str]) -> None:
+    """The export with p1 and p3 as records and `lines` written as given for other keys."""
+    f.write_text(
+        "\n".join(lines.get(k, json.dumps({"id": k, "text": v})) for k, v in RECORDS.items())
+    )
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        '{"id": null, "text": "Salary bands are reviewed in March."}',
+        '{"id": {"k": "p2"}, "text": "Salary bands are reviewed in March."}',
+        '{"id": "", "text": "Salary bands are reviewed in March."}',
+        '{"id": "p2", "text": "Salary bands',
+        '{"text": "Salary bands are reviewed in March."}',
+    ],
+)
+def test_a_line_with_no_valid_id_keeps_every_record_of_its_export(
+    tmp_path: Path, settings: Settings, store: QdrantStore, bad: str
+) -> None:
+    f = tmp_path / "kb.jsonl"
+    _export(f, {})
+    sync(settings, store, f)
+    # p2's line loses its id and p3 is removed: the bad line could be either, so both stay
+    f.write_text(json.dumps({"id": "p1", "text": RECORDS["p1"]}) + "\n" + bad)
+    report = sync(settings, store, f)
+    assert (report["removed"], len(report["failed"])) == (0, 1)
+    assert set(store.document_states()) == {"p1", "p2", "p3"}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        '{"id": "p2", "text": ""}',
+        '{"id": "p2", "text": null}',
+        '{"id": "p2"}',
+        '{"id": "p2", "text": "Salary bands are reviewed in March.", "acl": []}',
+    ],
+)
+def test_a_bad_line_that_names_a_valid_id_keeps_only_that_record(
+    tmp_path: Path, settings: Settings, store: QdrantStore, bad: str
+) -> None:
+    f = tmp_path / "kb.jsonl"
+    _export(f, {})
+    sync(settings, store, f)
+    f.write_text(json.dumps({"id": "p1", "text": RECORDS["p1"]}) + "\n" + bad)
+    report = sync(settings, store, f)
+    assert (report["removed"], len(report["failed"])) == (1, 1)
+    assert report["failed"][0]["reason"].startswith("line 2: ")
+    assert set(store.document_states()) == {"p1", "p2"}  # p3 was removed from the export
+    assert store.get_document("p2").text == RECORDS["p2"]  # type: ignore[union-attr]
+
+
+def test_protection_follows_the_failure_kind_not_its_wording(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    f = tmp_path / "kb.jsonl"
+    _export(f, {})
+    ingestor = Ingestor(settings, store, HashingEmbedder())
+    ingestor.sync([f])
+    root, stored = Root(f), store.document_states()
+    named = [Failure(root.origin, "kb.jsonl", "anything at all", "line", "p2")]
+    assert ingestor._remove_missing(dict(stored), [root], set(), named) == 2  # p1, p3
+    assert set(store.document_states()) == {"p2"}
+    stored = store.document_states()
+    no_id = [Failure(root.origin, "kb.jsonl", "line 9: 'id' must be...", "line_no_id")]
+    assert ingestor._remove_missing(dict(stored), [root], set(), no_id) == 0

@@ -11,7 +11,7 @@ import pytest
 
 from core.records import SourceDocument
 from ingest.decoding import decode
-from ingest.sources import Failure, Root, read_root
+from ingest.sources import BadLine, Failure, Root, jsonl_lines, read_root
 from tests.conftest import write
 
 MiB = 2**20
@@ -237,3 +237,43 @@ def test_jsonl_with_crlf_line_ends(tmp_path: Path) -> None:
     )
     docs = docs_of(read(corpus))
     assert (docs["a"].text, docs["b"].text, docs["b"].source) == ("one", "two", "j/r.jsonl:3")
+
+
+@pytest.mark.parametrize(
+    ("line", "doc_id"),
+    [
+        ('{"id": null, "text": "x"}', None),
+        ('{"id": {"a": 1}, "text": "x"}', None),
+        ('{"id": "", "text": "x"}', None),
+        ('{"id": true, "text": "x"}', None),
+        ('{"id": "p3", "te', None),  # broken JSON
+        ('["p3", "x"]', None),
+        ('{"text": "x"}', None),
+        ('{"id": "p3", "text": ""}', "p3"),
+        ('{"id": "p3", "text": 5}', "p3"),
+        ('{"id": "p3"}', "p3"),  # no text: the record is still known
+        ('{"id": 3, "text": "x", "acl": []}', "3"),
+    ],
+)
+def test_a_bad_line_names_its_id_only_when_that_id_is_valid(line: str, doc_id: str | None) -> None:
+    (item,) = jsonl_lines(line, ("everyone",))
+    assert isinstance(item, BadLine) and (item.lineno, item.doc_id) == (1, doc_id)
+
+
+def test_bad_line_failures_carry_their_kind_and_id(tmp_path: Path) -> None:
+    items = _jsonl(
+        tmp_path,
+        {"id": "p1", "text": ""},
+        {"id": None, "text": "无编号。"},
+        {"id": "p3", "text": "食堂早上八点开门。"},
+    )
+    failures = [(f.kind, f.doc_id, f.reason[:7]) for f in items if isinstance(f, Failure)]
+    assert failures == [("line", "p1", "line 1:"), ("line_no_id", None, "line 2:")]
+    assert set(docs_of(items)) == {"p3"}
+
+
+def test_a_failure_built_from_its_file_alone_gets_the_kind_the_file_implies() -> None:
+    assert Failure("/r", "", "gone").kind == "root"
+    assert Failure("/r", "docs/locked/", "cannot list").kind == "folder"
+    assert Failure("/r", "docs/a.txt", "binary").kind == "file"
+    assert Failure("/r", "docs/a.jsonl", "x", "line", "p1").doc_id == "p1"
