@@ -160,7 +160,7 @@ class Ingestor:
         Returns them and the ids of unchanged documents (same raw hash as indexed: not parsed
         again). Failures go to the report. Alternates of a duplicate group are listed on their
         canonical document, with their raw hashes, so they are not parsed again either, unless
-        their canonical document changed or is gone: then they are read again with the rest.
+        their group changed (`_read_again`): then they are read again with the rest.
         Cleaning statistics and near-duplicate detection cover the documents parsed in one run.
         The first document read with an id wins; a later one with the same id is a failure.
         """
@@ -180,15 +180,24 @@ class Ingestor:
                         unchanged.add(item.doc_id)
                     else:
                         docs.append(item)
-        again = _orphaned_alternates(stored, unchanged)
-        if again:  # their canonical document changed or is gone: parse them with the rest
+        origins = {r.origin for r in roots}
+        read = {d.doc_id for d in docs}
+        again = _read_again(stored, unchanged, read, origins, _protection(report.failed))
+        if again:  # their duplicate group changed: parse them with the rest
             unchanged -= again
             known = {k: v for k, v in known.items() if k not in again}
+            only = frozenset(again)
             for root in roots:
-                for item in read_root(root, groups, max_bytes, known, self._config):
+                for item in read_root(root, groups, max_bytes, known, self._config, only):
                     if isinstance(item, SourceDocument) and item.doc_id in again:
                         again.discard(item.doc_id)  # the first one, as in the first pass
                         docs.append(item)
+                    elif (
+                        isinstance(item, Failure)
+                        and item.kind not in ("root", "folder")  # reported by the first pass
+                        and item not in report.failed
+                    ):
+                        report.failed.append(item)  # it keeps its indexed version
         return self._deduplicate(clean_documents(docs), report), unchanged
 
     def _deduplicate(
@@ -395,16 +404,33 @@ def _location(origin: str, file: str) -> str:
     return str(Path(origin).parent / file)
 
 
-def _orphaned_alternates(stored: Mapping[str, SourceDocument], unchanged: set[str]) -> set[str]:
-    """Unchanged alternates whose canonical document was not unchanged: it changed (the copy
-    may no longer be a duplicate of it) or is gone, so the copy must be read again."""
-    return {
-        alt
-        for d in stored.values()
-        if d.doc_id not in unchanged
-        for alt in d.alternates
-        if alt in unchanged and alt not in stored
-    }
+def _read_again(
+    stored: Mapping[str, SourceDocument],
+    unchanged: set[str],
+    read: Collection[str],
+    origins: Collection[str],
+    protected: Callable[[SourceDocument], bool],
+) -> set[str]:
+    """Unchanged documents to parse again with this run's new and changed ones, so that their
+    duplicate group is formed anew (near-duplicate detection covers the documents parsed in one
+    run):
+
+    - the alternates of a canonical document that was read again (it changed: a copy may no
+      longer be a duplicate of it) or is deleted by this run (`_gone`);
+    - a canonical document one of whose alternates changed, and its other alternates: left
+      alone it would still list the changed copy, which is indexed on its own.
+
+    A canonical that merely failed to read this run stays indexed, alternates and all (a bad
+    read loses nothing); so does one under a root that is not synced."""
+    seen = unchanged | set(read)
+    out: set[str] = set()
+    for d in stored.values():
+        if d.doc_id in unchanged and any(a in read for a in d.alternates):
+            out.add(d.doc_id)
+        elif d.doc_id not in read and not _gone(d, origins, seen, protected):
+            continue
+        out.update(a for a in d.alternates if a in unchanged and a not in stored)
+    return out
 
 
 def clean_documents(docs: Sequence[SourceDocument]) -> list[SourceDocument]:

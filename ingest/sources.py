@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -131,12 +131,17 @@ def read_root(
     max_bytes: int,
     known: Mapping[str, str] | None = None,
     salt: str = "",
+    only: Collection[str] | None = None,
 ) -> Iterator[SourceDocument | Failure | Unchanged]:
     """Every document under `root`, a `Failure` per file that cannot be read, and `Unchanged`
     for documents whose raw hash is in `known` (doc_id -> raw hash of the indexed version).
 
     A root that cannot be read at all (missing path, bad acl.yaml) yields one `Failure` with
     an empty `file`: none of its indexed documents may be removed on its account.
+
+    `only` (document ids) reads just those documents: other files are not read (a file's id
+    is its path, known before it is parsed), other records of a JSONL export are skipped, and
+    so are the failures of other files and lines.
     """
     known = known or {}
     if not root.path.exists():
@@ -149,10 +154,13 @@ def read_root(
         return
     for file in root.files():
         if isinstance(file, Failure):
-            yield file
+            if only is None or file.kind != "file" or file.file in only:
+                yield file
             continue
         rel = root.rel(file)
         if file.name == ACL_FILE:
+            continue
+        if only is not None and rel not in only and file.suffix.lower() != JSONL:
             continue
         if file.suffix.lower() not in SUFFIXES:
             yield Failure(root.origin, rel, f"unsupported file type {file.suffix or '(none)'!r}")
@@ -161,7 +169,7 @@ def read_root(
             data = _read(file, max_bytes)
             groups = rules.groups_for(file)
             if file.suffix.lower() == JSONL:
-                yield from _jsonl_records(root, rel, decode(data), groups, known, salt)
+                yield from _jsonl_records(root, rel, decode(data), groups, known, salt, only)
                 continue
             digest = raw_hash(salt, groups, data)
             if known.get(rel) == digest:
@@ -315,12 +323,16 @@ def _jsonl_records(
     acl: tuple[str, ...],
     known: Mapping[str, str],
     salt: str,
+    only: Collection[str] | None = None,
 ) -> Iterator[SourceDocument | Failure | Unchanged]:
     for item in jsonl_lines(text, acl):
         if isinstance(item, BadLine):
-            kind: FailureKind = "line" if item.doc_id is not None else "line_no_id"
-            reason = f"line {item.lineno}: {item.reason}"
-            yield Failure(root.origin, rel, reason, kind, item.doc_id)
+            if only is None or item.doc_id in only:
+                kind: FailureKind = "line" if item.doc_id is not None else "line_no_id"
+                reason = f"line {item.lineno}: {item.reason}"
+                yield Failure(root.origin, rel, reason, kind, item.doc_id)
+            continue
+        if only is not None and item.doc_id not in only:
             continue
         digest = raw_hash(salt, item.acl, item.line.encode())
         if known.get(item.doc_id) == digest:

@@ -7,6 +7,7 @@ from qdrant_client import models
 from core.embedders import HashingEmbedder
 from core.settings import Settings
 from core.store import QdrantStore
+from ingest import formats
 from ingest.pipeline import Ingestor
 from ingest.sources import Failure, Root
 from tests.conftest import write
@@ -506,3 +507,79 @@ def test_protection_follows_the_failure_kind_not_its_wording(
     stored = store.document_states()
     no_id = [Failure(root.origin, "kb.jsonl", "line 9: 'id' must be...", "line_no_id")]
     assert ingestor._remove_missing(dict(stored), [root], set(), no_id) == 0
+
+
+def test_copies_of_a_canonical_that_failed_to_read_stay_its_alternates(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    docs = write(tmp_path / "docs", {"lunch.txt": LUNCH, "lunch-copy.txt": LUNCH})
+    sync(settings, store, docs)
+    canonical = docs / "lunch-copy.txt"
+    canonical.write_bytes(b"\x00\x00\x00")  # a bad read: the indexed version is kept
+    report = sync(settings, store, docs)
+    assert (report["new"], report["removed"], len(report["failed"])) == (0, 0, 1)
+    assert list(store.document_states()) == ["docs/lunch-copy.txt"]
+    canonical.write_text(LUNCH, encoding="utf-8")  # it reads again, unchanged
+    again = sync(settings, store, docs)
+    assert (again["new"], again["unchanged"], again["failed"]) == (0, 2, [])
+    (state,) = store.document_states().values()
+    assert (state.doc_id, state.alternates) == ("docs/lunch-copy.txt", ("docs/lunch.txt",))
+
+
+def test_copies_of_a_canonical_under_a_root_not_synced_stay_its_alternates(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    a = write(tmp_path / "a", {"lunch.txt": LUNCH + " Vegetarian options daily."})
+    b = write(tmp_path / "b", {"lunch.txt": LUNCH})
+    sync(settings, store, a, b)
+    assert list(store.document_states()) == ["a/lunch.txt"]
+    report = sync(settings, store, b)  # a is not synced: its documents stay as they are
+    assert (report["new"], report["unchanged"], report["removed"]) == (0, 1, 0)
+    assert store.document_states()["a/lunch.txt"].alternates == ("b/lunch.txt",)
+    assert list(store.document_states()) == ["a/lunch.txt"]
+
+
+def test_alternates_read_again_do_not_parse_other_files_twice(
+    tmp_path: Path, settings: Settings, store: QdrantStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    docs = write(tmp_path / "docs", {"lunch.txt": LUNCH, "lunch-copy.txt": LUNCH})
+    sync(settings, store, docs)
+    (docs / "lunch-copy.txt").write_text(LUNCH + " Vegetarian options daily.", encoding="utf-8")
+    (docs / "gym.md").write_text("The gym is open around the clock.", encoding="utf-8")
+    parsed: list[bytes] = []
+    real = formats.parse
+
+    def counting(data: bytes, suffix: str) -> formats.Parsed:
+        parsed.append(data)
+        return real(data, suffix)
+
+    monkeypatch.setattr(formats, "parse", counting)
+    report = sync(settings, store, docs)
+    assert (report["new"], report["changed"], report["duplicates"]) == (1, 1, 1)
+    assert sorted(parsed) == sorted(
+        [
+            LUNCH.encode(),
+            (LUNCH + " Vegetarian options daily.").encode(),
+            b"The gym is open around the clock.",
+        ]
+    )
+
+
+def test_an_edited_copy_leaves_its_canonical_group(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    longer = LUNCH + " Vegetarian options daily."
+    docs = write(tmp_path / "docs", {"lunch.txt": LUNCH, "lunch-copy.txt": longer})
+    sync(settings, store, docs)
+    assert store.document_states()["docs/lunch-copy.txt"].alternates == ("docs/lunch.txt",)
+    (docs / "lunch.txt").write_text("The gym is open around the clock.", encoding="utf-8")
+    report = sync(settings, store, docs)  # the canonical is read again and regrouped
+    assert (report["new"], report["changed"], report["duplicates"]) == (1, 1, 0)
+    states = store.document_states()
+    assert {k: v.alternates for k, v in states.items()} == {
+        "docs/lunch.txt": (),
+        "docs/lunch-copy.txt": (),
+    }
+    assert chunk_texts(store, "docs/lunch-copy.txt") == [longer]
+    again = sync(settings, store, docs)
+    assert (again["unchanged"], again["chunks_written"]) == (2, 0)

@@ -277,3 +277,27 @@ def test_a_failure_built_from_its_file_alone_gets_the_kind_the_file_implies() ->
     assert Failure("/r", "docs/locked/", "cannot list").kind == "folder"
     assert Failure("/r", "docs/a.txt", "binary").kind == "file"
     assert Failure("/r", "docs/a.jsonl", "x", "line", "p1").doc_id == "p1"
+
+
+def test_only_reads_the_named_documents_and_their_failures(tmp_path: Path) -> None:
+    corpus = write(
+        tmp_path / "d",
+        {
+            "a.txt": "Badge photos are taken at reception.",
+            "b.txt": "Lost badges are reported to security.",
+            "bad.png": b"\x89PNG",
+            "r.jsonl": "\n".join(
+                [
+                    json.dumps({"id": "r1", "text": "第一条。"}),
+                    json.dumps({"id": "r2", "text": "第二条。"}),
+                    json.dumps({"id": "r3", "text": ""}),
+                    "not json",
+                ]
+            ),
+        },
+    )
+    items = list(read_root(Root(corpus), ("everyone",), MiB, only={"d/a.txt", "r2"}))
+    assert (set(docs_of(items)), failures_of(items)) == ({"d/a.txt", "r2"}, {})
+    items = list(read_root(Root(corpus), ("everyone",), MiB, only={"r3", "d/bad.png"}))
+    assert docs_of(items) == {}
+    assert [(f.file, f.doc_id) for f in items] == [("d/bad.png", None), ("d/r.jsonl", "r3")]
