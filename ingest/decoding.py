@@ -25,6 +25,19 @@ _CHINESE = ("gb18030", "big5")
 # Share of the non-ASCII characters that must be common Chinese for a strict decode to win.
 _MIN_COMMON = 0.5
 _SAMPLE = 4000  # non-ASCII characters scored per candidate
+# A Chinese decode must also read as Chinese words: Latin-1 text read as Big5 or GB18030 turns
+# each accented letter or symbol and the byte after it into one ideograph standing alone among
+# Latin letters (cp1252 "Änderungen" reads as Big5 "瓏derungen", "Straße" as "Stra遝"), while
+# Chinese writes ideographs in runs, even amid English terms ("VPN客户端"), or before numbers
+# ("2022年9月20日", "第1条"; a digit is never the second byte of a GBK or Big5 character).
+# At least half of the ideographs must have an ideograph or CJK punctuation next to them, or
+# a digit after them.
+_MIN_JOINED = 0.5
+_HANZI = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+_CJK_RUN = re.compile(f"(?:{_HANZI.pattern}|[\u3000-\u303f\uff00-\uffef])+")
+# Detection ties on short Latin text (no statistics to go on) are broken in favour of Western
+# European: "Réunion à l'hôtel." is as plausible in cp1250 ("ŕ") as in cp1252 for the detector.
+_WESTERN = "cp1252"
 
 
 def decode(data: bytes) -> str:
@@ -33,8 +46,10 @@ def decode(data: bytes) -> str:
 
     Short Chinese texts defeat statistical detection (four GBK characters read as Korean, a
     Big5 sentence as UTF-16), so the two Chinese encodings are tried first and judged by how
-    much of the result is common Chinese. EUC-KR Korean is also valid GB2312 and reads as
-    Chinese: Korean is not one of the product's languages.
+    much of the result is common Chinese, and by whether the result is mostly Chinese at all
+    (short Latin-1 text is often valid Big5 too). EUC-KR Korean is also valid GB2312 and reads
+    as Chinese: Korean is not one of the product's languages. Among detection results that
+    score alike, Western European (cp1252) wins.
 
     Raises ValueError for empty, binary or undecodable data.
     """
@@ -70,11 +85,36 @@ def _decode(data: bytes) -> str:
             scored.append((_common_share(text), text))
         if scored:
             share, text = max(scored, key=lambda s: s[0])  # max keeps the first of a tie
-            if share >= _MIN_COMMON:
+            if share >= _MIN_COMMON and _joined_share(text) >= _MIN_JOINED:
                 return text
-    best = from_bytes(data).best()
+    return _detect(data)
+
+
+def _joined_share(text: str) -> float:
+    """Share of the ideographs (in the first few thousand runs) that are not alone: next to
+    another ideograph or CJK punctuation, or followed by a digit."""
+    alone = joined = 0
+    for run in itertools.islice(_CJK_RUN.finditer(text), _SAMPLE):
+        hanzi = len(_HANZI.findall(run.group()))
+        if len(run.group()) == 1 and not text[run.end() : run.end() + 1].isdigit():
+            alone += hanzi
+        else:
+            joined += hanzi
+    return joined / (alone + joined) if alone + joined else 0.0
+
+
+def _detect(data: bytes) -> str:
+    """charset_normalizer's best guess; of the guesses that score as well as the best one,
+    one that cp1252 also decodes (its text is then cp1252's) is preferred."""
+    results = from_bytes(data)
+    best = results.best()
     if best is None:
         raise ValueError("binary or unknown encoding")
+    for match in results:
+        if match.chaos > best.chaos or match.coherence < best.coherence:
+            continue
+        if _WESTERN in (match.encoding, *match.could_be_from_charset):
+            return data.decode(_WESTERN)
     return str(best)
 
 

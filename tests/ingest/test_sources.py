@@ -37,6 +37,7 @@ def failures_of(items: list) -> dict[str, str]:
     [
         ("会议纪要", "gbk"),  # was read as Korean (cp949)
         ("年假", "gbk"),  # valid Big5 too: simplified wins a tie
+        ("2017年5月5日", "gbk"),  # ideographs alone between digits are still Chinese
         ("会议纪要：下周一上午九点在三楼会议室开会。", "gb18030"),
         ("會議室預訂須提前一天。", "big5"),  # was read as UTF-16-BE
         ("請假規定：員工請事假須提前兩天告知主管。", "big5"),
@@ -64,6 +65,25 @@ def test_short_chinese_and_bom_files_decode_to_their_text(
 def test_other_legacy_encodings_still_go_to_detection(text: str, encoding: str) -> None:
     # Cyrillic is not valid GB18030/Big5; Shift_JIS is, but reads as rare characters there.
     assert decode(text.encode(encoding)) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sie sollten Änderungen an der Öffnungszeit melden.",  # valid Big5: "瓏derungen"
+        "Réunion à l'hôtel.",  # detection alone said cp1250: "ŕ"
+        "Straße",  # valid GBK and Big5: "Stra遝"
+        "Größe: 5 m², Preis: 10 €.",
+        "¿Dónde está la oficina? Señor Muñoz, mañana.",
+    ],
+)
+def test_short_western_european_text_is_not_read_as_chinese(text: str) -> None:
+    assert decode(text.encode("cp1252")) == text
+
+
+def test_chinese_amid_english_still_reads_as_chinese() -> None:
+    text = "See README.md and config.yaml to set up the VPN client on Linux and macOS; 说明见下。"
+    assert decode(text.encode("gbk")) == text
 
 
 # -- walking folders -----------------------------------------------------------------------
