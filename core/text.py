@@ -200,10 +200,16 @@ def script_of(text: str) -> str:
     return "zh-Hant" if _t2s().convert(text) != text else "zh-Hans"
 
 
-# Characters a question may carry that no document does (ingest's decoding strips the same ones
-# from documents): C0/C1 controls and zero-width characters. Tabs and line breaks read as spaces.
-_QUESTION_SPACE = re.compile("[\t\n\r\x0b\x0c\x1c-\x1f\x85\u2028\u2029]")
-_QUESTION_JUNK = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u200b-\u200d\u2060\ufeff]")
+# Characters no text keeps, as a regex class body: C0 and C1 controls other than tab, line
+# breaks and BREAK_CHARS, zero-width characters and byte-order marks. Documents
+# (ingest.decoding) and questions (`clean_question`) both remove them.
+JUNK_CHARS = "\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u200b-\u200d\u2060\ufeff"
+# Vertical tab, form feed, the C0 information separators and NEL (a regex class body):
+# questions read them as spaces, documents lose them (their tabs and line breaks are kept).
+BREAK_CHARS = "\x0b\x0c\x1c-\x1f\x85"
+# Questions: tabs and line breaks read as spaces, junk is removed.
+_QUESTION_SPACE = re.compile(f"[\t\n\r\u2028\u2029{BREAK_CHARS}]")
+_QUESTION_JUNK = re.compile(f"[{JUNK_CHARS}]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 

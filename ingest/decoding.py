@@ -9,8 +9,11 @@ import re
 
 from charset_normalizer import from_bytes
 
-# NUL, C0/C1 controls except tab and newline, zero-width characters, BOMs, lone surrogates.
-JUNK = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff\ud800-\udfff]")
+from core.text import BREAK_CHARS, JUNK_CHARS
+
+# What documents lose: the junk questions lose too (NUL, C0/C1 controls, zero-width characters,
+# BOMs), the breaks questions read as spaces (all but tab and newline), and lone surrogates.
+JUNK = re.compile(f"[{JUNK_CHARS}{BREAK_CHARS}\ud800-\udfff]")
 
 # Byte-order marks that name their encoding (UTF-32 first: its LE mark starts with UTF-16's).
 _BOMS = (

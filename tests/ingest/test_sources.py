@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.records import SourceDocument
+from core.text import clean_question
 from ingest.decoding import decode
 from ingest.sources import BadLine, Failure, Root, jsonl_lines, read_root
 from tests.conftest import write
@@ -321,3 +322,9 @@ def test_only_reads_the_named_documents_and_their_failures(tmp_path: Path) -> No
     items = list(read_root(Root(corpus), ("everyone",), MiB, only={"r3", "d/bad.png"}))
     assert docs_of(items) == {}
     assert [(f.file, f.doc_id) for f in items] == [("d/bad.png", None), ("d/r.jsonl", "r3")]
+
+
+def test_documents_lose_what_questions_lose_and_keep_tabs_and_line_breaks() -> None:
+    raw = "a\tb\nc\x0cd\x1fe\x85f\u200bg\ufeffh\x07i\x9fj"
+    assert decode(raw.encode()) == "a\tb\ncdefghij"
+    assert clean_question(raw) == "a b c d e fghij"  # the same junk; breaks read as spaces
