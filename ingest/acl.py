@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -55,7 +55,7 @@ class AclRules:
         for folder in (base, *base.parents):
             if os.path.isfile(folder / ACL_FILE):
                 rules._rules[folder] = _parse(folder / ACL_FILE)
-        for folder, names in _walk(base) if root.is_dir() else ():
+        for folder, _, names in walk(base) if root.is_dir() else ():
             if folder != base and ACL_FILE in names:
                 rules._rules[folder] = _parse(folder / ACL_FILE)
         return rules
@@ -76,12 +76,16 @@ def _absolute(path: Path) -> Path:
     return Path(os.path.abspath(path))
 
 
-def _walk(top: Path) -> Iterator[tuple[Path, list[str]]]:
-    """The folders under `top` (itself included) and their file names, as `Root.files` walks
-    them: hidden folders skipped, symlinked folders not followed."""
-    for folder, dirs, names in os.walk(top):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        yield Path(folder), names
+def walk(
+    top: Path, onerror: Callable[[OSError], None] | None = None
+) -> Iterator[tuple[Path, list[str], list[str]]]:
+    """The folders under `top` (itself included), each with its folder and file names, sorted:
+    the walk of `Root.files` and of the acl.yaml files. Hidden folders and files (names
+    starting with '.') are left out; symlinked folders are listed but not entered. A folder
+    that cannot be listed goes to `onerror` (ignored without one)."""
+    for folder, dirs, names in os.walk(top, onerror=onerror):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        yield Path(folder), dirs, sorted(n for n in names if not n.startswith("."))
 
 
 class _DuplicateKey(yaml.constructor.ConstructorError):

@@ -14,7 +14,7 @@ from typing import Literal
 
 from core.records import SourceDocument
 from ingest import formats
-from ingest.acl import ACL_FILE, AclError, AclRules
+from ingest.acl import ACL_FILE, AclError, AclRules, walk
 from ingest.decoding import JUNK, decode
 
 log = logging.getLogger(__name__)
@@ -83,15 +83,13 @@ class Root:
             return
         unlisted: list[OSError] = []
         found: list[Path] = []
-        for top, dirs, names in os.walk(self.path, onerror=unlisted.append):
-            folder = Path(top)
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for folder, dirs, names in walk(self.path, onerror=unlisted.append):
             for d in dirs:
                 if os.path.islink(folder / d):
                     yield Failure(
                         self.origin, self.rel(folder / d), "symlinked folder not followed"
                     )
-            for name in sorted(n for n in names if not n.startswith(".")):
+            for name in names:
                 problem = _not_a_file(folder / name)
                 if problem:
                     yield Failure(self.origin, self.rel(folder / name), problem)
