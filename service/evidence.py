@@ -19,6 +19,14 @@ from py_rust_stemmers import SnowballStemmer
 from core.records import Passage
 from core.sentences import sentence_spans
 from core.text import STOPWORDS, fold, idf, words
+from service.quantities import (
+    CN_DIGITS,
+    MEASURE,
+    MONEY,
+    PERIODS,
+    number_in,
+    unit_at,
+)
 
 CRITICAL_WEIGHT = 3.0
 # Part-of-speech tags (jieba) of proper names: person, place, organisation, other proper noun.
@@ -92,26 +100,8 @@ _MODEL_PARTS = re.compile(r"([a-z]+)-?(\d+)")
 
 
 # What kind of answer a question asks for, and how to recognise a sentence that can give it.
-_CN_DIGITS = "零〇一二两三四五六七八九十百千万亿半"
-_MEASURE = "个天年月周人元万亿倍次名岁位项家台件种条所座场届辆吨米克公里小时分钟秒%‰"
 # Answer values: an Arabic number (with what follows it), or a Chinese numeral before a measure word.
-_VALUE = re.compile(rf"(\d+(?:[.,]\d+)*)\s*(\S?)|([{_CN_DIGITS}]+)(?=[{_MEASURE}])")
-# The period a rate is given per: a question asking per day is not answered by a monthly figure.
-_PERIODS = {
-    "day": re.compile(
-        r"每天|每日|每个?工作日|/天|/日|\bper day\b|\bdaily\b|\beach day\b|\ba day\b"
-    ),
-    "week": re.compile(r"每周|每星期|/周|\bper week\b|\bweekly\b|\beach week\b|\ba week\b"),
-    "month": re.compile(r"每月|每个月|/月|\bper month\b|\bmonthly\b|\beach month\b|\ba month\b"),
-    "year": re.compile(r"每年|/年|\bper (?:year|annum)\b|\bannually\b|\byearly\b|\beach year\b"),
-    "once": re.compile(r"一次性|\bone-(?:time|off)\b"),
-}
-# An amount of money: a currency sign before the number, or a currency word after it.
-_MONEY = re.compile(
-    r"(?:[$¥€£￥]|nt\$|us\$|hk\$|rmb|usd|hkd|新台币|人民币|港币)\s*(?P<n>\d+(?:[.,]\d+)*)|"
-    r"(?P<n2>\d+(?:[.,]\d+)*)\s*(?:[万亿千百]\s*)?"
-    r"(?:元|美元|港元|欧元|英镑|日元|块|dollars?|yuan|euros?|pounds?|rmb|usd|hkd)"
-)
+_VALUE = re.compile(rf"(\d+(?:[.,]\d+)*)\s*(\S?)|([{CN_DIGITS}]+)(?=[{MEASURE}])")
 _MONTHS = r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b"
 _WEEKDAYS = r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|周[一二三四五六日]|星期|週"
 # What kind of answer a question asks for.
@@ -217,7 +207,7 @@ def question_terms(question: str) -> QuestionTerms:
     for m in _NUMBER.finditer(shown):
         if not _approximate(shown, m):
             critical.setdefault(m.group(0), m.group(0))
-            if unit := _unit_at(fold(shown), m.end()):
+            if unit := unit_at(fold(shown), m.end()):
                 units.setdefault(m.group(0), unit)
     for m in _MODEL.finditer(folded):  # shown as the question spells it (X1, not x1)
         written = re.search(re.escape(m.group(0)), shown, re.IGNORECASE)
@@ -249,7 +239,7 @@ def question_terms(question: str) -> QuestionTerms:
     period = next(
         (
             (_as_written(hit.group(0), asked, shown), kind)
-            for kind, rx in _PERIODS.items()
+            for kind, rx in PERIODS.items()
             if (hit := rx.search(asked))
         ),
         None,
@@ -294,7 +284,7 @@ def conflicts(terms: QuestionTerms, folded_sentence: str) -> tuple[str, ...]:
             out.append(shown)
     if terms.period is not None:  # 每月 800元 does not answer 每天多少
         shown, kind = terms.period
-        named = {k for k, rx in _PERIODS.items() if rx.search(folded_sentence)}
+        named = {k for k, rx in PERIODS.items() if rx.search(folded_sentence)}
         if named and kind not in named:
             out.append(shown)
     return tuple(out)
@@ -320,7 +310,7 @@ def answers_kind(terms: QuestionTerms, folded_sentence: str) -> bool:
         elif kind == "money":
             found = any(
                 (m.group("n") or m.group("n2")) not in asked
-                for m in _MONEY.finditer(folded_sentence)
+                for m in MONEY.finditer(folded_sentence)
             )
         else:
             found = any(k == "quantity" for k, _ in values)
@@ -357,98 +347,10 @@ def contains(folded_text: str, term: str, unit: str = "") -> bool:
     "满3年") does not match the same number with another unit (3月31日), and matches a range
     the text states in that unit ("未满5年", "5至10年")."""
     if term[:1].isdigit():
-        if _YEAR.fullmatch(term):
-            unit = ""  # a year is a year whatever follows it (2023年, 2023届, 2023-24)
-        for m in re.finditer(rf"(?<![\d.]){re.escape(term)}(?![\d])", folded_text):
-            if not unit or _unit_at(folded_text, m.end()) in ("", unit):
-                return True
-        for n in _chinese_numeral(term) or ():
-            for m in re.finditer(rf"(?<![{_CN_DIGITS}]){n}(?![{_CN_DIGITS}])", folded_text):
-                if not unit or _unit_at(folded_text, m.end()) in ("", unit):
-                    return True
-        return bool(unit) and _in_range(folded_text, float(term.replace(",", "")), unit)
+        return number_in(folded_text, term, "" if _YEAR.fullmatch(term) else unit)
     if term == "第一" and term not in folded_text:
         return re.search(r"首[任届次位个家批部座架艘款]", folded_text) is not None
     return term in folded_text
-
-
-def _chinese_numeral(term: str) -> tuple[str, ...] | None:
-    """How 1..100 is written in Chinese (2 also as 两: 两年); None for other terms."""
-    if not term.isdigit() or not 0 < int(term) <= 100:
-        return None
-    n, units = int(term), "零一二三四五六七八九"
-    if n == 100:
-        return ("一百", "百")
-    tens, one = divmod(n, 10)
-    if tens == 0:
-        written = units[one]
-    else:
-        written = ("" if tens == 1 else units[tens]) + "十" + (units[one] if one else "")
-    return (written, "两") if n == 2 else (written,)
-
-
-def _unit_at(folded_text: str, pos: int) -> str:
-    """The measure word right after a number ending at `pos` ('' when there is none), English
-    unit words as their Chinese measure word (6 years -> 年, 3个月 -> 月)."""
-    rest = folded_text[pos : pos + 12].lstrip()
-    if rest[:2] == "个月":
-        return "月"
-    if rest[:1] and rest[0] in _MEASURE:
-        return rest[0]
-    m = _EN_UNIT.match(rest)
-    return _EN_UNITS[m.group(1)] if m else ""
-
-
-_EN_UNITS = {"year": "年", "month": "月", "week": "周", "day": "天", "people": "人", "yuan": "元"}
-_EN_UNIT = re.compile(r"(year|month|week|day|people|yuan)s?\b")
-_UNIT_WORDS = {cn: rf"(?:个?{cn}|{en}s?\b)" for en, cn in _EN_UNITS.items()}
-_CN_VALUE = {w: n for n in range(1, 101) for w in _chinese_numeral(str(n)) or ()}
-_AMOUNT = rf"(\d+(?:\.\d+)?|[{_CN_DIGITS}]{{1,3}})"
-# Bounds a clause puts on an amount in some unit (filled in with the unit): 未满5年 / less than
-# 5 years (< 5), 满5年 / 5年以上 / at least 5 years (>= 5), 超过5年 / more than 5 years (> 5),
-# 5年以下 / up to 5 years (<= 5), 5至10年 / 5 to 10 years (5..10).
-_BOUNDS = (
-    ("<", r"(?:未满|不满|少于|低于|不足|不到|小于|less than|fewer than|under|below)\s*{a}\s*{u}"),
-    (
-        "<=",
-        r"{a}\s*{u}\s*(?:及以下|以下|以内|之内|or (?:less|fewer))|(?:up to|at most|no more than)\s*{a}\s*{u}",
-    ),
-    (">", r"(?:超过|高于|大于|多于|逾|more than|over|above)\s*{a}\s*{u}"),
-    (
-        ">=",
-        r"(?:(?<![未不])满|不少于|不低于|达到|at least|no less than|a minimum of)\s*{a}\s*{u}|"
-        r"{a}\s*{u}\s*(?:及以上|或以上|以上|or more|or longer)|{a}\+\s*{u}",
-    ),
-)
-_SPAN = r"(?:between\s*)?{a}\s*{u}?\s*(?:至|到|-|~|—|－|–|to|and)\s*{a}\s*{u}"
-_CLAUSE = re.compile(r"[，,；;。！？!?\n]")
-
-
-def _amount(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return _CN_VALUE.get(text)
-
-
-def _in_range(folded_text: str, n: float, unit: str) -> bool:
-    """Some clause of the text bounds an amount in `unit` and `n` meets all its bounds."""
-    u = _UNIT_WORDS.get(unit, re.escape(unit))
-    tests = {"<": n.__lt__, "<=": n.__le__, ">": n.__gt__, ">=": n.__ge__}
-    for clause in _CLAUSE.split(folded_text):
-        found, ok = False, True
-        for m in re.finditer(_SPAN.format(a=_AMOUNT, u=u), clause):
-            lo, hi = _amount(m.group(1)), _amount(m.group(2))
-            if lo is not None and hi is not None:
-                found, ok = True, ok and lo <= n <= hi
-        for op, pattern in _BOUNDS:
-            for m in re.finditer(pattern.format(a=_AMOUNT, u=u), clause):
-                bound = _amount(next(g for g in m.groups() if g))
-                if bound is not None:
-                    found, ok = True, ok and tests[op](bound)
-        if found and ok:
-            return True
-    return False
 
 
 def split_sentences(passages: Sequence[Passage]) -> list[Sentence]:
