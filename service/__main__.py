@@ -18,6 +18,7 @@ from core.settings import Settings
 from service.app import create_app
 from service.auth import KeyRing
 from service.config import ServiceSettings
+from service.server import server_config
 
 log = logging.getLogger("service")
 
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         url,
         url,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    uvicorn.Server(server_config(app, args.host, args.port, svc)).run()
     return 0
 
 

@@ -32,6 +32,20 @@ class ServiceSettings(BaseSettings):
     auth_failures_per_minute: int = Field(
         20, ge=0, description="Failed API keys per client address per minute; 0 = no limit"
     )
+    trusted_proxies: str = Field(
+        "",
+        description="Comma-separated addresses or networks of reverse proxies whose "
+        "X-Forwarded-For names the client; empty = the header is ignored",
+    )
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="A connection must send its request headers within this"
+    )
+    body_timeout_s: float = Field(
+        30.0, gt=0, description="A request body may pause this long between reads"
+    )
+    max_connections: int = Field(
+        256, ge=1, description="Open connections; a new one past this is closed at once"
+    )
     retry_after_s: int = Field(10, ge=1, description="Retry-After of 503 answers")
     ingest_sources: list[Path] = Field(
         default_factory=list, description="Folders an admin job syncs when given no files"
