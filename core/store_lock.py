@@ -18,7 +18,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from core.errors import StoreUnavailable
+from core.errors import ConfigError, StoreUnavailable
 
 LOCK_FILE, HOLDER_FILE = "gqa.lock", "gqa-holder.json"
 
@@ -37,14 +37,14 @@ class StoreLock:
 
     def acquire(self) -> None:
         """Take the lock now (no waiting); idempotent. Raises StoreUnavailable naming the
-        holder and what to do instead, or when the folder cannot be created."""
+        holder and what to do instead; ConfigError when the folder cannot be created."""
         if self._lock is not None:
             return
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StoreUnavailable(
-                f"cannot create the store folder {self.folder}: {exc.strerror or exc} - point "
+            raise ConfigError(
+                f"cannot open the store at {self.folder}: {exc.strerror or exc} - point "
                 "GQA_DATA_DIR (or GQA_QDRANT_PATH) at a folder this user can write"
             ) from exc
         lock = FileLock(self.folder / LOCK_FILE, timeout=0)

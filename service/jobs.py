@@ -18,7 +18,8 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,13 +74,22 @@ class JobRunner:
             timeout_s,
         )
         self.jobs: dict[str, Job] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._threads: list[threading.Thread] = []
 
     @property
     def busy(self) -> bool:
         with self._lock:
             return any(j.active for j in self.jobs.values())
+
+    @contextmanager
+    def reserved(self) -> Iterator[None]:
+        """Hold off other jobs while the caller prepares one (and `start`s it inside).
+        Raises JobBusy while a job runs."""
+        with self._lock:
+            if any(j.active for j in self.jobs.values()):
+                raise JobBusy("an ingestion job is already running - wait for it to finish")
+            yield
 
     def start(self, paths: list[Path], acl: list[str] | None) -> Job:
         """Queue a job over `paths` and run it in the background. Raises JobBusy."""
