@@ -34,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
         help="show FILE's cleaned text and every removal with its rule (a JSONL export: its "
         "records); reads only FILE and writes nothing",
     )
-    parser.add_argument("--record", metavar="ID", help="with --explain on a JSONL export: one record")
+    parser.add_argument(
+        "--record", metavar="ID", help="with --explain on a JSONL export: one record"
+    )
     parser.add_argument(
         "--acl", help="comma-separated groups for these documents (default: GQA_DEFAULT_ACL)"
     )

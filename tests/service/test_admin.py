@@ -163,3 +163,47 @@ def test_sources_with_the_same_folder_name_are_400(tmp_path: Path, settings: Set
         assert r.status_code == 400 and str(other) in r.json()["detail"]
         assert str(uploads) in r.json()["detail"]
         assert c.get("/v1/admin/jobs", headers=A).json() == []
+
+
+def test_upload_names_with_folders_or_dots_are_400_with_the_reason(
+    tmp_path: Path, settings: Settings
+) -> None:
+    svc = service_settings(upload_dir=tmp_path / "uploads")
+    app = create_app(settings, embedder=HashingEmbedder(), service_settings=svc)
+    with TestClient(app) as c:
+        for path, why in [
+            ("a/b.md", "names a folder"),
+            ("%2E%2E", "'..' is not allowed"),
+            ("%2E%2E%2Fescape.md", "names a folder"),
+            ("x..y.md", "'..' is not allowed"),
+            (".hidden", "hidden names"),
+            ("acl.yaml", "access groups"),
+        ]:
+            r = c.put(f"/v1/admin/uploads/{path}", content=b"text", headers=A)
+            assert r.status_code == 400, path
+            assert "bad file name" in r.json()["detail"] and why in r.json()["detail"], path
+        assert not (tmp_path / "uploads").exists()  # nothing was written
+        assert c.put("/v1/admin/uploads/ok.md", content=b"x", headers=A).status_code == 200
+
+
+def test_alternates_are_listed_with_their_canonical(tmp_path: Path, settings: Settings) -> None:
+    lunch = "Lunch is served from 11:30 to 13:30 in the main cafeteria on the ground floor."
+    docs = write(tmp_path / "docs", {"lunch.txt": lunch, "lunch-copy.txt": lunch})
+    svc = service_settings(ingest_sources=[docs], rate_limit_per_minute=0)
+    app = create_app(settings, embedder=HashingEmbedder(), service_settings=svc)
+    with TestClient(app) as c:
+        job = wait_for(c, c.post("/v1/admin/jobs", json={}, headers=A).json()["id"], [])
+        assert job["summary"]["alternates"] == {"docs/lunch.txt": "docs/lunch-copy.txt"}
+        # lunch.txt is edited into the longer copy: the group is re-formed around it, and
+        # lunch-copy.txt, indexed as the canonical until now, becomes its alternate (not
+        # "removed": its file is there)
+        (docs / "lunch.txt").write_text(lunch + " Vegetarian options daily.", encoding="utf-8")
+        job = wait_for(c, c.post("/v1/admin/jobs", json={}, headers=A).json()["id"], [])
+        summary = job["summary"]
+        assert (summary["removed"], summary["duplicates"]) == (0, 1)
+        assert summary["alternates"] == {"docs/lunch-copy.txt": "docs/lunch.txt"}
+        listed = {d["doc_id"]: d for d in c.get("/v1/admin/documents", headers=A).json()}
+        assert set(listed) == {"docs/lunch.txt", "docs/lunch-copy.txt"}
+        assert listed["docs/lunch-copy.txt"]["alternate_of"] == "docs/lunch.txt"
+        assert listed["docs/lunch-copy.txt"]["file"] == "docs/lunch-copy.txt"
+        assert listed["docs/lunch.txt"]["alternate_of"] is None

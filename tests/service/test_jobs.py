@@ -27,7 +27,9 @@ from tests.service.conftest import ADMIN, HR, STAFF, auth, service_settings
 A = auth(ADMIN)
 ROOT = Path(__file__).resolve().parents[2]
 VPN = "VPN guide\nConnect with the Acme VPN client. The VPN disconnects after 30 minutes without activity."
-LUNCH = "Lunch guide\nLunch is served from 11:30 to 13:30 in the main cafeteria on the ground floor."
+LUNCH = (
+    "Lunch guide\nLunch is served from 11:30 to 13:30 in the main cafeteria on the ground floor."
+)
 
 
 class PausingEmbedder(HashingEmbedder):
