@@ -210,7 +210,20 @@ class Ingestor:
                         and item not in report.failed
                     ):
                         report.failed.append(item)  # it keeps its indexed version
-        return self._deduplicate(clean_documents(docs), report), unchanged
+        kept = []
+        for d in clean_documents(docs):
+            if d.text.strip():
+                kept.append(d)
+            else:  # a failure, not a document with 0 chunks (it keeps an indexed version)
+                report.failed.append(
+                    Failure(
+                        d.origin,
+                        d.file,
+                        "no text left after cleaning (every line was taken for site furniture)"
+                        f" - see python -m ingest --explain {_location(d.origin, d.file)}",
+                    )
+                )
+        return self._deduplicate(kept, report), unchanged
 
     def _deduplicate(
         self, docs: list[SourceDocument], report: IngestReport
