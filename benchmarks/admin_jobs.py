@@ -4,16 +4,19 @@ go on while one runs.
     python benchmarks/admin_jobs.py --corpus samples/acme/corpus
 
 Runs the service in process (FastAPI TestClient, the configured embedder, a fresh embedded store
-in a temporary folder), starts a job over the corpus, and asks a question in a loop until it
-ends, counting answers by HTTP status; then runs the same job again (nothing changed: a no-op)
-and prints both jobs' seconds (the job record's started -> finished, and POST -> finished as
-the admin sees it).
+in a temporary folder) over a copy of the corpus: a first job (the index does not exist yet, so
+answers are 503 "not ingested" until its schema is written), then a job after every file was
+edited (all re-embedded, on a live index: the case that used to pause answers), then the same
+job again (nothing changed: a no-op). During each job a question is asked every 0.1 s and the
+answers are counted by HTTP status. Prints each job's seconds (the job record's started ->
+finished, and POST -> finished as the admin sees it).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import tempfile
 import time
 from collections import Counter
@@ -41,6 +44,7 @@ def run_job(c: TestClient, question: str) -> tuple[dict[str, Any], float, Counte
             return job, time.perf_counter() - t0, statuses
         r = c.post("/v1/answer", json={"question": question}, headers=headers)
         statuses[r.status_code] += 1
+        time.sleep(0.1)
 
 
 def main() -> None:
@@ -49,14 +53,18 @@ def main() -> None:
     parser.add_argument("--question", default="VPN 连接多久没有操作会自动断开？")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
+        corpus = Path(tmp) / args.corpus.resolve().name
+        shutil.copytree(args.corpus, corpus)
         settings = Settings(data_dir=Path(tmp) / "data")
         keys = json.dumps([{"id": "bench", "sha256": hash_key(KEY), "groups": [], "admin": True}])
-        svc = ServiceSettings(
-            api_keys=keys, ingest_sources=[args.corpus.resolve()], rate_limit_per_minute=0
-        )
+        svc = ServiceSettings(api_keys=keys, ingest_sources=[corpus], rate_limit_per_minute=0)
         with TestClient(create_app(settings, service_settings=svc)) as c:
             c.get("/healthz")  # the store opens
-            for name in ("first job", "no-op job"):
+            for name in ("first job", "all files edited", "no-op job"):
+                if name == "all files edited":
+                    for f in corpus.rglob("*"):
+                        if f.is_file() and f.suffix in (".md", ".txt"):
+                            f.write_text(f.read_text(encoding="utf-8") + "\n\n(rev. 2)\n")
                 job, wall, statuses = run_job(c, args.question)
                 s = job["summary"] or {}
                 print(

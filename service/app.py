@@ -104,7 +104,7 @@ def create_app(
 ) -> FastAPI:
     """The service. Tests pass real local-mode components; otherwise they come from settings.
 
-    An injected `store` stays the caller's (never closed or lent to ingest jobs); without one
+    An injected `store` stays the caller's (never closed; admin jobs write through it); without one
     the service opens the configured store lazily and reopens it after failures.
     Raises ConfigError when the API keys or the answerability model cannot be read.
     """

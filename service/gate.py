@@ -1,4 +1,5 @@
-"""`StoreGate`: the service's one way to its store, so the store can fail, come back, or be lent.
+"""`StoreGate`: the service's one way to its store, so the store can fail and come back, and an
+admin job can write while answers read.
 
 The answer engine and the handlers hold the gate, never the store. The gate:
 - opens the store lazily and again after a failure (at most once per `retry_s`), so the service
@@ -49,7 +50,7 @@ class StoreGate:
         self._opener, self._store, self._owned = opener, store, store is None
         self._retry_s, self._next_try = retry_s, 0.0
         self._last_error = "the store could not be opened"
-        self._released: str | None = None  # why, while lent to another process
+        self._released: str | None = None  # why, while released
         self._in_flight = 0
         self._writing = False  # a write call runs (alone)
         self._writers_waiting = 0  # new reads wait behind them, so writes are not starved
