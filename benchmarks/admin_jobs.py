@@ -63,14 +63,16 @@ def main() -> None:
             for name in ("first job", "all files edited", "no-op job"):
                 if name == "all files edited":
                     for f in corpus.rglob("*"):
-                        if f.is_file() and f.suffix in (".md", ".txt"):
-                            f.write_text(f.read_text(encoding="utf-8") + "\n\n(rev. 2)\n")
+                        if f.is_file() and f.suffix in (".md", ".txt", ".html"):
+                            note = f"\n\nRevised in 2026: {f.stem} was reviewed by its owner.\n"
+                            f.write_text(f.read_text(encoding="utf-8") + note)
                 job, wall, statuses = run_job(c, args.question)
                 s = job["summary"] or {}
                 print(
                     f"{name}: state {job['state']}, job {job['finished'] - job['started']:.2f} s, "
-                    f"POST->finished {wall:.2f} s; new {s.get('new')}, unchanged "
-                    f"{s.get('unchanged')}, chunks {s.get('chunks_written')}; answers during "
+                    f"POST->finished {wall:.2f} s; new {s.get('new')}, changed {s.get('changed')}, unchanged "
+                    f"{s.get('unchanged')}, failed {len(s.get('failed', []))}, chunks "
+                    f"{s.get('chunks_written')}; answers during "
                     f"the job by status: {dict(statuses)}"
                 )
 

@@ -109,11 +109,11 @@ class JobRunner:
             t.join(timeout)
 
     def _run(self, job: Job) -> None:
-        # Imported here: the pipeline (llama-index) loads in seconds, and only jobs need it.
-        from ingest.pipeline import Ingestor
-
         job.state, job.started = "running", time.time()
         try:
+            # Imported here: the pipeline (llama-index) loads in seconds, and only jobs need it.
+            from ingest.pipeline import Ingestor
+
             report = Ingestor(self.settings, self.gate, self.embedder).sync(
                 [Path(p) for p in job.paths],
                 acl=job.acl,
@@ -122,7 +122,7 @@ class JobRunner:
             job.summary = report.to_dict()
             job.exit_code = 1 if report.failed else 0
             job.state = "completed_with_failures" if report.failed else "succeeded"
-            log.info("ingestion job %s %s: %s", job.id, job.state, job.summary)
+            log.info("ingestion job %s %s", job.id, job.state)
         except JobTimeout:
             job.state, job.exit_code = "failed", 2
             job.error = f"stopped after {self.timeout_s:.0f} s (GQA_JOB_TIMEOUT_S)"
