@@ -15,8 +15,9 @@ The rules are general signals, never phrases taken from particular sites:
   corpus (`CorpusStats`), lines emptied by the partial cuts;
 - anchors that lie close together form a furniture block (`link_list`), which is removed with
   what lies between them (e.g. an article title and its blurb in a "related articles" list) and
-  a few neighbouring short lines; long prose outside such blocks is never removed, and a
-  document with no prose outside them keeps them (it is a list itself, not a page around one);
+  a few neighbouring short lines; long prose outside such blocks is never removed; a document
+  with no prose keeps them (it is a list itself, not a page around one), and one whose only
+  prose lies inside them keeps that prose;
 - a block at the end of the document whose vocabulary does not overlap the body and which
   follows furniture (`spam_tail`);
 - runs of blank lines left behind are collapsed (`blank_lines`).
@@ -478,10 +479,13 @@ def _line_cuts(text: str, lines: list[_Line], stats: CorpusStats | None) -> list
         elif not ln.kind and i < first_prose and _is_menu_item(ln):
             ln.kind, ln.rule = "weak", "link_list"  # menu items above the article
     removed = _blocks(lines)
-    if not any(ln.kind == "prose" for i, ln in enumerate(lines) if i not in removed):
-        # Furniture frames an article: a document with no prose outside its link blocks is
-        # itself a list (a schedule, bulleted rules), and its lines are its content.
+    prose = {i for i, ln in enumerate(lines) if ln.kind == "prose"}
+    if not prose:
+        # Furniture frames an article: a document with no prose at all is itself a list (a
+        # schedule, bulleted rules), and its lines are its content.
         removed = set()
+    elif prose <= removed:
+        removed -= prose  # the blocks swallowed the only prose: it is the article, keep it
     spam = _spam_tail(lines, removed)
     cuts = []
     for i, ln in enumerate(lines):

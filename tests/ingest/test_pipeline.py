@@ -595,11 +595,16 @@ def test_lists_are_kept_and_a_document_cleaning_empties_is_a_failure(
             "leave.txt": "年假规定\n工作满1年可使用5天\n工作满10年可使用10天\n工作满20年可使用15天",
             "holidays.txt": "Holidays\nNew Year 2024-01-01\nLabour Day 2024-05-01\n"
             "National Day 2024-10-01",
+            # a page whose only prose sits between its furniture: the prose stays
+            "page.txt": "首页 > 新闻 > 科技\n这是正文的第一段，介绍了公司的新产品和它的主要功能。\n"
+            "上一篇：旧文章\n下一篇：新文章",
         },
     )
     report = sync(settings, store, docs)
-    assert (report["new"], report["failed"]) == (3, [])
+    assert (report["new"], report["failed"]) == (4, [])
     assert "可使用5天" in store.get_document("docs/leave.txt").text  # type: ignore[union-attr]
+    page = store.get_document("docs/page.txt").text  # type: ignore[union-attr]
+    assert "这是正文的第一段" in page and "上一篇" not in page and "首页" not in page
     assert all(d.chunk_count > 0 for d in store.document_states().values())
 
     # a file cleaning empties (here: mojibake runs only) is a failure with its reason
