@@ -74,6 +74,7 @@ class StoreLock:
                 f"{note['url']}/v1/admin/jobs -H 'Authorization: Bearer <admin key>' "
                 "-H 'Content-Type: application/json' -d '{\"sources\": [\"<folder name>\"]}' "
                 "(folders from GQA_INGEST_SOURCES; upload files with PUT /v1/admin/uploads/NAME "
-                'and send {"uploads": true}), or stop the service first'
+                'and send {"uploads": true}; admin keys: GQA_API_KEYS_FILE), or stop the '
+                "service first"
             )
         return f"{msg} - wait for it to finish, or use a Qdrant server (GQA_QDRANT_URL)"
