@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class Settings(BaseSettings):
     """Every knob, documented in the README's configuration table."""
 
-    model_config = SettingsConfigDict(env_prefix="GQA_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="GQA_", env_file=".env", extra="ignore", validate_default=True
+    )
 
     data_dir: Path = Field(Path(".data"), description="Where the embedded store and reports live")
     qdrant_url: str | None = Field(None, description="Qdrant server URL; unset = embedded store")
@@ -78,9 +81,21 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the service binds")
     port: int = Field(8000, ge=1, le=65535)
 
+    @field_validator("data_dir", "qdrant_path", "fastembed_model_path")
+    @classmethod
+    def _absolute(cls, path: Path | None) -> Path | None:
+        return absolute(path) if path is not None else None
+
     @property
     def store_path(self) -> Path:
         """Folder of the embedded Qdrant store."""
         return self.qdrant_path or self.data_dir / (
             "edge" if self.store_engine == "edge" else "qdrant"
         )
+
+
+def absolute(path: Path) -> Path:
+    """`path` made absolute against the working directory of the moment settings are read:
+    every path is resolved once, there, so a job or a thread that runs elsewhere (another
+    working directory) uses the same folders. `~` is expanded; symlinks are kept."""
+    return Path(os.path.abspath(path.expanduser()))

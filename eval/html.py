@@ -31,6 +31,8 @@ RATES = {
     "citation_support_rate": "citation support",
     "citation_recall": "citation recall",
     "citation_precision": "citation precision",
+    "over_quote_rate": "over-quote rate",
+    "answer_sentence_precision": "answer sentence precision",
     "mrr": "retrieval MRR",
 }
 PALETTE = ["#2a8c82", "#8e6bb8", "#c9a227", "#d65f5f", "#8c613c", "#777777"]  # datasets

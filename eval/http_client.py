@@ -1,7 +1,7 @@
 """The eval's client of a running service: answers, document texts, and ingestion through the
 admin API. Safe to share between threads (one `httpx.Client`, a locked text cache).
 
-Retries: 429 and 503 (rate limit, store unavailable or lent to an ingest job) are retried after
+Retries: 429 and 503 (rate limit, store unavailable or not yet ingested) are retried after
 their Retry-After, a few times; a transport error likewise after a second. A question that still
 fails raises `QuestionFailed`; a rejected key raises `ConfigError` (no question can succeed).
 """

@@ -23,6 +23,11 @@ Definitions (also in the README):
   supporting_ids or whose quote contains an answer element (the benchmarks' convention).
 - retrieval recall@k / MRR: answerable questions with a supporting passage (in supporting_ids,
   or containing an answer element) among the top k retrieved.
+- over-quote rate: correct answers with at least one cited sentence that holds none of the
+  required answer elements (the right tier quoted with a wrong one is correct, and over-quoted).
+  answer sentence precision: over correct answers, the mean share of their sentences that hold
+  a required element. Both are lexical: a sentence needed only as a condition ("a trip over 8
+  hours ...", then "... business class") counts as extra, so they bound over-quoting from above.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.text import fold
-from eval.citation_metrics import CitationScores, score
+from eval.citation_metrics import CitationScores, answer_sentences, score
 from eval.judge import Judge, LexicalJudge
 
 
@@ -74,6 +79,14 @@ def supports(r: Record, doc_id: str, text: str) -> bool:
 
 def citation_supported(r: Record) -> bool:
     return any(supports(r, c["doc_id"], c["quote"]) for c in r.citations)
+
+
+def sentence_hits(r: Record) -> list[bool]:
+    """For each sentence of the answer: does it hold at least one required element?"""
+    return [
+        any(contains_element(seg.text, alts) for alts in r.accepted)
+        for seg in answer_sentences(r.answer or "")
+    ]
 
 
 def first_hit_rank(r: Record) -> int | None:
@@ -120,6 +133,7 @@ def summarize(records: Sequence[Record], k: int = 5, judge: Judge | None = None)
     prec = _rate(sum(not r.answerable for r in refused), len(refused))
     f1 = round(2 * prec * rec / (prec + rec), 4) if prec and rec else (0.0 if una else None)
     lat = [r.latency_ms for r in records]
+    hits = [h for h in (sentence_hits(r) for r in ans if answer_correct(r)) if h]
     scores = [citation_scores(r, judge) for r in answered]
     grounded = [
         not r.citation_problems and c.all_supported for r, c in zip(answered, scores, strict=True)
@@ -141,6 +155,8 @@ def summarize(records: Sequence[Record], k: int = 5, judge: Judge | None = None)
             sum(citation_supported(r) for r in ans if not r.refused),
             sum(not r.refused for r in ans),
         ),
+        "over_quote_rate": _rate(sum(not all(h) for h in hits), len(hits)),
+        "answer_sentence_precision": _mean([sum(h) / len(h) for h in hits]),
         f"retrieval_recall@{k}": _rate(sum(x is not None and x <= k for x in ranks), len(ans)),
         "mrr": round(sum(1 / x for x in ranks if x) / len(ans), 4) if ans else None,
         "latency_p50_ms": percentile(lat, 50),

@@ -21,6 +21,8 @@ _LABELS = {
     "refusal_f1": "Refusal F1",
     "grounding_rate": "Grounding rate (answered)",
     "citation_support_rate": "Citation support (answered answerable)",
+    "over_quote_rate": "Over-quote rate (correct answers with an extra sentence)",
+    "answer_sentence_precision": "Answer sentence precision (correct answers)",
     "mrr": "Retrieval MRR",
 }
 

@@ -9,18 +9,19 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 from pydantic_settings import SettingsError
 
-from core.embedders import make_embedder
 from core.errors import ConfigError, GqaError
 from core.settings import Settings
-from core.store import Store, open_store
-from ingest import cleaning, formats
-from ingest.pipeline import Ingestor, IngestReport
+from core.store_lock import StoreLock
+
+if TYPE_CHECKING:
+    from core.store import Store
+    from ingest.pipeline import IngestReport
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +31,11 @@ def main(argv: list[str] | None = None) -> int:
         "--explain",
         type=Path,
         metavar="FILE",
-        help="show FILE's cleaned text and every removal with its rule; writes nothing",
+        help="show FILE's cleaned text and every removal with its rule (a JSONL export: its "
+        "records); reads only FILE and writes nothing",
+    )
+    parser.add_argument(
+        "--record", metavar="ID", help="with --explain on a JSONL export: one record"
     )
     parser.add_argument(
         "--acl", help="comma-separated groups for these documents (default: GQA_DEFAULT_ACL)"
@@ -44,12 +49,24 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
     if args.explain:
-        return explain(args.explain)
+        try:
+            return explain(args.explain, args.record)
+        except GqaError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if not args.paths:
         parser.error("give at least one PATH (or --explain FILE)")
     acl = [g.strip() for g in args.acl.split(",") if g.strip()] if args.acl else None
+    lock: StoreLock | None = None
     try:
         settings = _load_settings()
+        if not settings.qdrant_url:  # before the pipeline loads: a held store fails at once
+            lock = StoreLock(settings.store_path, "python -m ingest")
+            lock.acquire()
+        # Imported here, after the lock (they load in seconds).
+        from core.embedders import make_embedder
+        from ingest.pipeline import Ingestor
+
         store = _open_store(settings)
         try:
             report = Ingestor(settings, store, make_embedder(settings)).sync(
@@ -63,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     except GqaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        if lock is not None:
+            lock.release()
     print(summary(report, settings))
     if args.summary_json:
         args.summary_json.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
@@ -100,6 +120,8 @@ def _problem(error: ErrorDetails) -> str:
 
 def _open_store(settings: Settings) -> Store:
     """The configured store. Raises ConfigError when its folder cannot be created or written."""
+    from core.store import open_store
+
     try:
         return open_store(settings)
     except OSError as exc:
@@ -122,22 +144,44 @@ def _writer(path: Path) -> Callable[[dict[str, Any]], None]:
     return write
 
 
-def explain(file: Path) -> int:
-    """Print what cleaning keeps and drops from one file (the folder's other files supply the
-    corpus statistics, as in a real sync)."""
-    try:
-        parsed = formats.parse(file.read_bytes(), file.suffix)
-        siblings = [
-            formats.parse(p.read_bytes(), p.suffix).text
-            for p in sorted(file.parent.iterdir())
-            if p.is_file() and p != file and p.suffix.lower() in formats.SUFFIXES
-        ]
-    except (OSError, ValueError) as exc:
-        print(f"error: {file}: {exc}", file=sys.stderr)
+def explain(file: Path, record: str | None = None) -> int:
+    """Print what cleaning keeps and drops from exactly `file` (read as a sync reads it, as
+    a root of its own: no other file is opened). A JSONL export prints its records, which are
+    not cleaned (or only the record `record`). Returns the exit code: 2 when the file, or the
+    record asked for, cannot be read."""
+    from ingest import cleaning
+    from ingest.sources import Failure, Root, Unchanged, read_root
+
+    if not file.is_file():
+        print(f"error: {file}: not a file - --explain takes one file", file=sys.stderr)
         return 2
-    stats = cleaning.CorpusStats.build([parsed.text, *siblings])
-    print(cleaning.explain(cleaning.clean(parsed.text, stats)))
-    return 0
+    settings = _load_settings()
+    root = Root(file)
+    items = read_root(root, tuple(settings.default_acl), int(settings.max_file_mb * 2**20))
+    out: list[str] = []
+    failed = False
+    for item in items:
+        if isinstance(item, Failure):
+            if record is None or item.doc_id in (None, record):
+                print(f"error: {item.file or file}: {item.reason}", file=sys.stderr)
+                failed = True
+            continue
+        assert not isinstance(item, Unchanged)  # nothing is known: everything is read
+        if record is not None and item.doc_id != record:
+            continue
+        if item.doc_id != item.file:  # a record of a JSONL export
+            out += [f"=== record {item.doc_id} (JSONL records are not cleaned) ===", item.text]
+            continue
+        # Statistics of this file alone: a sync also counts lines that recur across the
+        # files parsed with it, so it may remove a few more.
+        stats = cleaning.CorpusStats.build([item.text])
+        out.append(cleaning.explain(cleaning.clean(item.text, stats)))
+    if record is not None and not out:
+        print(f"error: {file}: no record with id {record!r}", file=sys.stderr)
+        return 2
+    if out:
+        print("\n".join(out))
+    return 2 if failed and not out else 1 if failed else 0
 
 
 def summary(report: IngestReport, settings: Settings) -> str:
@@ -150,6 +194,10 @@ def summary(report: IngestReport, settings: Settings) -> str:
         f"{report.duplicates} duplicates indexed as alternates",
         f"chunks written: {report.chunks_written}    seconds: {report.seconds:.1f}",
     ]
+    alternates = sorted(report.alternates.items())
+    lines += [f"  alternate: {alt} (indexed as {canon})" for alt, canon in alternates[:20]]
+    if len(alternates) > 20:
+        lines.append(f"  ... and {len(alternates) - 20} more alternates (see --summary-json)")
     lines += [f"  failed: {f.file}: {f.reason}" for f in report.failed[:20]]
     if len(report.failed) > 20:
         lines.append(f"  ... and {len(report.failed) - 20} more (see --summary-json)")

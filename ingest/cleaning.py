@@ -15,7 +15,9 @@ The rules are general signals, never phrases taken from particular sites:
   corpus (`CorpusStats`), lines emptied by the partial cuts;
 - anchors that lie close together form a furniture block (`link_list`), which is removed with
   what lies between them (e.g. an article title and its blurb in a "related articles" list) and
-  a few neighbouring short lines; long prose outside such blocks is never removed;
+  a few neighbouring short lines; long prose outside such blocks is never removed; a document
+  with no prose keeps them (it is a list itself, not a page around one), and one whose only
+  prose lies inside them keeps that prose;
 - a block at the end of the document whose vocabulary does not overlap the body and which
   follows furniture (`spam_tail`);
 - runs of blank lines left behind are collapsed (`blank_lines`).
@@ -31,7 +33,7 @@ from dataclasses import dataclass, field
 
 from core.text import fold, words
 
-CLEANING_VERSION = "1"  # part of every document's identity: bump it to re-clean everything
+CLEANING_VERSION = "2"  # part of every document's identity: bump it to re-clean everything
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,10 @@ _SEGMENT_SEP = re.compile(r"\s*(?:[|｜»›→]|\s[>/·]\s)\s*")
 # Generic web vocabulary (matched on folded text): counters, labels, legal footers, calls to act.
 _COUNT = r"(?:浏览量?|阅读量?|学习|使用|评论|收藏|点赞|赞|回复|views?|reads?|comments?|likes?|replies|shares?)"
 _COUNTER = re.compile(
-    rf"\d[\d,.]*\s*[kw万]?\s*(?:次|人)?\s*{_COUNT}|{_COUNT}\s*[:(]?\s*\d"
+    rf"\d[\d,.]*\s*[kw万]?\s*(?:次|人)?\s*{_COUNT}"
+    # a label then its count, which ends there ("阅读(1234)", "views: 12k"); not a quantity
+    # with a unit ("使用5天": use five days)
+    rf"|{_COUNT}\s*[:：(（]?\s*\d[\d,.]*\s*[kw万]?(?![\w.])"
     r"|\d+\s*(?:秒|分钟|小时|天|周|个月|年)前|\d+\s*(?:seconds?|minutes?|mins?|hours?|days?|weeks?|months?|years?)\s+ago"
 )
 _DATE = re.compile(
@@ -474,6 +479,13 @@ def _line_cuts(text: str, lines: list[_Line], stats: CorpusStats | None) -> list
         elif not ln.kind and i < first_prose and _is_menu_item(ln):
             ln.kind, ln.rule = "weak", "link_list"  # menu items above the article
     removed = _blocks(lines)
+    prose = {i for i, ln in enumerate(lines) if ln.kind == "prose"}
+    if not prose:
+        # Furniture frames an article: a document with no prose at all is itself a list (a
+        # schedule, bulleted rules), and its lines are its content.
+        removed = set()
+    elif prose <= removed:
+        removed -= prose  # the blocks swallowed the only prose: it is the article, keep it
     spam = _spam_tail(lines, removed)
     cuts = []
     for i, ln in enumerate(lines):

@@ -52,6 +52,10 @@ class IngestReport:
     chunks_written: int = 0
     orphans_swept: int = 0
     duplicates: int = 0  # documents indexed as alternates of another
+    # The alternates of the documents read this run, each with its canonical. An alternate
+    # is indexed as part of its canonical; one that was indexed on its own before is not
+    # counted as removed.
+    alternates: dict[str, str] = field(default_factory=dict)
     embed_seconds: float = 0.0  # of `seconds`, spent inside the embedder
     seconds: float = 0.0
     failed: list[Failure] = field(default_factory=list)
@@ -140,7 +144,15 @@ class Ingestor:
                 report.new += prior is None
                 report.changed += prior is not None
         self._report_progress(report, len(todo), 0)
-        self._write(todo, set(stored), report, progress)
+        written = self._write(todo, set(stored), report, progress)
+        pending = {d.doc_id for d in todo} - written  # their batch failed
+        for d in docs:
+            for alt in d.alternates:
+                if d.doc_id not in pending:
+                    report.alternates[alt] = d.doc_id
+                    if alt in stored:  # indexed on its own before: now part of its canonical
+                        self.store.delete_document(alt)
+                seen.add(alt)  # not removed (its canonical's failure keeps it as it was)
         report.removed = self._remove_missing(stored, roots, seen, report.failed)
         self.store.mark_sync(False)
         report.seconds = round(time.perf_counter() - t0, 3)
@@ -198,7 +210,20 @@ class Ingestor:
                         and item not in report.failed
                     ):
                         report.failed.append(item)  # it keeps its indexed version
-        return self._deduplicate(clean_documents(docs), report), unchanged
+        kept = []
+        for d in clean_documents(docs):
+            if d.text.strip():
+                kept.append(d)
+            else:  # a failure, not a document with 0 chunks (it keeps an indexed version)
+                report.failed.append(
+                    Failure(
+                        d.origin,
+                        d.file,
+                        "no text left after cleaning (every line was taken for site furniture)"
+                        f" - see python -m ingest --explain {_location(d.origin, d.file)}",
+                    )
+                )
+        return self._deduplicate(kept, report), unchanged
 
     def _deduplicate(
         self, docs: list[SourceDocument], report: IngestReport
@@ -229,12 +254,15 @@ class Ingestor:
 
     def _write(
         self, todo: list[SourceDocument], indexed: set[str], report: IngestReport, progress: bool
-    ) -> None:
+    ) -> set[str]:
+        """Write `todo` in batches; return the ids written (a failed batch is reported)."""
         bar = tqdm(total=len(todo), unit="doc", disable=not progress, desc="embedding")
         done = 0
+        written: set[str] = set()
         for batch in _batches(todo, BATCH_DOCS):
             try:
                 report.chunks_written += self.write_batch(batch, indexed)
+                written.update(d.doc_id for d in batch)
             except Exception as exc:  # one bad batch must not stop the run; retried next time
                 log.exception("writing %d documents failed", len(batch))
                 report.failed += [
@@ -245,6 +273,7 @@ class Ingestor:
             done += len(batch)  # (a disabled tqdm does not count)
             self._report_progress(report, len(todo), done)
         bar.close()
+        return written
 
     def _report_progress(self, report: IngestReport, total: int, done: int) -> None:
         if self._on_progress is not None:

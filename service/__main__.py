@@ -59,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         else:
             log.info("%d API keys configured", len(keys.keys))
-        app = create_app(settings, service_settings=svc)
+        # the address it serves on, as the store lock's note tells `python -m ingest`
+        served = settings.model_copy(update={"host": args.host, "port": args.port})
+        app = create_app(served, service_settings=svc)
     except GqaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

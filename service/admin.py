@@ -1,24 +1,28 @@
 """Admin API (admin keys only): ingestion jobs, uploads, and the documents in the index.
 
-- `PUT /v1/admin/uploads/{name}`: the request body is the file; kept in the upload folder.
+- `PUT /v1/admin/uploads/{name}[?acl=g1,g2]`: the request body is the file; kept in the upload
+  folder with its access groups (`service.uploads`); a name with '/' or '..' is 400.
 - `POST /v1/admin/jobs`: sync the configured sources (GQA_INGEST_SOURCES, or some of them by
-  folder name) and/or the upload folder in the background; 409 while a job runs; 400 when two
-  of its folders share a name (document ids start with it).
+  folder name) and/or the upload folder in the background (`service.jobs`: in this process,
+  through its store; answers go on); 409 while a job runs; 400 when two of its folders share
+  a name (document ids start with it).
 - `GET /v1/admin/jobs`, `GET /v1/admin/jobs/{id}`: state, exit code, and the ingest summary
-  (documents new/changed/unchanged/removed, chunks written, failures with reasons).
-- `GET /v1/admin/documents`, `DELETE /v1/admin/documents/{doc_id}`: list and delete (an uploaded
-  file is deleted with its document, so the next job does not bring it back; a record of an
-  uploaded JSONL export with other records is 409: remove it from the file and re-upload).
+  (documents new/changed/unchanged/removed, alternates with their canonical, chunks written,
+  failures with reasons).
+- `GET /v1/admin/documents`, `DELETE /v1/admin/documents/{doc_id}`: list (alternates too, each
+  with its canonical) and delete (an uploaded file is deleted with its document, so the next
+  job does not bring it back; a record of an uploaded JSONL export with other records is 409:
+  remove it from the file and re-upload).
 """
 
 from __future__ import annotations
 
-import re
+import logging
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
@@ -28,9 +32,10 @@ from service.config import ServiceSettings
 from service.gate import StoreGate
 from service.jobs import Job, JobBusy, JobRunner
 from service.responses import error_docs
+from service.uploads import BadUploadName, Uploads, check_name
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
-_SAFE_NAME = re.compile(r"^[^/\\\x00-\x1f]{1,200}$")
 
 
 class JobRequest(BaseModel):
@@ -38,7 +43,14 @@ class JobRequest(BaseModel):
         None, description="Folder names among GQA_INGEST_SOURCES (default: all of them)"
     )
     uploads: bool = Field(False, description="Also sync the uploaded files")
-    acl: list[str] | None = Field(None, description="Groups of documents that name none")
+    acl: list[str] | None = Field(
+        None,
+        description="Groups of documents that name none; for uploads, of those not labelled "
+        "yet (at upload or by an earlier job)",
+    )
+    relabel: bool = Field(
+        False, description="Give every upload the groups `acl` (logged); needs uploads and acl"
+    )
 
 
 class JobOut(BaseModel):
@@ -74,19 +86,27 @@ class DocumentInfo(BaseModel):
     acl: list[str]
     chunk_count: int
     file: str
+    alternate_of: str | None = Field(
+        None,
+        description="For a near-duplicate copy: the canonical document it is indexed as "
+        "(its text, chunks and answers are the canonical's)",
+    )
 
 
 class UploadOut(BaseModel):
     name: str
     bytes: int
     doc_id: str = Field(description="The document's id once a job with uploads=true has run")
+    acl: list[str] | None = Field(
+        description="The upload's access groups (null until set: ?acl= or its first job)"
+    )
 
 
-def upload_dir(request: Request) -> Path:
+def uploads_of(request: Request) -> Uploads:
     """The upload folder (GQA_UPLOAD_DIR, default DATA_DIR/uploads); its name starts doc ids."""
     svc: ServiceSettings = request.app.state.service_settings
     settings: Settings = request.app.state.settings
-    return svc.upload_dir or settings.data_dir / "uploads"
+    return Uploads.of(svc, settings.data_dir)
 
 
 _FILE_BODY = {
@@ -98,26 +118,42 @@ _FILE_BODY = {
 
 
 @router.put(
-    "/uploads/{name}",
+    "/uploads/{name:path}",  # a name with '/' reaches the handler (400, not 404)
     response_model=UploadOut,
     responses=error_docs(400, 401, 403, 413),
     openapi_extra=_FILE_BODY,
 )
-async def upload(name: str, request: Request, who: Admin) -> UploadOut:
+async def upload(
+    name: str,
+    request: Request,
+    who: Admin,
+    acl: str | None = Query(
+        None, description="Comma-separated groups of this file (a new value relabels it)"
+    ),
+) -> UploadOut:
     """Store the request body as file `name` (no folders) for the next job with uploads=true."""
-    if not _SAFE_NAME.match(name) or name.startswith(".") or name in ("..", "."):
-        raise HTTPException(400, f"bad file name {name!r} - a plain name such as policy.md")
+    try:
+        check_name(name)
+    except BadUploadName as exc:
+        raise HTTPException(400, str(exc)) from exc
+    groups = _groups(acl)
     body = await request.body()
     if not body:
         raise HTTPException(400, "empty upload - send the file as the request body")
-    folder = upload_dir(request)
-    await run_in_threadpool(_write, folder / name, body)
-    return UploadOut(name=name, bytes=len(body), doc_id=f"{folder.resolve().name}/{name}")
+    uploads = uploads_of(request)
+    labelled = await run_in_threadpool(uploads.store, name, body, groups)
+    return UploadOut(
+        name=name, bytes=len(body), doc_id=f"{uploads.folder.name}/{name}", acl=labelled
+    )
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
+def _groups(acl: str | None) -> list[str] | None:
+    if acl is None:
+        return None
+    groups = [g.strip() for g in acl.split(",") if g.strip()]
+    if not groups:
+        raise HTTPException(400, "acl names no group - e.g. ?acl=hr,finance")
+    return groups
 
 
 @router.post(
@@ -136,19 +172,24 @@ def start_job(req: JobRequest, request: Request, who: Admin) -> JobOut:
             400, f"unknown sources {unknown} - configured: {sorted(configured) or 'none'}"
         )
     paths = [p for n in dict.fromkeys(names) for p in configured[n]]
-    folder = upload_dir(request)
+    uploads = uploads_of(request)
     if req.uploads:
-        paths.append(folder)
+        paths.append(uploads.folder)
+    if req.relabel and not (req.uploads and req.acl):
+        raise HTTPException(400, "relabel needs uploads=true and the new groups in acl")
     _check_distinct_names(paths)
-    if req.uploads:
-        folder.mkdir(parents=True, exist_ok=True)
     if not paths:
         raise HTTPException(
             400, "nothing to ingest - set GQA_INGEST_SOURCES or upload files and pass uploads=true"
         )
     runner: JobRunner = request.app.state.jobs
+    settings: Settings = request.app.state.settings
     try:
-        return JobOut.of(runner.start(paths, req.acl))
+        with runner.reserved():  # no label is written while another job runs
+            if req.uploads:
+                uploads.folder.mkdir(parents=True, exist_ok=True)
+                uploads.label_for_job(req.acl or settings.default_acl, req.relabel)
+            return JobOut.of(runner.start(paths, req.acl))
     except JobBusy as exc:
         raise HTTPException(409, str(exc)) from exc
 
@@ -190,17 +231,31 @@ def list_documents(request: Request, who: Admin) -> list[DocumentInfo]:
     """Every indexed document (without its text), by id."""
     gate: StoreGate = request.app.state.store
     states = gate.document_states() if gate.ready() else {}
-    return [
-        DocumentInfo(
-            doc_id=d.doc_id,
-            source=d.source,
-            title=d.title,
-            acl=list(d.acl),
-            chunk_count=d.chunk_count,
-            file=d.file,
+    out = []
+    for d in states.values():
+        out.append(
+            DocumentInfo(
+                doc_id=d.doc_id,
+                source=d.source,
+                title=d.title,
+                acl=list(d.acl),
+                chunk_count=d.chunk_count,
+                file=d.file,
+            )
         )
-        for d in sorted(states.values(), key=lambda d: d.doc_id)
-    ]
+        out += [  # a copy has the canonical's groups (only same-group documents are copies)
+            DocumentInfo(
+                doc_id=alt,
+                source=d.source,
+                title=d.title,
+                acl=list(d.acl),
+                chunk_count=0,
+                file=alt if d.file == d.doc_id else "",  # a file's id is its path
+                alternate_of=d.doc_id,
+            )
+            for alt in d.alternates
+        ]
+    return sorted(out, key=lambda d: d.doc_id)
 
 
 @router.delete(
@@ -222,7 +277,8 @@ def delete_document(doc_id: str, request: Request, who: Admin) -> None:
     doc = gate.get_document(doc_id) if gate.ready() else None
     if doc is None:
         raise HTTPException(404, f"document {doc_id!r} not found")
-    folder = upload_dir(request).resolve()
+    uploads = uploads_of(request)
+    folder = uploads.folder.resolve()
     uploaded = doc.origin == str(folder) and bool(doc.file)
     if uploaded and doc.file != doc.doc_id:  # a record of a JSONL export
         others = [
@@ -239,5 +295,7 @@ def delete_document(doc_id: str, request: Request, who: Admin) -> None:
     gate.delete_document(doc_id)
     if uploaded:  # `file` is '<folder name>/<path in folder>'
         path = (folder.parent / doc.file).resolve()
-        if path.is_relative_to(folder):
+        if path.parent == folder:
+            uploads.forget(path.name)  # the file and its groups
+        elif path.is_relative_to(folder):
             path.unlink(missing_ok=True)

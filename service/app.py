@@ -22,6 +22,7 @@ from core.embedders import Embedder, make_embedder
 from core.errors import CollectionMissing, EmbedderMismatch, GqaError, StoreUnavailable
 from core.settings import Settings
 from core.store import Store, open_store
+from core.store_lock import StoreLock
 from service import admin, chat
 from service.access import ask, related, visible_document
 from service.answering import AnswerEngine, load_answerability
@@ -42,9 +43,9 @@ DESCRIPTION = """Answers only from the company's documents, with a citation per 
 citations and `/v1/documents` can see (others read as absent). With no keys configured the
 service is open and only listens on loopback.
 
-**503 + Retry-After**: the store is unreachable, not yet ingested, or lent to an admin ingestion
-job (the embedded store is locked to one process, so answers pause while a job writes it; a
-Qdrant server has no pause). Retry after the given seconds; the service recovers by itself.
+**503 + Retry-After**: the store is unreachable or not yet ingested. Retry after the given
+seconds; the service recovers by itself. Admin ingestion jobs do not pause answers: the service
+runs them and writes through its own store.
 """
 
 
@@ -103,7 +104,7 @@ def create_app(
 ) -> FastAPI:
     """The service. Tests pass real local-mode components; otherwise they come from settings.
 
-    An injected `store` stays the caller's (never closed or lent to ingest jobs); without one
+    An injected `store` stays the caller's (never closed; admin jobs write through it); without one
     the service opens the configured store lazily and reopens it after failures.
     Raises ConfigError when the API keys or the answerability model cannot be read.
     """
@@ -113,14 +114,23 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        lock = StoreLock(
+            settings.store_path, "the service", f"http://{settings.host}:{settings.port}"
+        )
+
+        def opener() -> Store:
+            if not settings.qdrant_url:  # the embedded store: this process is its one writer
+                lock.acquire()
+            return open_store(settings)
+
         gate = (
             StoreGate(store.chunks, store=store)
             if store is not None
-            else StoreGate(settings.collection, opener=lambda: open_store(settings))
+            else StoreGate(settings.collection, opener=opener)
         )
         app.state.store = gate
         app.state.engine = AnswerEngine(settings, gate, embedder or make_embedder(settings), llm)
-        app.state.jobs = JobRunner(settings, gate, svc.job_timeout_s)
+        app.state.jobs = JobRunner(settings, gate, app.state.engine.embedder, svc.job_timeout_s)
         try:
             gate.check_embedder(app.state.engine.embedder.name, app.state.engine.embedder.dim)
         except GqaError as exc:  # serve anyway: /healthz and the answers say what to do
@@ -128,6 +138,7 @@ def create_app(
         yield
         app.state.jobs.wait(timeout=svc.job_timeout_s)
         gate.close()
+        lock.release()
 
     app = FastAPI(title="Grounded QA", version="0.2.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings, app.state.service_settings, app.state.keys = settings, svc, keys

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.settings import absolute
 
 
 class ServiceSettings(BaseSettings):
     """Access control, request limits and admin jobs of `python -m service`."""
 
-    model_config = SettingsConfigDict(env_prefix="GQA_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="GQA_", env_file=".env", extra="ignore", validate_default=True
+    )
 
     api_keys_file: Path | None = Field(
         None, description="YAML/JSON file of API keys (id, sha256, groups, admin)"
@@ -53,4 +57,14 @@ class ServiceSettings(BaseSettings):
     upload_dir: Path | None = Field(
         None, description="Where uploaded files are kept (default DATA_DIR/uploads)"
     )
-    job_timeout_s: float = Field(3600.0, gt=0, description="An ingest job is killed after this")
+    job_timeout_s: float = Field(3600.0, gt=0, description="An ingest job stops after this")
+
+    @field_validator("api_keys_file", "upload_dir")
+    @classmethod
+    def _absolute(cls, path: Path | None) -> Path | None:
+        return absolute(path) if path is not None else None
+
+    @field_validator("ingest_sources")
+    @classmethod
+    def _absolute_all(cls, paths: list[Path]) -> list[Path]:
+        return [absolute(p) for p in paths]

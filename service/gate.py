@@ -1,12 +1,16 @@
-"""`StoreGate`: the service's one way to its store, so the store can fail, come back, or be lent.
+"""`StoreGate`: the service's one way to its store, so the store can fail and come back, and an
+admin job can write while answers read.
 
 The answer engine and the handlers hold the gate, never the store. The gate:
 - opens the store lazily and again after a failure (at most once per `retry_s`), so the service
   starts without its store and recovers by itself when the store comes back;
 - turns transport errors of a Qdrant server into `StoreUnavailable` (answered 503 + Retry-After);
-- can `release()` the store to another process and `reopen()` it: the embedded store (Qdrant
-  local mode) is locked to one process, so an ingest job takes it while the service waits.
-  Release waits for calls in flight; calls during the release raise `StoreUnavailable`.
+- lets an admin job write through it while answers read (one writer owns the embedded store,
+  which is locked to one process): a write call waits for the reads in flight and runs alone,
+  reads wait for the write in progress (one store call, never a whole job), so a reader sees a
+  document before or after its write, never half of it;
+- can `release()` the store and `reopen()` it (maintenance, tests): release waits for calls in
+  flight; calls during the release raise `StoreUnavailable`.
 """
 
 from __future__ import annotations
@@ -46,8 +50,10 @@ class StoreGate:
         self._opener, self._store, self._owned = opener, store, store is None
         self._retry_s, self._next_try = retry_s, 0.0
         self._last_error = "the store could not be opened"
-        self._released: str | None = None  # why, while lent to another process
+        self._released: str | None = None  # why, while released
         self._in_flight = 0
+        self._writing = False  # a write call runs (alone)
+        self._writers_waiting = 0  # new reads wait behind them, so writes are not starved
         self._cond = threading.Condition()
 
     @property
@@ -55,14 +61,23 @@ class StoreGate:
         """Whether the gate opened the store itself (an injected store is the caller's)."""
         return self._owned
 
-    def _acquire(self) -> Store:
+    def _acquire(self, write: bool) -> Store:
         with self._cond:
+            if write:
+                self._writers_waiting += 1
+                try:
+                    self._cond.wait_for(lambda: not self._writing and self._in_flight == 0)
+                finally:
+                    self._writers_waiting -= 1
+            else:
+                self._cond.wait_for(lambda: not self._writing and not self._writers_waiting)
             if self._released is not None:
                 raise StoreUnavailable(self._released)
             if self._store is None:
                 self._open_locked()
             assert self._store is not None
             self._in_flight += 1
+            self._writing = write
             return self._store
 
     def _open_locked(self) -> None:
@@ -86,10 +101,11 @@ class StoreGate:
     def _done(self) -> None:
         with self._cond:
             self._in_flight -= 1
+            self._writing = False
             self._cond.notify_all()
 
-    def _call(self, fn: Callable[[Store], T]) -> T:
-        store = self._acquire()
+    def _call(self, fn: Callable[[Store], T], write: bool = False) -> T:
+        store = self._acquire(write)
         try:
             return fn(store)
         except (ResponseHandlingException, httpx.TransportError, ConnectionError) as exc:
@@ -101,7 +117,7 @@ class StoreGate:
         finally:
             self._done()
 
-    # --- lending the store to an ingest process ---------------------------------------------
+    # --- releasing the store (maintenance, tests) -----------------------------------------
     def release(self, why: str, timeout: float = 30.0) -> None:
         """Close the store once calls in flight finish; until `reopen`, calls raise
         StoreUnavailable(why). Only for a store the gate opened itself."""
@@ -129,22 +145,22 @@ class StoreGate:
 
     # --- the Store contract -----------------------------------------------------------------
     def ensure_schema(self, embedder_name: str, dim: int) -> None:
-        self._call(lambda s: s.ensure_schema(embedder_name, dim))
+        self._call(lambda s: s.ensure_schema(embedder_name, dim), write=True)
 
     def check_embedder(self, embedder_name: str, dim: int) -> None:
         self._call(lambda s: s.check_embedder(embedder_name, dim))
 
     def write_documents(self, writes: Sequence[DocumentWrite]) -> None:
-        self._call(lambda s: s.write_documents(writes))
+        self._call(lambda s: s.write_documents(writes), write=True)
 
     def delete_document(self, doc_id: str) -> None:
-        self._call(lambda s: s.delete_document(doc_id))
+        self._call(lambda s: s.delete_document(doc_id), write=True)
 
     def mark_sync(self, running: bool) -> bool:
-        return self._call(lambda s: s.mark_sync(running))
+        return self._call(lambda s: s.mark_sync(running), write=True)
 
     def sweep_orphans(self) -> int:
-        return self._call(lambda s: s.sweep_orphans())
+        return self._call(lambda s: s.sweep_orphans(), write=True)
 
     def document_states(self) -> dict[str, SourceDocument]:
         return self._call(lambda s: s.document_states())

@@ -1,4 +1,6 @@
-"""Imports go one way: core <- ingest <- eval, core <- service <- eval; service never imports ingest."""
+"""Imports go one way: core <- ingest <- eval, core <- service <- eval. Service imports ingest
+in one module only: service/jobs.py runs admin jobs in the service (the one writer of the
+embedded store)."""
 
 import ast
 from pathlib import Path
@@ -12,6 +14,7 @@ FORBIDDEN = {
     "service": {"ingest", "eval"},
     "eval": set(),
 }
+ALLOWED = {"service/jobs.py": {"ingest"}}  # the one exception, see the docstring
 
 
 def imported_packages(path: Path) -> set[str]:
@@ -30,5 +33,6 @@ def test_imports_go_one_way(package: str) -> None:
     files = list((ROOT / package).rglob("*.py"))
     assert files
     for f in files:
-        bad = imported_packages(f) & FORBIDDEN[package]
-        assert not bad, f"{f.relative_to(ROOT)} imports {bad}"
+        rel = f.relative_to(ROOT).as_posix()
+        bad = imported_packages(f) & FORBIDDEN[package] - ALLOWED.get(rel, set())
+        assert not bad, f"{rel} imports {bad}"

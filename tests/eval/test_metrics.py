@@ -84,6 +84,27 @@ def test_summary_on_a_known_mix() -> None:
     assert s["mrr"] == 0.5
 
 
+def test_over_quoting_is_counted_on_correct_answers() -> None:
+    tiers = [
+        {"n": 1, "doc_id": "p1", "quote": "满1年不满10年的，年休假5天。"},
+        {"n": 2, "doc_id": "p1", "quote": "满10年不满20年的，年休假10天。"},
+    ]
+    right = rec(id="r", accepted=[["10天"]], answer="满10年不满20年的，年休假10天。 [2]")
+    both = rec(
+        id="b",
+        accepted=[["10天"]],
+        answer="满1年不满10年的，年休假5天。 [1] 满10年不满20年的，年休假10天。 [2]",
+        citations=tiers,
+    )
+    two_elements = rec(id="t", accepted=[["5天"], ["10天"]], answer=both.answer, citations=tiers)
+    wrong = rec(id="w", accepted=[["20天"]], answer=both.answer, citations=tiers)
+    s = summarize([right, both, two_elements, wrong])
+    assert s["answer_accuracy"] == 0.75  # over-quoting still grades as correct
+    assert s["over_quote_rate"] == pytest.approx(1 / 3, abs=1e-4)  # only "both"
+    assert s["answer_sentence_precision"] == pytest.approx((1 + 0.5 + 1) / 3, abs=1e-4)
+    assert summarize([wrong])["over_quote_rate"] is None  # no correct answer to judge
+
+
 def test_edge_cases_all_refused_and_empty() -> None:
     s = summarize([rec(refused=True, answer=None, citations=[])])
     assert s["grounding_rate"] is None and s["citation_support_rate"] is None

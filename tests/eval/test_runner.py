@@ -420,7 +420,9 @@ def test_ingest_over_http_removes_other_eval_uploads(tmp_path: Path) -> None:
         )
     files = {d["file"] for d in listed.json()}
     assert files == {"up/eval-other.jsonl", "up/notes.md"}  # the first set's documents are gone
-    assert sorted(p.name for p in up.iterdir()) == ["eval-other.jsonl", "notes.md"]
+    # (acl.yaml: the uploads' groups, kept by the service; the deleted upload's entry is gone)
+    assert sorted(p.name for p in up.iterdir()) == ["acl.yaml", "eval-other.jsonl", "notes.md"]
+    assert "eval-first" not in (up / "acl.yaml").read_text()
     assert meta1["ingest"]["removed_uploads"] == [] and meta1["ingest"]["documents"] == 5
     assert meta2["ingest"]["removed_uploads"] == ["eval-first.jsonl"]
     assert meta2["ingest"]["documents"] == 1 and meta2["ingest"]["failed"] == []

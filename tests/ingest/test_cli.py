@@ -116,3 +116,31 @@ def test_a_data_folder_without_write_permission_exits_2(
     assert main([str(docs), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert "Permission denied" in err and "GQA_DATA_DIR" in err and err.count("\n") == 1
+
+
+def test_explain_reads_only_the_file_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    folder = write(
+        tmp_path / "docs",
+        {
+            "ok.txt": "年假须提前三天在系统中申请。",
+            "broken.pdf": b"%PDF-1.4 not really a pdf",  # a bad sibling is not opened
+            "export.jsonl": '{"id": "kb-1", "text": "VPN 断开时间为30分钟。"}\n'
+            '{"id": "kb-2", "text": "午餐时间为11:30至13:30。"}\n',
+        },
+    )
+    assert main(["--explain", str(folder / "ok.txt")]) == 0
+    captured = capsys.readouterr()
+    assert "年假须提前三天" in captured.out and "broken.pdf" not in captured.out + captured.err
+    assert main(["--explain", str(folder / "export.jsonl")]) == 0
+    out = capsys.readouterr().out
+    assert "=== record kb-1" in out and "VPN 断开时间为30分钟。" in out and "午餐时间" in out
+    assert main(["--explain", str(folder / "export.jsonl"), "--record", "kb-2"]) == 0
+    out = capsys.readouterr().out
+    assert "午餐时间" in out and "kb-1" not in out
+    assert main(["--explain", str(folder / "export.jsonl"), "--record", "kb-9"]) == 2
+    assert "no record with id 'kb-9'" in capsys.readouterr().err
+    assert main(["--explain", str(folder / "broken.pdf")]) == 2
+    assert "broken.pdf" in capsys.readouterr().err

@@ -583,3 +583,39 @@ def test_an_edited_copy_leaves_its_canonical_group(
     assert chunk_texts(store, "docs/lunch-copy.txt") == [longer]
     again = sync(settings, store, docs)
     assert (again["unchanged"], again["chunks_written"]) == (2, 0)
+
+
+def test_lists_are_kept_and_a_document_cleaning_empties_is_a_failure(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    docs = write(
+        tmp_path / "docs",
+        {  # short files of list lines, with no article around them: their lines are content
+            "onboarding.md": "Onboarding\n- Be on time\n- Wear badge\n- Ask HR\nThanks",
+            "leave.txt": "年假规定\n工作满1年可使用5天\n工作满10年可使用10天\n工作满20年可使用15天",
+            "holidays.txt": "Holidays\nNew Year 2024-01-01\nLabour Day 2024-05-01\n"
+            "National Day 2024-10-01",
+            # a page whose only prose sits between its furniture: the prose stays
+            "page.txt": "首页 > 新闻 > 科技\n这是正文的第一段，介绍了公司的新产品和它的主要功能。\n"
+            "上一篇：旧文章\n下一篇：新文章",
+        },
+    )
+    report = sync(settings, store, docs)
+    assert (report["new"], report["failed"]) == (4, [])
+    assert "可使用5天" in store.get_document("docs/leave.txt").text  # type: ignore[union-attr]
+    page = store.get_document("docs/page.txt").text  # type: ignore[union-attr]
+    assert "这是正文的第一段" in page and "上一篇" not in page and "首页" not in page
+    assert all(d.chunk_count > 0 for d in store.document_states().values())
+
+    # a file cleaning empties (here: mojibake runs only) is a failure with its reason
+    (docs / "onboarding.md").write_text("???????\n??????")
+    (docs / "new.txt").write_text("????????\n?????")
+    report = sync(settings, store, docs)
+    assert (report["new"], report["changed"], report["removed"]) == (0, 0, 0)
+    reasons = {f["file"]: f["reason"] for f in report["failed"]}
+    assert set(reasons) == {"docs/onboarding.md", "docs/new.txt"}
+    assert "no text left after cleaning" in reasons["docs/new.txt"]
+    assert f"--explain {docs / 'new.txt'}" in reasons["docs/new.txt"]
+    assert "docs/new.txt" not in store.document_states()
+    kept = store.get_document("docs/onboarding.md")  # a file that turns bad keeps its version
+    assert kept is not None and "Wear badge" in kept.text

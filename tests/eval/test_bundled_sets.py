@@ -1,0 +1,35 @@
+"""The bundled question sets are consistent with their corpora: every supporting document
+exists and states each required answer element (in one accepted spelling), and no
+unanswerable question names a supporting document."""
+
+from pathlib import Path
+
+import pytest
+
+from eval.datasets import load
+from eval.metrics import contains_element
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+
+@pytest.mark.parametrize("name", ["acme", "crosslang"])
+def test_answers_are_stated_in_their_supporting_documents(name: str) -> None:
+    ds = load(SAMPLES / name)
+    assert len(ds.questions) >= 30
+    for q in ds.questions:
+        if not q.answerable:
+            assert not q.supporting_ids, q.id
+            continue
+        texts = [(SAMPLES / name / doc).read_text(encoding="utf-8") for doc in q.supporting_ids]
+        for alts in q.accepted():
+            assert any(contains_element(t, alts) for t in texts), (q.id, alts)
+
+
+def test_crosslang_questions_are_in_the_other_language() -> None:
+    ds = load(SAMPLES / "crosslang")
+    for q in ds.questions:
+        if not q.answerable:
+            continue
+        chinese_question = any("\u4e00" <= ch <= "\u9fff" for ch in q.question)
+        (doc,) = q.supporting_ids
+        assert doc.startswith("corpus/en/" if chinese_question else "corpus/zh/"), q.id
