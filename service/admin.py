@@ -24,7 +24,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from core.settings import Settings
 from service.auth import Admin
@@ -42,13 +42,13 @@ class JobRequest(BaseModel):
     sources: list[str] | None = Field(
         None, description="Folder names among GQA_INGEST_SOURCES (default: all of them)"
     )
-    uploads: bool = Field(False, description="Also sync the uploaded files")
+    uploads: StrictBool = Field(False, description="Also sync the uploaded files")
     acl: list[str] | None = Field(
         None,
         description="Groups of documents that name none; for uploads, of those not labelled "
         "yet (at upload or by an earlier job)",
     )
-    relabel: bool = Field(
+    relabel: StrictBool = Field(
         False, description="Give every upload the groups `acl` (logged); needs uploads and acl"
     )
 

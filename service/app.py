@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.embedders import Embedder, make_embedder
@@ -55,7 +55,7 @@ class AnswerRequest(BaseModel):
         "400 when nothing is left or it is longer than GQA_MAX_QUESTION_CHARS (default 2000)",
         examples=["年假有多少天？"],
     )
-    include_passages: bool = Field(
+    include_passages: StrictBool = Field(
         False, description="Also return the ranked retrieved passages (for evaluation)"
     )
 

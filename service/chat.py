@@ -30,7 +30,7 @@ from urllib.parse import quote as urlquote
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from core.records import Answer, Citation
 from core.text import clean_question
@@ -68,7 +68,7 @@ class ChatMessage(BaseModel):
 
 class StreamOptions(BaseModel):
     model_config = ConfigDict(extra="allow")
-    include_usage: bool | None = Field(
+    include_usage: StrictBool | None = Field(
         None, description="Send a last chunk with `usage` (and no choices) before [DONE]"
     )
 
@@ -89,9 +89,9 @@ class ChatRequest(BaseModel):
     )
     model: str
     messages: list[ChatMessage] = Field(min_length=1)
-    stream: bool | None = False
+    stream: StrictBool | None = False
     stream_options: StreamOptions | None = None
-    n: int | None = Field(None, description="Choices to return: only 1 (400 otherwise)")
+    n: StrictInt | None = Field(None, description="Choices to return: only 1 (400 otherwise)")
     tool_choice: Literal["none", "auto", "required"] | dict[str, Any] | None = Field(
         None, description='Only "none" or "auto": the answer is quotes, never a tool call'
     )

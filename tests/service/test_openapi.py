@@ -3,6 +3,7 @@ and every response matches the documented status codes and schemas."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,39 @@ def test_spec_documents_the_chat_extensions(settings: Settings, corpus_store: Qd
     assert {"200", "401", "404", "429", "503"} <= set(chat)
     assert "text/event-stream" in chat["200"]["content"]
     assert spec["components"]["securitySchemes"]["HTTPBearer"]["type"] == "http"
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "param"),
+    [
+        ("/v1/answer", {"question": "VPN?", "include_passages": 0}, "body.include_passages"),
+        ("/v1/answer", {"question": "VPN?", "include_passages": "true"}, "body.include_passages"),
+        (
+            "/v1/chat/completions",
+            {"model": "m", "messages": [{"role": "user", "content": "VPN?"}], "stream": 1},
+            "body.stream",
+        ),
+        (
+            "/v1/chat/completions",
+            {"model": "m", "messages": [{"role": "user", "content": "VPN?"}], "n": "1"},
+            "body.n",
+        ),
+        ("/v1/admin/jobs", {"uploads": 1}, "body.uploads"),
+    ],
+)
+def test_a_value_the_schema_rejects_is_rejected(
+    settings: Settings, corpus_store: QdrantStore, path: str, body: dict[str, object], param: str
+) -> None:
+    # the schema says boolean/integer: 0, 1 and "true" are not (pydantic's lax mode took them)
+    app = create_app(
+        settings,
+        store=corpus_store,
+        embedder=HashingEmbedder(),
+        service_settings=service_settings(),
+    )
+    with TestClient(app) as client:
+        r = client.post(path, json=body, headers=auth(ADMIN))
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["param"].startswith(param)
+    spec_types = json.dumps(client.get("/openapi.json").json())
+    assert '"include_passages": {"type": "boolean"' in spec_types
