@@ -5,6 +5,7 @@ caller's groups from its API key (`service.auth`) and filters by them (`service.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -199,6 +200,11 @@ def create_app(
     def healthz(request: Request) -> JSONResponse:
         st: StoreGate = request.app.state.store
         retry = {"Retry-After": str(svc.retry_after_s)}
+        missing = _embedded_store_missing(settings) if store is None else None
+        if missing:  # an open store can keep answering from memory after its folder is gone
+            return JSONResponse(
+                {"status": "unavailable", "detail": missing}, status_code=503, headers=retry
+            )
         try:
             ready = st.ready()
             points = st.count_chunks() if ready else 0
@@ -215,6 +221,10 @@ def create_app(
             body, status_code=200 if ready else 503, headers=None if ready else retry
         )
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> FileResponse:
+        return FileResponse(STATIC / "favicon.svg", media_type="image/svg+xml")
+
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
         return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
@@ -222,6 +232,19 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+def _embedded_store_missing(settings: Settings) -> str | None:
+    """Why the embedded store's folder cannot serve (gone or unreadable), or None when it can
+    or the store is a Qdrant server."""
+    if settings.qdrant_url:
+        return None
+    path = Path(settings.store_path)
+    if not path.is_dir():
+        return f'store folder {path} is missing - run "python -m ingest <dir>" to rebuild it'
+    if not os.access(path, os.R_OK | os.X_OK):
+        return f"store folder {path} is not readable by this process - fix its permissions"
+    return None
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """The HTTP API through the real app, on a real local-mode store."""
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from ingest.pipeline import Ingestor
 from service.app import create_app
 from tests.conftest import write
 from tests.ingest.test_pipeline import DOCS
+from tests.service.conftest import service_settings
 
 
 @pytest.fixture
@@ -110,3 +112,27 @@ def test_empty_store_answers_503_with_the_fix(
         assert r.status_code == 503 and r.headers["Retry-After"]
         assert "python -m ingest" in r.json()["detail"]
         assert c.get("/healthz").status_code == 503
+
+
+def test_healthz_is_503_once_the_store_folder_is_deleted(
+    tmp_path: Path, settings: Settings
+) -> None:
+    writer = QdrantStore.from_settings(settings)  # the embedded store at settings.store_path
+    Ingestor(settings, writer, HashingEmbedder()).sync([write(tmp_path / "corpus", DOCS)])
+    writer.close()
+    app = create_app(settings, embedder=HashingEmbedder(), service_settings=service_settings())
+    with TestClient(app) as client:  # the service opens the store itself, as in production
+        assert client.get("/healthz").status_code == 200
+        shutil.rmtree(settings.store_path)
+        r = client.get("/healthz")
+    assert r.status_code == 503
+    assert str(settings.store_path) in r.json()["detail"]
+    assert r.headers["Retry-After"]
+
+
+def test_favicon_is_served(settings: Settings, store: QdrantStore) -> None:
+    app = create_app(settings, store=store, service_settings=service_settings())
+    r = TestClient(app).get("/favicon.ico")
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("image/svg+xml")
+    assert r.text.startswith("<svg")
