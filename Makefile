@@ -1,5 +1,5 @@
 # Two commands on a fresh machine (Python 3.11 and the package registries only):
-#   make run    install, ingest the bundled sample corpus, serve on 127.0.0.1:$(PORT)
+#   make run    install what running needs, ingest the bundled sample corpus, serve on 127.0.0.1:$(PORT)
 #   make test   install (with dev tools), lint, type-check, run the test suite
 # and for CI and engine changes:
 #   make eval-gate    run the bundled question set, fail if a metric is below eval/floors.json
@@ -21,16 +21,23 @@ export HF_HUB_OFFLINE := 1
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+# the dev tools (pytest, ruff, mypy, schemathesis, playwright...) only for `make test`
+$(VENV)/.installed-dev: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
 install: $(VENV)/.installed
 
+install-dev: $(VENV)/.installed-dev
+
 run: install
 	$(PY) -m ingest samples/acme/corpus --no-progress || [ $$? -eq 1 ]
 	$(PY) -m service --port $(PORT)
 
-lint: install
+lint: install-dev
 	$(VENV)/bin/ruff check core ingest service eval tests
 	$(VENV)/bin/ruff format --check core ingest service eval tests
 	$(VENV)/bin/mypy

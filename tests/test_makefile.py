@@ -1,0 +1,32 @@
+"""`make run` installs only what running needs; `make test` adds the dev tools (checked with
+`make -n`, which prints the commands without running them)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def planned(target: str, venv: Path) -> str:
+    return subprocess.run(
+        ["make", "-n", target, f"VENV={venv}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_make_run_installs_no_dev_extras_and_make_test_does(tmp_path: Path) -> None:
+    run, test = planned("run", tmp_path / "venv"), planned("test", tmp_path / "venv")
+    assert "pip install --quiet -e ." in run
+    assert "[dev]" not in run
+    assert "-e '.[dev]'" in test
+    assert "pytest" in test
