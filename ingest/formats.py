@@ -29,6 +29,9 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree
 
+from bs4 import BeautifulSoup
+from markdown_it import MarkdownIt
+
 from ingest.decoding import JUNK, decode
 
 if TYPE_CHECKING:
@@ -140,9 +143,31 @@ def _parse_markdown(data: bytes) -> Parsed:
     already read, and keeping the source text means quotes match what the author wrote and
     existing markdown documents keep their fingerprints.
     """
-    text = _decode(data)
+    text = _markdown_tables_as_rows(_decode(data))
     heading = _ATX_HEADING.search(text)
     return Parsed(text, heading.group(1).strip() if heading else None)
+
+
+def _markdown_tables_as_rows(text: str) -> str:
+    """The text with each pipe table (found by markdown-it) written as `_table_rows` lines, so a
+    row reads "Device: Monitor; Budget: 300 USD." instead of "| Monitor | 300 USD |"."""
+    tokens = MarkdownIt("commonmark").enable("table").parse(text)
+    lines = text.split("\n")
+    tables: list[tuple[int, int, list[list[str]]]] = []
+    for i, token in enumerate(tokens):
+        if token.type == "table_open" and token.map:
+            grid: list[list[str]] = []
+            for t in tokens[i + 1 :]:
+                if t.type == "table_close":
+                    break
+                if t.type == "tr_open":
+                    grid.append([])
+                elif t.type == "inline" and grid:
+                    grid[-1].append(t.content.strip())
+            tables.append((token.map[0], token.map[1], grid))
+    for start, end, grid in reversed(tables):  # from the end: earlier line numbers stay right
+        lines[start:end] = _grid_rows(grid)
+    return "\n".join(lines)
 
 
 # -- html ------------------------------------------------------------------------------------
@@ -209,7 +234,7 @@ def _parse_docx(data: bytes) -> Parsed:
     try:
         elements = _unstructured().partition_docx(
             file=io.BytesIO(data),
-            infer_table_structure=False,  # its HTML rendering of tables is not used
+            infer_table_structure=True,  # tables as HTML: `_table_rows` keeps rows readable
             include_page_breaks=False,
             languages=[""],  # no language detection: metadata we do not use
         )
@@ -300,9 +325,50 @@ def _decode(data: bytes) -> str:
 
 
 def _join(elements: Iterable[Element]) -> str:
-    """Element texts, one per line (titles and list items are elements of their own)."""
-    texts = (JUNK.sub("", e.text).strip() for e in elements)
+    """Element texts, one per line (titles and list items are elements of their own); a table
+    one row per line, each cell with its header (`_table_rows`)."""
+    texts = (JUNK.sub("", _element_text(e)).strip() for e in elements)
     return "\n".join(t for t in texts if t)
+
+
+def _element_text(element: Element) -> str:
+    html_table = getattr(element.metadata, "text_as_html", None)
+    if element.category == "Table" and html_table:
+        return "\n".join(_table_rows(html_table)) or element.text
+    return element.text
+
+
+def _table_rows(html_table: str) -> list[str]:
+    """A table as readable rows: `Device: Monitor; Budget: 300 USD.` (the first row is the
+    header), so a row can be retrieved and quoted on its own; unstructured flattens a table to
+    one line of cells ("Device Budget Monitor 300 USD"). Rows without a header row, or longer
+    than it, keep their cells joined by "; "."""
+    soup = BeautifulSoup(html_table, "html.parser")
+    return _grid_rows(
+        [
+            [" ".join(cell.get_text(" ").split()) for cell in row.find_all(["th", "td"])]
+            for row in soup.find_all("tr")
+        ]
+    )
+
+
+def _grid_rows(grid: list[list[str]]) -> list[str]:
+    grid = [row for row in grid if any(row)]
+    if len(grid) < 2:
+        return ["; ".join(c for c in row if c) for row in grid]  # a lone row: no header to pair
+    header, rows = grid[0], grid[1:]
+    lines = []
+    for row in rows:
+        if len(row) > len(header) or not all(header):
+            line = "; ".join(c for c in row if c)
+        else:
+            line = "; ".join(f"{h}: {c}" for h, c in zip(header, row, strict=False) if c)
+        # a full stop makes the row a sentence: an unterminated short line reads as a heading
+        lines.append(line if line.endswith(_SENTENCE_ENDS) else line + ".")
+    return lines
+
+
+_SENTENCE_ENDS = (".", "!", "?", "。", "！", "？")
 
 
 def _first_title(elements: Sequence[Element]) -> str | None:

@@ -378,3 +378,36 @@ def test_unstructured_parsing_makes_no_network_attempt(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr.decode()
     assert result.stdout.decode().strip() == "attempts: []"
     assert b"Unstructured Open Source" not in result.stderr  # the advert is switched off
+
+
+# -- tables ----------------------------------------------------------------------------------
+
+TABLE_ROWS = ["Device: Monitor; Budget: 300 USD.", "Device: Laptop; Budget: 1500 USD."]
+
+
+def test_html_table_rows_keep_their_header() -> None:
+    page = (
+        "<html><body><p>IT equipment budget for 2024.</p><table>"
+        "<tr><th>Device</th><th>Budget</th></tr><tr><td>Monitor</td><td>300 USD</td></tr>"
+        "<tr><td>Laptop</td><td>1500 USD</td></tr></table></body></html>"
+    )
+    text = parse(page.encode(), ".html").text
+    assert text.splitlines()[1:] == TABLE_ROWS  # was one line: "Device Budget Monitor 300 USD…"
+
+
+def test_docx_table_rows_keep_their_header(tmp_path: Path) -> None:
+    document = docx.Document()
+    document.add_paragraph("IT equipment budget for 2024.")
+    table = document.add_table(rows=3, cols=2)
+    for r, row in enumerate([("Device", "Budget"), ("Monitor", "300 USD"), ("Laptop", "1500 USD")]):
+        for c, value in enumerate(row):
+            table.cell(r, c).text = value
+    document.save(tmp_path / "budget.docx")
+    text = parse_file(tmp_path / "budget.docx").text
+    assert text.splitlines()[1:] == TABLE_ROWS
+
+
+def test_markdown_table_rows_keep_their_header() -> None:
+    md = "# IT budget\n\nFor 2024.\n\n| Device | Budget |\n|---|---:|\n| Monitor | 300 USD |\n| Laptop | 1500 USD |\n\nAsk IT.\n"
+    text = parse(md.encode(), ".md").text
+    assert text.splitlines() == ["# IT budget", "", "For 2024.", "", *TABLE_ROWS, "", "Ask IT."]

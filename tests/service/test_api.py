@@ -136,3 +136,34 @@ def test_favicon_is_served(settings: Settings, store: QdrantStore) -> None:
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("image/svg+xml")
     assert r.text.startswith("<svg")
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        (
+            "budget.md",
+            "# IT equipment budget\n\nEach employee may buy equipment within these limits.\n\n"
+            "| Device | Budget |\n|---|---|\n| Monitor | 300 USD |\n| Laptop | 1500 USD |\n",
+        ),
+        (
+            "budget.html",
+            "<html><body><h1>IT equipment budget</h1><p>Each employee may buy equipment within "
+            "these limits.</p><table><tr><th>Device</th><th>Budget</th></tr><tr><td>Monitor</td>"
+            "<td>300 USD</td></tr><tr><td>Laptop</td><td>1500 USD</td></tr></table></body></html>",
+        ),
+    ],
+)
+def test_a_table_row_is_answered_and_cited(
+    tmp_path: Path, settings: Settings, store: QdrantStore, name: str, content: str
+) -> None:
+    docs = {name: content, "vpn.txt": "The VPN disconnects after 30 minutes without activity."}
+    Ingestor(settings, store, HashingEmbedder()).sync([write(tmp_path / "docs", docs)])
+    app = create_app(settings, store=store, embedder=HashingEmbedder())
+    with TestClient(app) as client:
+        body = client.post("/v1/answer", json={"question": "What is the monitor budget?"}).json()
+        assert not body["refused"], body
+        cited = body["citations"][0]
+        assert "Device: Monitor; Budget: 300 USD." in cited["quote"]
+        stored = client.get(f"/v1/documents/{cited['doc_id']}").json()["text"]
+    assert stored[cited["start"] : cited["end"]] == cited["quote"]  # offsets exact
