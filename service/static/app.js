@@ -43,11 +43,18 @@ function add(kind, build) {
   return li;
 }
 
-function badge(li, text) {
+function badge(li, text, tooltip) {
   const b = document.createElement("div");
   b.className = "badge";
   b.textContent = text;
+  if (tooltip) b.title = tooltip;
   li.appendChild(b);
+}
+
+// The refusal badge in the question's language; the reason code only as its tooltip (the
+// message under it, from the service, is already in the question's script).
+function refusedLabel(question) {
+  return /[\u3400-\u9fff]/.test(question) ? "未能回答" : "Not answered";
 }
 
 // The answer text, with each citation's marker [n] (at its offsets) turned into a button.
@@ -135,7 +142,7 @@ async function ask(question) {
     history.push({ role: "assistant", content: message.content });
     if (message.grounding && message.grounding.refused) {
       add("refusal", (li) => {
-        badge(li, "Refused · " + message.grounding.reason);
+        badge(li, refusedLabel(question), "reason: " + message.grounding.reason);
         li.appendChild(document.createTextNode(message.content));
         renderRelated(li, message.grounding.related || []);
       });

@@ -76,7 +76,11 @@ def test_ask_click_citation_and_see_the_quoted_span(base_url: str) -> None:
             page.click("#send")
             refusal = page.wait_for_selector("#log li.refusal", timeout=15000)
             assert refusal is not None and "2019" in refusal.inner_text()
-            assert "evidence_does_not_cover_question" in refusal.inner_text()
+            # the human message and a label in the question's language; the code as tooltip
+            assert "evidence_does_not_cover_question" not in refusal.inner_text()
+            assert "未能回答" in page.inner_text("#log li.refusal .badge")
+            reason = page.get_attribute("#log li.refusal .badge", "title") or ""
+            assert "evidence_does_not_cover_question" in reason
             assert page.locator("#log li.refusal button.marker").count() == 0
             assert "年假须提前3天" in page.inner_text("#source mark")  # the source pane stays
             # related, but not an answer: the closest passage opens in its document
