@@ -30,6 +30,47 @@ async function call(path, options = {}) {
   return body;
 }
 
+// POST a chat request with stream: true and read its server-sent events as they come:
+// `onText(contentSoFar)` after each piece; resolves to the whole assistant message (the last
+// chunk's delta carries citations, annotations and grounding).
+async function streamChat(messages, onText) {
+  const headers = { "Content-Type": "application/json" };
+  if (apiKey()) headers.Authorization = "Bearer " + apiKey();
+  const r = await fetch("/v1/chat/completions", {
+    method: "POST",
+    headers,
+    body: JSON.stringify({ model: MODEL, messages, stream: true }),
+  });
+  if (!r.ok) {
+    const body = await r.json().catch(() => ({}));
+    const err = new Error((body.error && body.error.message) || body.detail || r.statusText);
+    err.status = r.status;
+    throw err;
+  }
+  const message = { role: "assistant", content: "" };
+  const reader = r.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    buffer += decoder.decode(value || new Uint8Array(), { stream: !done });
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const event = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = event.split("\n").filter((l) => l.startsWith("data:")).map((l) => l.slice(5).trim()).join("");
+      if (!data || data === "[DONE]") continue;
+      const chunk = JSON.parse(data);
+      const delta = (chunk.choices && chunk.choices[0] && chunk.choices[0].delta) || {};
+      for (const [k, v] of Object.entries(delta)) {
+        if (k === "content") { message.content += v || ""; onText(message.content); }
+        else if (k !== "role") message[k] = v;
+      }
+    }
+    if (done) return message;
+  }
+}
+
 function docPath(docId) {
   return "/v1/documents/" + docId.split("/").map(encodeURIComponent).join("/");
 }
@@ -133,23 +174,27 @@ async function ask(question) {
   add("user", (li) => { li.textContent = question; });
   history.push({ role: "user", content: question });
   $("send").disabled = true;
+  let pending = null;
   try {
-    const done = await call("/v1/chat/completions", {
-      method: "POST",
-      body: JSON.stringify({ model: MODEL, messages: history }),
-    });
-    const message = done.choices[0].message;
+    // the text shows as it streams in; once complete, the item is drawn again with its
+    // citation buttons (or as a refusal)
+    pending = add("pending", () => {});
+    const message = await streamChat(history, (text) => { pending.textContent = text; });
     history.push({ role: "assistant", content: message.content });
+    const li = pending;
+    li.replaceChildren();
     if (message.grounding && message.grounding.refused) {
-      add("refusal", (li) => {
-        badge(li, refusedLabel(question), "reason: " + message.grounding.reason);
-        li.appendChild(document.createTextNode(message.content));
-        renderRelated(li, message.grounding.related || []);
-      });
+      li.className = "refusal";
+      badge(li, refusedLabel(question), "reason: " + message.grounding.reason);
+      li.appendChild(document.createTextNode(message.content));
+      renderRelated(li, message.grounding.related || []);
     } else {
-      add("answer", (li) => { badge(li, "Answer"); renderAnswer(li, message); });
+      li.className = "answer";
+      badge(li, "Answer");
+      renderAnswer(li, message);
     }
   } catch (e) {
+    if (pending) pending.remove();
     history.pop();
     add("error", (li) => { li.textContent = e.message; });
     if (e.status === 401) showKeyForm(true);
