@@ -58,7 +58,10 @@ def test_ask_click_citation_and_see_the_quoted_span(base_url: str) -> None:
             assert page.evaluate("localStorage.getItem('gqa.apiKey')") == HR
 
             page.fill("#question", "年假要提前几天申请？")
-            page.click("#send")
+            with page.expect_response(lambda r: r.url.endswith("/v1/chat/completions")) as sent:
+                page.click("#send")
+            assert sent.value.request.post_data_json["stream"] is True  # the page streams
+            assert sent.value.headers["content-type"].startswith("text/event-stream")
             answer = page.wait_for_selector("#log li.answer", timeout=15000)
             assert answer is not None and "3天" in answer.inner_text()
             marker = page.locator("#log li.answer button.marker").first
