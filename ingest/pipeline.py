@@ -359,7 +359,7 @@ def _protection(failed: Sequence[Failure]) -> Callable[[SourceDocument], bool]:
     folders = [(f.origin, f.file) for f in failed if f.kind == "folder"]
     per_file: dict[tuple[str, str], list[Failure]] = defaultdict(list)
     for f in failed:
-        if f.kind not in ("root", "folder"):
+        if f.kind not in ("root", "folder", "refused"):  # a refused file keeps nothing
             per_file[(f.origin, f.file)].append(f)
     named = {key: _named_ids(fs) for key, fs in per_file.items()}
 

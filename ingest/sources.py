@@ -30,8 +30,10 @@ SUFFIXES = formats.SUFFIXES | {JSONL}
 # - "file": a file could not be read or indexed: its documents are kept;
 # - "line": a JSONL line failed but names a valid id (`doc_id`): that record is kept;
 # - "line_no_id": a JSONL line failed and names no valid id: every record of its file is kept;
-# - "duplicate_id": a document whose id was already read in this run (`doc_id`).
-FailureKind = Literal["root", "folder", "file", "line", "line_no_id", "duplicate_id"]
+# - "duplicate_id": a document whose id was already read in this run (`doc_id`);
+# - "refused": a file that must not be indexed at all (a symlink out of the root): an indexed
+#   version of it is removed, not kept.
+FailureKind = Literal["root", "folder", "file", "line", "line_no_id", "duplicate_id", "refused"]
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,10 @@ class Root:
           root itself), and the indexed documents under it are kept, not removed;
         - a broken symlink, or a symlinked folder (not followed: it may lead out of the root
           or around in a loop); symlinked files are read;
-        - anything else that is not a regular file (a FIFO would block the read).
+        - anything else that is not a regular file (a FIFO would block the read);
+        - a file whose real path lies outside the root (a symlink out of it): a sync reads only
+          what is inside the folder it was given; symlinks within it are read;
+        - a name that is not valid UTF-8 (it cannot be an id): `file` shows its bytes escaped.
 
         Hidden files and folders (names starting with '.') are skipped.
         """
@@ -83,6 +88,7 @@ class Root:
             return
         unlisted: list[OSError] = []
         found: list[Path] = []
+        real_root = self.path.resolve()
         for folder, dirs, names in walk(self.path, onerror=unlisted.append):
             for d in dirs:
                 if os.path.islink(folder / d):
@@ -90,9 +96,16 @@ class Root:
                         self.origin, self.rel(folder / d), "symlinked folder not followed"
                     )
             for name in names:
+                rel = self.rel(folder / name)
+                if not _utf8(rel):
+                    shown = os.fsencode(rel).decode(errors="backslashreplace")
+                    yield Failure(self.origin, shown, "file name is not valid UTF-8; rename it")
+                    continue
                 problem = _not_a_file(folder / name)
                 if problem:
-                    yield Failure(self.origin, self.rel(folder / name), problem)
+                    yield Failure(self.origin, rel, problem)
+                elif outside := _outside(folder / name, real_root):
+                    yield Failure(self.origin, rel, outside, kind="refused")
                 else:
                     found.append(folder / name)
         for exc in unlisted:
@@ -203,6 +216,23 @@ def _not_a_file(path: Path) -> str | None:
             return f"broken symlink ({exc.strerror})"
         return f"cannot read ({exc.strerror})"
     return None if stat.S_ISREG(mode) else "not a regular file"
+
+
+def _utf8(name: str) -> bool:
+    """Whether a name from the filesystem is valid UTF-8 (invalid bytes arrive as surrogates)."""
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _outside(path: Path, real_root: Path) -> str | None:
+    """Why a file is not read when its real path lies outside the synced folder, else None."""
+    real = path.resolve()
+    if real.is_relative_to(real_root):
+        return None
+    return "symlink to a file outside the synced folder; not read"
 
 
 def _read(file: Path, max_bytes: int) -> bytes:

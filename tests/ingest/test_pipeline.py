@@ -619,3 +619,23 @@ def test_lists_are_kept_and_a_document_cleaning_empties_is_a_failure(
     assert "docs/new.txt" not in store.document_states()
     kept = store.get_document("docs/onboarding.md")  # a file that turns bad keeps its version
     assert kept is not None and "Wear badge" in kept.text
+
+
+def test_a_symlink_repointed_out_of_the_root_is_reported_and_its_document_removed(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    # A file outside the synced folder is never read, and what a link once indexed is not kept
+    # on account of the failure (issue 20: `ln -s /etc/passwd corpus/p.txt` was indexed).
+    docs = write(tmp_path / "docs", DOCS)
+    secret = write(tmp_path / "secret", {"passwd.txt": "root:x:0:0:secret"})
+    (docs / "p.txt").write_text("内部的说明文字，只在这个目录里。", encoding="utf-8")
+    assert sync(settings, store, docs)["new"] == 4
+    (docs / "p.txt").unlink()
+    (docs / "p.txt").symlink_to(secret / "passwd.txt")
+    report = sync(settings, store, docs)
+    assert report["failed"] == [
+        {"file": "docs/p.txt", "reason": "symlink to a file outside the synced folder; not read"}
+    ]
+    assert report["removed"] == 1
+    assert store.get_document("docs/p.txt") is None
+    assert not any("secret" in t for d in DOCS for t in chunk_texts(store, f"docs/{d}"))
