@@ -183,16 +183,18 @@ class Ingestor:
         first: dict[str, str] = {}  # doc id -> where it was first read
         docs: list[SourceDocument] = []
         unchanged: set[str] = set()
+        origins = {r.origin for r in roots}
         for root in roots:
             for item in read_root(root, groups, max_bytes, known, self._config):
                 if isinstance(item, Failure):
                     report.failed.append(item)
+                elif _foreign_id(item, root, stored, origins, report):
+                    continue
                 elif _first_read(item, root, stored, first, report):
                     if isinstance(item, Unchanged):
                         unchanged.add(item.doc_id)
                     else:
                         docs.append(item)
-        origins = {r.origin for r in roots}
         read = {d.doc_id for d in docs}
         again = _read_again(stored, unchanged, read, origins, _protection(report.failed))
         if again:  # their duplicate group changed: parse them with the rest
@@ -394,6 +396,32 @@ def _gone(
     """Whether an indexed document is deleted by this run: it belongs to a synced root, was
     not read, and no failure of this run keeps it."""
     return doc.origin in origins and doc.doc_id not in seen and not protected(doc)
+
+
+def _foreign_id(
+    item: SourceDocument | Unchanged,
+    root: Root,
+    stored: Mapping[str, SourceDocument],
+    origins: Collection[str],
+    report: IngestReport,
+) -> bool:
+    """Whether `item` takes an id that a document of a root not synced in this run holds (a
+    JSONL record whose id is another folder's file id): reported, and nothing changes; the
+    indexed document stays as it was. Within one run `_first_read` decides."""
+    held = stored.get(item.doc_id)
+    if not isinstance(item, SourceDocument) or held is None or held.origin in origins:
+        return False
+    report.failed.append(
+        Failure(
+            root.origin,
+            item.file,
+            f"document id {item.doc_id!r} is already used by {_location(held.origin, held.file)}"
+            " - give records unique ids",
+            "duplicate_id",
+            item.doc_id,
+        )
+    )
+    return True
 
 
 def _first_read(

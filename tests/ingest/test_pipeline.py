@@ -639,3 +639,29 @@ def test_a_symlink_repointed_out_of_the_root_is_reported_and_its_document_remove
     assert report["removed"] == 1
     assert store.get_document("docs/p.txt") is None
     assert not any("secret" in t for d in DOCS for t in chunk_texts(store, f"docs/{d}"))
+
+
+def test_a_jsonl_id_that_clashes_with_another_folders_document_changes_nothing(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    # It used to overwrite A's document ("changed"), and the next sync of A flipped it back.
+    docs = write(tmp_path / "docs", DOCS)
+    sync(settings, store, docs)
+    before = chunk_texts(store, "docs/hr/leave.md")
+    other = tmp_path / "other"
+    other.mkdir()
+    records = [
+        {"id": "docs/hr/leave.md", "text": "年假取消了。"},
+        {"id": "q1", "text": "食堂八点开门。"},
+    ]
+    (other / "export.jsonl").write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in records), encoding="utf-8"
+    )
+    report = sync(settings, store, other)
+    assert report["new"] == 1 and report["changed"] == 0
+    assert len(report["failed"]) == 1
+    assert "'docs/hr/leave.md' is already used by" in report["failed"][0]["reason"]
+    assert chunk_texts(store, "docs/hr/leave.md") == before
+    assert store.get_document("docs/hr/leave.md").acl == ("everyone",)  # type: ignore[union-attr]
+    again = sync(settings, store, docs)
+    assert again["unchanged"] == 3 and again["changed"] == 0 and again["new"] == 0
