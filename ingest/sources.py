@@ -362,13 +362,16 @@ def _jsonl_records(
             continue
         if only is not None and item.doc_id not in only:
             continue
-        digest = raw_hash(salt, item.acl, item.line.encode())
+        # The default source names the line: it is part of the record's identity, so a record
+        # that moved (lines removed above it) is rewritten with its new line, not kept stale.
+        source = item.source or f"{rel}:{item.lineno}"
+        digest = raw_hash(salt, item.acl, f"{source}\x1f{item.line}".encode())
         if known.get(item.doc_id) == digest:
             yield Unchanged(item.doc_id)
             continue
         yield SourceDocument(
             doc_id=item.doc_id,
-            source=item.source or f"{rel}:{item.lineno}",
+            source=source,
             title=item.title,
             text=JUNK.sub("", item.text),
             acl=item.acl,

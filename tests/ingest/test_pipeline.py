@@ -1,8 +1,9 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
-from qdrant_client import models
+from qdrant_client import QdrantClient, models
 
 from core.embedders import HashingEmbedder
 from core.settings import Settings
@@ -665,3 +666,64 @@ def test_a_jsonl_id_that_clashes_with_another_folders_document_changes_nothing(
     assert store.get_document("docs/hr/leave.md").acl == ("everyone",)  # type: ignore[union-attr]
     again = sync(settings, store, docs)
     assert again["unchanged"] == 3 and again["changed"] == 0 and again["new"] == 0
+
+
+def store_state(store: QdrantStore) -> tuple[list, list, dict]:
+    """Every point of both collections: (id, payload) pairs in id order, and each chunk's
+    vectors by id."""
+    chunks, _ = store.client.scroll(
+        store.chunks, limit=10_000, with_payload=True, with_vectors=True
+    )
+    docs, _ = store.client.scroll(store.documents, limit=10_000, with_payload=True)
+    return (
+        sorted((str(p.id), p.payload) for p in chunks),
+        sorted((str(p.id), p.payload) for p in docs),
+        {str(p.id): p.vector for p in chunks},
+    )
+
+
+def same_vectors(a: dict, b: dict) -> bool:
+    """Same ids and names; dense vectors equal up to float32 rounding, sparse ones exactly."""
+    if a.keys() != b.keys():
+        return False
+    for pid, va in a.items():
+        vb = b[pid]
+        if va.keys() != vb.keys():
+            return False
+        for name, x in va.items():
+            y = vb[name]
+            if isinstance(x, list):
+                if not np.allclose(x, y, rtol=0, atol=1e-6):
+                    return False
+            elif x != y:
+                return False
+    return True
+
+
+def test_a_resync_after_jsonl_lines_are_removed_equals_a_clean_sync(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    # Records below the removed lines used to keep their old line numbers in `source`.
+    export = tmp_path / "crm" / "export.jsonl"
+    export.parent.mkdir()
+    lines = [
+        json.dumps({"id": f"q{i}", "text": f"Ticket {i}: the printer on floor {i} jams."})
+        for i in range(6)
+    ]
+    export.write_text("\n".join(lines), encoding="utf-8")
+    sync(settings, store, export.parent)
+    export.write_text("\n".join(lines[2:]), encoding="utf-8")
+    report = sync(settings, store, export.parent)
+    assert report["removed"] == 2 and report["failed"] == []
+    assert store.get_document("q5").source == "crm/export.jsonl:4"  # type: ignore[union-attr]
+    clean = QdrantStore(QdrantClient(location=":memory:"), settings.collection)
+    try:
+        sync(settings, clean, export.parent)
+        (chunks, docs, vectors), (clean_chunks, clean_docs, clean_vectors) = (
+            store_state(store),
+            store_state(clean),
+        )
+        assert (chunks, docs) == (clean_chunks, clean_docs)
+        assert same_vectors(vectors, clean_vectors)
+    finally:
+        clean.close()
