@@ -8,7 +8,7 @@ import logging
 import os
 import stat
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -123,6 +123,15 @@ class Root:
         return f"{self.path.resolve().name}/{file.relative_to(self.path).as_posix()}"
 
 
+@dataclass
+class BadFiles:
+    """Files whose content failed to parse, by raw hash (bytes, groups, pipeline config):
+    `before` as remembered from earlier syncs, `now` filled by this one (what to remember)."""
+
+    before: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # -> (origin, reason)
+    now: dict[str, tuple[str, str]] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class Unchanged:
     """A document whose source bytes, groups and pipeline configuration match what is indexed:
@@ -143,9 +152,11 @@ def read_root(
     known: Mapping[str, str] | None = None,
     salt: str = "",
     only: Collection[str] | None = None,
+    bad: BadFiles | None = None,
 ) -> Iterator[SourceDocument | Failure | Unchanged]:
     """Every document under `root`, a `Failure` per file that cannot be read, and `Unchanged`
     for documents whose raw hash is in `known` (doc_id -> raw hash of the indexed version).
+    A file whose raw hash is in `bad.before` failed to parse before and is not parsed again.
 
     A root that cannot be read at all (missing path, bad acl.yaml) yields one `Failure` with
     an empty `file`: none of its indexed documents may be removed on its account.
@@ -176,6 +187,7 @@ def read_root(
         if file.suffix.lower() not in SUFFIXES:
             yield Failure(root.origin, rel, f"unsupported file type {file.suffix or '(none)'!r}")
             continue
+        digest = None
         try:
             data = _read(file, max_bytes)
             groups = rules.groups_for(file)
@@ -186,12 +198,21 @@ def read_root(
             if known.get(rel) == digest:
                 yield Unchanged(rel)
                 continue
+            if bad is not None and digest in bad.before:
+                bad.now[digest] = (root.origin, bad.before[digest][1])
+                reason = f"{bad.before[digest][1]} (unchanged since it failed: not parsed again)"
+                yield Failure(root.origin, rel, reason)
+                continue
             parsed = formats.parse(data, file.suffix)
-        except (OSError, ValueError) as exc:  # FormatError is a ValueError
+            if not parsed.text.strip():
+                raise formats.FormatError("no text")
+        except OSError as exc:  # not the file's content: read it again next time
             yield Failure(root.origin, rel, str(exc))
             continue
-        if not parsed.text.strip():
-            yield Failure(root.origin, rel, "no text")
+        except ValueError as exc:  # FormatError is a ValueError: the content is bad
+            if bad is not None and digest is not None:
+                bad.now[digest] = (root.origin, str(exc))
+            yield Failure(root.origin, rel, str(exc))
             continue
         title = parsed.title or _title(parsed.text, file)
         yield SourceDocument(

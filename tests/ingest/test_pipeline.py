@@ -727,3 +727,21 @@ def test_a_resync_after_jsonl_lines_are_removed_equals_a_clean_sync(
         assert same_vectors(vectors, clean_vectors)
     finally:
         clean.close()
+
+
+def test_an_unchanged_file_that_failed_to_parse_is_not_parsed_again(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    # A bad file used to be parsed again on every sync (a zip bomb: minutes each time).
+    docs = write(tmp_path / "docs", DOCS)
+    (docs / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip")
+    first = sync(settings, store, docs)
+    assert [f["file"] for f in first["failed"]] == ["docs/broken.docx"]
+    assert "corrupt docx" in first["failed"][0]["reason"]
+    second = sync(settings, store, docs)
+    assert second["failed"][0]["reason"].endswith("(unchanged since it failed: not parsed again)")
+    assert "corrupt docx" in second["failed"][0]["reason"]
+    assert second["unchanged"] == 3
+    (docs / "broken.docx").write_bytes(b"PK\x03\x04 another broken zip")  # changed: parsed
+    third = sync(settings, store, docs)
+    assert "not parsed again" not in third["failed"][0]["reason"]
