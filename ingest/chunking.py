@@ -53,6 +53,9 @@ class SentenceChunker(NodeParser):
         out: list[BaseNode] = []
         for doc in nodes:
             text = doc.get_content()
+            # Once per document: `as_related_node_info` hashes the whole text, and doing it per
+            # chunk made chunking quadratic in the document's size.
+            source = doc.as_related_node_info()
             for start, end in pack(sentence_spans(text), self.chunk_size, self.chunk_overlap):
                 node = TextNode(
                     text=text[start:end],
@@ -62,7 +65,7 @@ class SentenceChunker(NodeParser):
                     # titles are left out rather than embedded as "title: ".
                     metadata={"title": doc.metadata["title"]} if doc.metadata.get("title") else {},
                     excluded_llm_metadata_keys=[],
-                    relationships={NodeRelationship.SOURCE: doc.as_related_node_info()},
+                    relationships={NodeRelationship.SOURCE: source},
                 )
                 out.append(node)
         return out

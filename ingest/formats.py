@@ -256,7 +256,31 @@ def _open_docx(data: bytes) -> zipfile.ZipFile:
         raise FormatError(f"corrupt docx (not a zip: {exc})") from exc
     if "word/document.xml" not in archive.namelist():
         raise FormatError("corrupt docx (zip without word/document.xml)")
+    _check_unzipped_size(archive)
     return archive
+
+
+# A zip bomb (a few MB holding GiBs of XML) would cost GBs of memory and minutes of CPU in
+# python-docx/lxml. The sizes checked are those the zip declares: zipfile never returns more
+# than a member's declared size (a member that inflates past it fails its CRC check: a
+# "corrupt docx"), so the declared sizes bound what the parser can be handed.
+MAX_DOCX_XML_BYTES = 32 * 2**20  # the XML parts python-docx parses into trees
+MAX_DOCX_UNZIPPED_BYTES = 256 * 2**20  # every part (images included) is loaded into memory
+
+
+def _check_unzipped_size(archive: zipfile.ZipFile) -> None:
+    members = archive.infolist()
+    total = sum(m.file_size for m in members)
+    xml = sum(m.file_size for m in members if m.filename.lower().endswith((".xml", ".rels")))
+    for size, cap, what in (
+        (xml, MAX_DOCX_XML_BYTES, "XML"),
+        (total, MAX_DOCX_UNZIPPED_BYTES, "content"),
+    ):
+        if size > cap:
+            raise FormatError(
+                f"docx unzips to {size / 2**20:.0f} MiB of {what}, over the"
+                f" {cap // 2**20} MiB limit (a zip bomb or not a document) - not parsed"
+            )
 
 
 def _docx_core_title(archive: zipfile.ZipFile) -> str | None:

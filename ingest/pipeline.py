@@ -10,6 +10,7 @@ docstore file that disagrees with the index.
 from __future__ import annotations
 
 import bisect
+import json
 import logging
 import time
 from collections import defaultdict
@@ -31,7 +32,7 @@ from core.store import DocumentWrite, Store
 from ingest.chunking import SentenceChunker
 from ingest.cleaning import CLEANING_VERSION, CorpusStats, Removal, clean
 from ingest.dedup import DEDUP_VERSION, duplicate_groups
-from ingest.sources import Failure, Root, Unchanged, read_root
+from ingest.sources import BadFiles, Failure, Root, Unchanged, read_root
 
 log = logging.getLogger(__name__)
 
@@ -183,16 +184,20 @@ class Ingestor:
         first: dict[str, str] = {}  # doc id -> where it was first read
         docs: list[SourceDocument] = []
         unchanged: set[str] = set()
+        origins = {r.origin for r in roots}
+        bad = BadFiles(self._load_bad())
         for root in roots:
-            for item in read_root(root, groups, max_bytes, known, self._config):
+            for item in read_root(root, groups, max_bytes, known, self._config, bad=bad):
                 if isinstance(item, Failure):
                     report.failed.append(item)
+                elif _foreign_id(item, root, stored, origins, report):
+                    continue
                 elif _first_read(item, root, stored, first, report):
                     if isinstance(item, Unchanged):
                         unchanged.add(item.doc_id)
                     else:
                         docs.append(item)
-        origins = {r.origin for r in roots}
+        self._save_bad(bad, origins)
         read = {d.doc_id for d in docs}
         again = _read_again(stored, unchanged, read, origins, _protection(report.failed))
         if again:  # their duplicate group changed: parse them with the rest
@@ -224,6 +229,37 @@ class Ingestor:
                     )
                 )
         return self._deduplicate(kept, report), unchanged
+
+    @property
+    def _bad_path(self) -> Path:
+        return self.settings.data_dir / f"{self.settings.collection}_bad_files.json"
+
+    def _load_bad(self) -> dict[str, tuple[str, str]]:
+        """Files that failed to parse in earlier syncs (raw hash -> origin, reason); an
+        unreadable memory is forgotten: those files are parsed again, nothing else changes."""
+        try:
+            raw = json.loads(self._bad_path.read_text(encoding="utf-8"))
+            return {h: (o, r) for h, (o, r) in raw.items()}
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            log.warning(
+                "%s unreadable (%s): files that failed are parsed again", self._bad_path, exc
+            )
+            return {}
+
+    def _save_bad(self, bad: BadFiles, origins: Collection[str]) -> None:
+        """Remember this run's parse failures, and earlier ones of roots not synced now."""
+        keep = {h: v for h, v in bad.before.items() if v[0] not in origins} | bad.now
+        try:
+            self._bad_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self._bad_path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(keep, ensure_ascii=False), encoding="utf-8")
+            tmp.replace(self._bad_path)
+        except OSError as exc:
+            log.warning(
+                "cannot write %s (%s): failed files will be parsed again", self._bad_path, exc
+            )
 
     def _deduplicate(
         self, docs: list[SourceDocument], report: IngestReport
@@ -359,7 +395,7 @@ def _protection(failed: Sequence[Failure]) -> Callable[[SourceDocument], bool]:
     folders = [(f.origin, f.file) for f in failed if f.kind == "folder"]
     per_file: dict[tuple[str, str], list[Failure]] = defaultdict(list)
     for f in failed:
-        if f.kind not in ("root", "folder"):
+        if f.kind not in ("root", "folder", "refused"):  # a refused file keeps nothing
             per_file[(f.origin, f.file)].append(f)
     named = {key: _named_ids(fs) for key, fs in per_file.items()}
 
@@ -394,6 +430,32 @@ def _gone(
     """Whether an indexed document is deleted by this run: it belongs to a synced root, was
     not read, and no failure of this run keeps it."""
     return doc.origin in origins and doc.doc_id not in seen and not protected(doc)
+
+
+def _foreign_id(
+    item: SourceDocument | Unchanged,
+    root: Root,
+    stored: Mapping[str, SourceDocument],
+    origins: Collection[str],
+    report: IngestReport,
+) -> bool:
+    """Whether `item` takes an id that a document of a root not synced in this run holds (a
+    JSONL record whose id is another folder's file id): reported, and nothing changes; the
+    indexed document stays as it was. Within one run `_first_read` decides."""
+    held = stored.get(item.doc_id)
+    if not isinstance(item, SourceDocument) or held is None or held.origin in origins:
+        return False
+    report.failed.append(
+        Failure(
+            root.origin,
+            item.file,
+            f"document id {item.doc_id!r} is already used by {_location(held.origin, held.file)}"
+            " - give records unique ids",
+            "duplicate_id",
+            item.doc_id,
+        )
+    )
+    return True
 
 
 def _first_read(

@@ -8,7 +8,7 @@ import logging
 import os
 import stat
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -30,8 +30,10 @@ SUFFIXES = formats.SUFFIXES | {JSONL}
 # - "file": a file could not be read or indexed: its documents are kept;
 # - "line": a JSONL line failed but names a valid id (`doc_id`): that record is kept;
 # - "line_no_id": a JSONL line failed and names no valid id: every record of its file is kept;
-# - "duplicate_id": a document whose id was already read in this run (`doc_id`).
-FailureKind = Literal["root", "folder", "file", "line", "line_no_id", "duplicate_id"]
+# - "duplicate_id": a document whose id was already read in this run (`doc_id`);
+# - "refused": a file that must not be indexed at all (a symlink out of the root): an indexed
+#   version of it is removed, not kept.
+FailureKind = Literal["root", "folder", "file", "line", "line_no_id", "duplicate_id", "refused"]
 
 
 @dataclass(frozen=True)
@@ -73,7 +75,10 @@ class Root:
           root itself), and the indexed documents under it are kept, not removed;
         - a broken symlink, or a symlinked folder (not followed: it may lead out of the root
           or around in a loop); symlinked files are read;
-        - anything else that is not a regular file (a FIFO would block the read).
+        - anything else that is not a regular file (a FIFO would block the read);
+        - a file whose real path lies outside the root (a symlink out of it): a sync reads only
+          what is inside the folder it was given; symlinks within it are read;
+        - a name that is not valid UTF-8 (it cannot be an id): `file` shows its bytes escaped.
 
         Hidden files and folders (names starting with '.') are skipped.
         """
@@ -83,6 +88,7 @@ class Root:
             return
         unlisted: list[OSError] = []
         found: list[Path] = []
+        real_root = self.path.resolve()
         for folder, dirs, names in walk(self.path, onerror=unlisted.append):
             for d in dirs:
                 if os.path.islink(folder / d):
@@ -90,9 +96,16 @@ class Root:
                         self.origin, self.rel(folder / d), "symlinked folder not followed"
                     )
             for name in names:
+                rel = self.rel(folder / name)
+                if not _utf8(rel):
+                    shown = os.fsencode(rel).decode(errors="backslashreplace")
+                    yield Failure(self.origin, shown, "file name is not valid UTF-8; rename it")
+                    continue
                 problem = _not_a_file(folder / name)
                 if problem:
-                    yield Failure(self.origin, self.rel(folder / name), problem)
+                    yield Failure(self.origin, rel, problem)
+                elif outside := _outside(folder / name, real_root):
+                    yield Failure(self.origin, rel, outside, kind="refused")
                 else:
                     found.append(folder / name)
         for exc in unlisted:
@@ -108,6 +121,15 @@ class Root:
             return file.name
         # resolve(): `.` and `..` have no name of their own (ids would start with '/')
         return f"{self.path.resolve().name}/{file.relative_to(self.path).as_posix()}"
+
+
+@dataclass
+class BadFiles:
+    """Files whose content failed to parse, by raw hash (bytes, groups, pipeline config):
+    `before` as remembered from earlier syncs, `now` filled by this one (what to remember)."""
+
+    before: Mapping[str, tuple[str, str]] = field(default_factory=dict)  # -> (origin, reason)
+    now: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -130,9 +152,11 @@ def read_root(
     known: Mapping[str, str] | None = None,
     salt: str = "",
     only: Collection[str] | None = None,
+    bad: BadFiles | None = None,
 ) -> Iterator[SourceDocument | Failure | Unchanged]:
     """Every document under `root`, a `Failure` per file that cannot be read, and `Unchanged`
     for documents whose raw hash is in `known` (doc_id -> raw hash of the indexed version).
+    A file whose raw hash is in `bad.before` failed to parse before and is not parsed again.
 
     A root that cannot be read at all (missing path, bad acl.yaml) yields one `Failure` with
     an empty `file`: none of its indexed documents may be removed on its account.
@@ -163,6 +187,7 @@ def read_root(
         if file.suffix.lower() not in SUFFIXES:
             yield Failure(root.origin, rel, f"unsupported file type {file.suffix or '(none)'!r}")
             continue
+        digest = None
         try:
             data = _read(file, max_bytes)
             groups = rules.groups_for(file)
@@ -173,12 +198,21 @@ def read_root(
             if known.get(rel) == digest:
                 yield Unchanged(rel)
                 continue
+            if bad is not None and digest in bad.before:
+                bad.now[digest] = (root.origin, bad.before[digest][1])
+                reason = f"{bad.before[digest][1]} (unchanged since it failed: not parsed again)"
+                yield Failure(root.origin, rel, reason)
+                continue
             parsed = formats.parse(data, file.suffix)
-        except (OSError, ValueError) as exc:  # FormatError is a ValueError
+            if not parsed.text.strip():
+                raise formats.FormatError("no text")
+        except OSError as exc:  # not the file's content: read it again next time
             yield Failure(root.origin, rel, str(exc))
             continue
-        if not parsed.text.strip():
-            yield Failure(root.origin, rel, "no text")
+        except ValueError as exc:  # FormatError is a ValueError: the content is bad
+            if bad is not None and digest is not None:
+                bad.now[digest] = (root.origin, str(exc))
+            yield Failure(root.origin, rel, str(exc))
             continue
         title = parsed.title or _title(parsed.text, file)
         yield SourceDocument(
@@ -203,6 +237,23 @@ def _not_a_file(path: Path) -> str | None:
             return f"broken symlink ({exc.strerror})"
         return f"cannot read ({exc.strerror})"
     return None if stat.S_ISREG(mode) else "not a regular file"
+
+
+def _utf8(name: str) -> bool:
+    """Whether a name from the filesystem is valid UTF-8 (invalid bytes arrive as surrogates)."""
+    try:
+        name.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _outside(path: Path, real_root: Path) -> str | None:
+    """Why a file is not read when its real path lies outside the synced folder, else None."""
+    real = path.resolve()
+    if real.is_relative_to(real_root):
+        return None
+    return "symlink to a file outside the synced folder; not read"
 
 
 def _read(file: Path, max_bytes: int) -> bytes:
@@ -332,13 +383,16 @@ def _jsonl_records(
             continue
         if only is not None and item.doc_id not in only:
             continue
-        digest = raw_hash(salt, item.acl, item.line.encode())
+        # The default source names the line: it is part of the record's identity, so a record
+        # that moved (lines removed above it) is rewritten with its new line, not kept stale.
+        source = item.source or f"{rel}:{item.lineno}"
+        digest = raw_hash(salt, item.acl, f"{source}\x1f{item.line}".encode())
         if known.get(item.doc_id) == digest:
             yield Unchanged(item.doc_id)
             continue
         yield SourceDocument(
             doc_id=item.doc_id,
-            source=item.source or f"{rel}:{item.lineno}",
+            source=source,
             title=item.title,
             text=JUNK.sub("", item.text),
             acl=item.acl,

@@ -39,3 +39,22 @@ def test_nodes_carry_exact_offsets_even_for_repeated_text() -> None:
     assert nodes[-1].text.endswith("最后一句。")
     starts = [n.start_char_idx for n in nodes]
     assert starts == sorted(starts) and len(set(starts)) == len(starts)
+
+
+def test_document_text_is_hashed_once_not_once_per_chunk(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Hashing the whole text per chunk made chunking quadratic in the document's size (issue 20).
+    calls = 0
+    original = Document.hash
+
+    def counting(self: Document) -> str:
+        nonlocal calls
+        calls += 1
+        return original.fget(self)  # type: ignore[attr-defined,no-any-return]
+
+    monkeypatch.setattr(Document, "hash", property(counting))
+    text = "这是一个句子。" * 400
+    nodes = SentenceChunker(chunk_size=40, chunk_overlap=10).get_nodes_from_documents(
+        [Document(text=text, id_="d", metadata={"title": "T"})]
+    )
+    assert len(nodes) > 50
+    assert calls <= 2

@@ -8,7 +8,7 @@ import pytest
 
 from core.embedders import HashingEmbedder
 from core.settings import Settings
-from core.store import QdrantStore
+from core.store import QdrantStore, open_store
 from ingest.__main__ import main
 from ingest.pipeline import Ingestor
 from tests.conftest import write
@@ -144,3 +144,25 @@ def test_explain_reads_only_the_file_asked_for(
     assert "no record with id 'kb-9'" in capsys.readouterr().err
     assert main(["--explain", str(folder / "broken.pdf")]) == 2
     assert "broken.pdf" in capsys.readouterr().err
+
+
+def test_a_non_utf8_file_name_is_one_failure_and_the_sync_completes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Such a name used to abort the whole sync (UnicodeEncodeError, no summary, left running).
+    monkeypatch.setenv("GQA_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("GQA_EMBEDDER", "hashing")
+    docs = write(tmp_path / "docs", {"ok.txt": "年假须提前三天申请。"})
+    (docs / os.fsdecode(b"\xc4\xe3\xba\xc3.txt")).write_bytes("坏名字。".encode())
+    assert main([str(docs), "--no-progress"]) == 1
+    out = capsys.readouterr().out
+    assert "1 new" in out and "1 failed" in out and "file name is not valid UTF-8" in out
+    (docs / "ok.txt").write_text("年假须提前五天申请。", encoding="utf-8")
+    assert main([str(docs), "--no-progress"]) == 1
+    out = capsys.readouterr().out
+    assert "1 changed" in out and "interrupted" not in out
+    store = open_store(Settings(_env_file=None, data_dir=tmp_path / "data", embedder="hashing"))  # type: ignore[call-arg]
+    try:
+        assert store.mark_sync(False) is False  # the sync was not left marked running
+    finally:
+        store.close()

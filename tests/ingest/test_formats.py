@@ -19,6 +19,7 @@ import docx
 import pypdf
 import pytest
 
+from ingest import formats
 from ingest.decoding import decode
 from ingest.formats import SUFFIXES, FormatError, Parsed, parse
 
@@ -411,3 +412,24 @@ def test_markdown_table_rows_keep_their_header() -> None:
     md = "# IT budget\n\nFor 2024.\n\n| Device | Budget |\n|---|---:|\n| Monitor | 300 USD |\n| Laptop | 1500 USD |\n\nAsk IT.\n"
     text = parse(md.encode(), ".md").text
     assert text.splitlines() == ["# IT budget", "", "For 2024.", "", *TABLE_ROWS, "", "Ask IT."]
+
+
+def zip_bomb(path: Path, unzipped_mib: int) -> Path:
+    """A docx whose word/document.xml inflates to `unzipped_mib` MiB (small on disk)."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("[Content_Types].xml", "<Types/>")
+        with zf.open("word/document.xml", "w", force_zip64=True) as member:
+            member.write(b'<w:document xmlns:w="urn:w"><w:body><w:p><w:r><w:t>')
+            block = b" " * 2**20
+            for _ in range(unzipped_mib):
+                member.write(block)
+            member.write(b"</w:t></w:r></w:p></w:body></w:document>")
+    return path
+
+
+def test_a_docx_zip_bomb_is_refused_before_it_is_parsed(tmp_path: Path) -> None:
+    # It used to be handed to python-docx whole (a 2 GiB bomb: 3.4 GB of memory, minutes).
+    bomb = zip_bomb(tmp_path / "bomb.docx", formats.MAX_DOCX_XML_BYTES // 2**20 + 8)
+    assert bomb.stat().st_size < 200_000
+    with pytest.raises(formats.FormatError, match=r"unzips to 40 MiB of XML, over the 32 MiB"):
+        parse_file(bomb)

@@ -1,8 +1,9 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
-from qdrant_client import models
+from qdrant_client import QdrantClient, models
 
 from core.embedders import HashingEmbedder
 from core.settings import Settings
@@ -619,3 +620,128 @@ def test_lists_are_kept_and_a_document_cleaning_empties_is_a_failure(
     assert "docs/new.txt" not in store.document_states()
     kept = store.get_document("docs/onboarding.md")  # a file that turns bad keeps its version
     assert kept is not None and "Wear badge" in kept.text
+
+
+def test_a_symlink_repointed_out_of_the_root_is_reported_and_its_document_removed(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    # A file outside the synced folder is never read, and what a link once indexed is not kept
+    # on account of the failure (issue 20: `ln -s /etc/passwd corpus/p.txt` was indexed).
+    docs = write(tmp_path / "docs", DOCS)
+    secret = write(tmp_path / "secret", {"passwd.txt": "root:x:0:0:secret"})
+    (docs / "p.txt").write_text("内部的说明文字，只在这个目录里。", encoding="utf-8")
+    assert sync(settings, store, docs)["new"] == 4
+    (docs / "p.txt").unlink()
+    (docs / "p.txt").symlink_to(secret / "passwd.txt")
+    report = sync(settings, store, docs)
+    assert report["failed"] == [
+        {"file": "docs/p.txt", "reason": "symlink to a file outside the synced folder; not read"}
+    ]
+    assert report["removed"] == 1
+    assert store.get_document("docs/p.txt") is None
+    assert not any("secret" in t for d in DOCS for t in chunk_texts(store, f"docs/{d}"))
+
+
+def test_a_jsonl_id_that_clashes_with_another_folders_document_changes_nothing(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    # It used to overwrite A's document ("changed"), and the next sync of A flipped it back.
+    docs = write(tmp_path / "docs", DOCS)
+    sync(settings, store, docs)
+    before = chunk_texts(store, "docs/hr/leave.md")
+    other = tmp_path / "other"
+    other.mkdir()
+    records = [
+        {"id": "docs/hr/leave.md", "text": "年假取消了。"},
+        {"id": "q1", "text": "食堂八点开门。"},
+    ]
+    (other / "export.jsonl").write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in records), encoding="utf-8"
+    )
+    report = sync(settings, store, other)
+    assert report["new"] == 1 and report["changed"] == 0
+    assert len(report["failed"]) == 1
+    assert "'docs/hr/leave.md' is already used by" in report["failed"][0]["reason"]
+    assert chunk_texts(store, "docs/hr/leave.md") == before
+    assert store.get_document("docs/hr/leave.md").acl == ("everyone",)  # type: ignore[union-attr]
+    again = sync(settings, store, docs)
+    assert again["unchanged"] == 3 and again["changed"] == 0 and again["new"] == 0
+
+
+def store_state(store: QdrantStore) -> tuple[list, list, dict]:
+    """Every point of both collections: (id, payload) pairs in id order, and each chunk's
+    vectors by id."""
+    chunks, _ = store.client.scroll(
+        store.chunks, limit=10_000, with_payload=True, with_vectors=True
+    )
+    docs, _ = store.client.scroll(store.documents, limit=10_000, with_payload=True)
+    return (
+        sorted((str(p.id), p.payload) for p in chunks),
+        sorted((str(p.id), p.payload) for p in docs),
+        {str(p.id): p.vector for p in chunks},
+    )
+
+
+def same_vectors(a: dict, b: dict) -> bool:
+    """Same ids and names; dense vectors equal up to float32 rounding, sparse ones exactly."""
+    if a.keys() != b.keys():
+        return False
+    for pid, va in a.items():
+        vb = b[pid]
+        if va.keys() != vb.keys():
+            return False
+        for name, x in va.items():
+            y = vb[name]
+            if isinstance(x, list):
+                if not np.allclose(x, y, rtol=0, atol=1e-6):
+                    return False
+            elif x != y:
+                return False
+    return True
+
+
+def test_a_resync_after_jsonl_lines_are_removed_equals_a_clean_sync(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    # Records below the removed lines used to keep their old line numbers in `source`.
+    export = tmp_path / "crm" / "export.jsonl"
+    export.parent.mkdir()
+    lines = [
+        json.dumps({"id": f"q{i}", "text": f"Ticket {i}: the printer on floor {i} jams."})
+        for i in range(6)
+    ]
+    export.write_text("\n".join(lines), encoding="utf-8")
+    sync(settings, store, export.parent)
+    export.write_text("\n".join(lines[2:]), encoding="utf-8")
+    report = sync(settings, store, export.parent)
+    assert report["removed"] == 2 and report["failed"] == []
+    assert store.get_document("q5").source == "crm/export.jsonl:4"  # type: ignore[union-attr]
+    clean = QdrantStore(QdrantClient(location=":memory:"), settings.collection)
+    try:
+        sync(settings, clean, export.parent)
+        (chunks, docs, vectors), (clean_chunks, clean_docs, clean_vectors) = (
+            store_state(store),
+            store_state(clean),
+        )
+        assert (chunks, docs) == (clean_chunks, clean_docs)
+        assert same_vectors(vectors, clean_vectors)
+    finally:
+        clean.close()
+
+
+def test_an_unchanged_file_that_failed_to_parse_is_not_parsed_again(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    # A bad file used to be parsed again on every sync (a zip bomb: minutes each time).
+    docs = write(tmp_path / "docs", DOCS)
+    (docs / "broken.docx").write_bytes(b"PK\x03\x04 not really a zip")
+    first = sync(settings, store, docs)
+    assert [f["file"] for f in first["failed"]] == ["docs/broken.docx"]
+    assert "corrupt docx" in first["failed"][0]["reason"]
+    second = sync(settings, store, docs)
+    assert second["failed"][0]["reason"].endswith("(unchanged since it failed: not parsed again)")
+    assert "corrupt docx" in second["failed"][0]["reason"]
+    assert second["unchanged"] == 3
+    (docs / "broken.docx").write_bytes(b"PK\x03\x04 another broken zip")  # changed: parsed
+    third = sync(settings, store, docs)
+    assert "not parsed again" not in third["failed"][0]["reason"]

@@ -141,24 +141,40 @@ def test_unreadable_folders_and_roots_are_failures_not_empty_folders(tmp_path: P
         (corpus / "locked").chmod(0o755)
 
 
-def test_symlinks_broken_or_to_folders_are_reported_and_links_to_files_read(
+def test_symlinks_broken_out_of_the_root_or_to_folders_are_reported_links_inside_read(
     tmp_path: Path,
 ) -> None:
     outside = write(tmp_path / "outside", {"o.txt": "外部文件。"})
-    corpus = write(tmp_path / "corpus", {"ok.txt": "正文。"})
-    (corpus / "linked.txt").symlink_to(outside / "o.txt")
+    corpus = write(tmp_path / "corpus", {"ok.txt": "正文。", "sub/in.txt": "内部文件。"})
+    (corpus / "linked.txt").symlink_to(outside / "o.txt")  # out of the root: never read
+    (corpus / "dotdot.txt").symlink_to(Path("..") / "outside" / "o.txt")
+    (corpus / "inside.txt").symlink_to(corpus / "sub" / "in.txt")  # within the root: read
     (corpus / "gone.txt").symlink_to(tmp_path / "missing.txt")
     (corpus / "loop.txt").symlink_to(corpus / "loop.txt")
     (corpus / "folder").symlink_to(outside)
     os.mkfifo(corpus / "pipe.txt")
     items = read(corpus)
-    assert set(docs_of(items)) == {"corpus/ok.txt", "corpus/linked.txt"}
+    docs = docs_of(items)
+    assert set(docs) == {"corpus/ok.txt", "corpus/inside.txt", "corpus/sub/in.txt"}
+    assert not any("外部" in d.text for d in docs.values())
     failures = failures_of(items)
+    assert failures["corpus/linked.txt"] == "symlink to a file outside the synced folder; not read"
+    assert failures["corpus/dotdot.txt"] == failures["corpus/linked.txt"]
     assert failures["corpus/folder"] == "symlinked folder not followed"
     assert failures["corpus/gone.txt"].startswith("broken symlink")
     assert failures["corpus/loop.txt"].startswith("broken symlink")
     assert failures["corpus/pipe.txt"] == "not a regular file"
-    assert len(failures) == 4
+    assert len(failures) == 6
+
+
+def test_a_file_name_that_is_not_utf8_is_one_failure_and_the_others_are_read(
+    tmp_path: Path,
+) -> None:
+    corpus = write(tmp_path / "corpus", {"ok.txt": "正文。"})
+    (corpus / os.fsdecode(b"bad\xff.txt")).write_text("坏名字。", encoding="utf-8")
+    items = read(corpus)
+    assert set(docs_of(items)) == {"corpus/ok.txt"}
+    assert failures_of(items) == {"corpus/bad\\xff.txt": "file name is not valid UTF-8; rename it"}
 
 
 def test_hidden_files_and_folders_are_skipped_and_files_come_sorted(tmp_path: Path) -> None:
