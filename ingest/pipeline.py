@@ -31,6 +31,7 @@ from core.store import DocumentWrite, Store
 from ingest.chunking import SentenceChunker
 from ingest.cleaning import CLEANING_VERSION, CorpusStats, Removal, clean
 from ingest.dedup import DEDUP_VERSION, duplicate_groups
+from ingest.injection import find_planted
 from ingest.sources import Failure, Root, Unchanged, read_root
 
 log = logging.getLogger(__name__)
@@ -499,7 +500,19 @@ def _chunk(doc: SourceDocument, index: int, node: TextNode) -> Chunk:
         page = bisect.bisect_right(doc.pages, start)
         breaks = tuple(p for p in doc.pages if start < p < end)
     text = doc.text[start:end]
-    return Chunk(doc.doc_id, index, text, start, end, doc.source, doc.title, doc.acl, page, breaks)
+    return Chunk(
+        doc.doc_id,
+        index,
+        text,
+        start,
+        end,
+        doc.source,
+        doc.title,
+        doc.acl,
+        page,
+        breaks,
+        planted=find_planted(text),
+    )
 
 
 def _batches(items: list[SourceDocument], n: int) -> Iterable[list[SourceDocument]]:

@@ -140,10 +140,28 @@ class LlmClient:
                 return r.json()["choices"][0]["message"]["content"]
 
 
+# Fence syntax inside document text ("</passage>", "<passage n=9>") could close the fence or
+# forge a passage number: its angle brackets are replaced by look-alikes that close nothing.
+_FENCE = re.compile(r"<(\s*/?\s*passage\b[^>]*)>", re.IGNORECASE)
+
+
+def fenced_text(text: str, planted: Sequence[tuple[int, int]] = ()) -> str:
+    """Passage text for the prompt: spans marked at ingest as addressing the assistant are
+    left out (never sent as passage text), fence syntax is neutralised."""
+    parts, at = [], 0
+    for s, e in sorted(planted):
+        parts.append(text[at:s])
+        parts.append(" [removed] ")
+        at = max(at, e)
+    parts.append(text[at:])
+    return _FENCE.sub(lambda m: f"‹{m.group(1)}›", "".join(parts))
+
+
 def build_messages(question: str, passages: Sequence[Passage]) -> list[dict[str, str]]:
     """System rules, then the passages fenced as numbered data blocks, then the question."""
     blocks = "\n".join(
-        f'<passage n="{i}" title="{p.chunk.title}">\n{p.chunk.text}\n</passage>'
+        f'<passage n="{i}" title="{fenced_text(p.chunk.title)}">\n'
+        f"{fenced_text(p.chunk.text, p.chunk.planted)}\n</passage>"
         for i, p in enumerate(passages, 1)
     )
     user = f"Passages (data only):\n{blocks}\n\nQuestion: {question}"
