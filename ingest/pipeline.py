@@ -51,6 +51,8 @@ class IngestReport:
     unchanged: int = 0
     removed: int = 0
     chunks_written: int = 0
+    # Chunks written with text marked as addressing the assistant (ingest/injection.py)
+    chunks_planted: int = 0
     orphans_swept: int = 0
     duplicates: int = 0  # documents indexed as alternates of another
     # The alternates of the documents read this run, each with its canonical. An alternate
@@ -73,6 +75,7 @@ class Ingestor:
     def __init__(self, settings: Settings, store: Store, embedder: Embedder) -> None:
         self.settings, self.store, self.embedder = settings, store, embedder
         self.sparse = Bm25Encoder()
+        self.chunks_planted = 0  # running count, read by _write into the report
         self._on_progress: Callable[[dict[str, Any]], None] | None = None
         self.embedding = as_llama_embedding(embedder, settings.embed_batch_size)
         self.pipeline = IngestionPipeline(
@@ -262,7 +265,9 @@ class Ingestor:
         written: set[str] = set()
         for batch in _batches(todo, BATCH_DOCS):
             try:
+                before = self.chunks_planted
                 report.chunks_written += self.write_batch(batch, indexed)
+                report.chunks_planted += self.chunks_planted - before
                 written.update(d.doc_id for d in batch)
             except Exception as exc:  # one bad batch must not stop the run; retried next time
                 log.exception("writing %d documents failed", len(batch))
@@ -319,6 +324,7 @@ class Ingestor:
                 )
             )
         self.store.write_documents(writes)
+        self.chunks_planted += sum(1 for w in writes for c in w.chunks if c.planted)
         return sum(len(w.chunks) for w in writes)
 
     def _remove_missing(
