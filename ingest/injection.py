@@ -37,7 +37,7 @@ _PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         # Passage-fence look-alikes: </passage>, <passage n=3>, <document ...>
         r"</?\s*(?:passage|document|context|source)\b[^>]{0,40}>",
         # Fake citation markers the prompt format uses: [passage 3], 【3】, [^3]
-        r"\[(?:passage|source|doc)\s*\d+\]|【\s*\d+\s*】|\[\^\d+\]",
+        r"\[(?:passage|source|doc)\s*\d+\]|【\s*\d{1,2}\s*】|\[\^\d+\]",
         # Fake JSON answers: {"answer": ...} / {"sentences": ...}
         r"\{\s*\"(?:answer|sentences|claims|citations|refused)\"\s*:",
     )

@@ -30,6 +30,7 @@ BENIGN = [
     "The system administrator resets passwords on request.",
     "You are now eligible for the bonus once your probation ends.",
     "Passages from the handbook are quoted in the appendix.",
+    "批复（京技环审字【2017】019号）透露了项目内容。",
 ]
 
 
