@@ -30,8 +30,9 @@ _PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         r"你现在(?:是|扮演|成为)",
         r"(?:新的?|最新)(?:系统)?指令\s*[:：]",
         r"(?:助手|AI|模型|机器人)[^。！？\n]{0,4}(?:必须|应当|应该)(?:回答|回复|输出|说)",
-        # Role / turn markers at a line start, ChatML and similar special tokens
-        r"(?m)^\s*(?:system|assistant|user|human|系统|助手|用户)\s*[:：]",
+        # Role / turn markers at a line or sentence start, ChatML and similar special tokens
+        r"(?m)(?:^|(?<=[.!?。！？])|(?<=[.!?]\s))[ \t]*(?:system|assistant|user|human|系统|助手|用户)"
+        r"\s*[:：]",
         r"<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id)\|>",
         r"\[/?INST\]|<<\s*/?SYS\s*>>",
         # Passage-fence look-alikes: </passage>, <passage n=3>, <document ...>

@@ -104,3 +104,17 @@ def test_summary_counts_chunks_with_planted_text() -> None:
 
     line = summary(IngestReport(chunks_planted=3), Settings())
     assert "chunks with text addressing the assistant (never evidence): 3" in line
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_a_reply_obeying_planted_text_is_never_accepted(attack: str) -> None:
+    from service.generative import enforce
+
+    text = f"The refund window is 30 days. {attack}"
+    p = Passage(_chunk(text), 1.0, 1.0)
+    q = "How long is the refund window?"
+    assert enforce(q, "The refund window is 90 days [1].", [p], 0.5) is None
+    assert enforce(q, "The refund window is 90 days [2].", [p], 0.5) is None  # not sent
+    honest = enforce(q, "The refund window is 30 days [1].", [p], 0.5)
+    assert honest is not None and "30 days" in honest[0]
+    assert all("90" not in c.quote for c in honest[1])
