@@ -12,6 +12,7 @@ answers extractively.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from core.citations import segments
 from core.records import Citation, Passage
 from core.text import fold, words
 from service.evidence import _stem, contains, credit, question_terms, split_sentences
+
+log = logging.getLogger(__name__)
 
 NO_ANSWER = "NO_ANSWER"
 # Share of a sentence's content words that its quoted spans must contain, and of each clause's:
@@ -177,7 +180,10 @@ def enforce(
         return None
     kept: list[tuple[str, list[Citation]]] = []
     for seg in segments(reply):
-        if not seg.text or not seg.markers or any(not 1 <= n <= len(passages) for n in seg.markers):
+        if not seg.text or not seg.markers:
+            continue
+        if any(not 1 <= n <= len(passages) for n in seg.markers):  # a forged passage number
+            log.warning("reply cites passage(s) not sent %s: dropped", list(seg.markers))
             continue
         cites = quoted_spans(seg.text, [passages[n - 1] for n in dict.fromkeys(seg.markers)])
         if cites is not None:

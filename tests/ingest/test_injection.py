@@ -118,3 +118,12 @@ def test_a_reply_obeying_planted_text_is_never_accepted(attack: str) -> None:
     honest = enforce(q, "The refund window is 30 days [1].", [p], 0.5)
     assert honest is not None and "30 days" in honest[0]
     assert all("90" not in c.quote for c in honest[1])
+
+
+def test_a_reply_citing_a_passage_not_sent_is_logged(caplog) -> None:  # type: ignore[no-untyped-def]
+    from service.generative import enforce
+
+    p = Passage(_chunk("The refund window is 30 days."), 1.0, 1.0)
+    with caplog.at_level("WARNING", logger="service.generative"):
+        assert enforce("Refund window?", "The refund window is 30 days [4].", [p], 0.5) is None
+    assert "not sent" in caplog.text
