@@ -87,6 +87,8 @@ class Chunk:
     acl: tuple[str, ...]
     page: int | None = None  # page of char_start (PDFs)
     page_breaks: tuple[int, ...] = ()  # offsets inside the chunk where a new page starts
+    # (start, end) offsets inside the chunk of text addressing the assistant (ingest/injection.py)
+    planted: tuple[tuple[int, int], ...] = ()
 
     def page_at(self, offset: int) -> int | None:
         """Page number of a document offset inside this chunk (None when not paged)."""
@@ -111,6 +113,7 @@ class Chunk:
             "content_hash": sha256(self.text),
             "page": self.page,
             "page_breaks": list(self.page_breaks),
+            "planted": [list(s) for s in self.planted],
         }
 
     @classmethod
@@ -126,6 +129,7 @@ class Chunk:
             acl=tuple(p["acl"]),
             page=p.get("page"),
             page_breaks=tuple(p.get("page_breaks", ())),
+            planted=tuple((int(s), int(e)) for s, e in p.get("planted", ())),
         )
 
 

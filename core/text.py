@@ -188,6 +188,11 @@ def _t2s() -> opencc.OpenCC:
     return opencc.OpenCC("t2s")
 
 
+def to_simplified(text: str) -> str:
+    """Traditional -> simplified Chinese only (no width or case folding)."""
+    return _t2s().convert(text)
+
+
 def fold(text: str) -> str:
     """Fold for matching: NFKC (full-width -> half-width), traditional -> simplified, lower case."""
     return _t2s().convert(unicodedata.normalize("NFKC", text)).lower()

@@ -171,17 +171,29 @@ def explain(file: Path, record: str | None = None) -> int:
             continue
         if item.doc_id != item.file:  # a record of a JSONL export
             out += [f"=== record {item.doc_id} (JSONL records are not cleaned) ===", item.text]
+            out += _explain_planted(item.text)
             continue
         # Statistics of this file alone: a sync also counts lines that recur across the
         # files parsed with it, so it may remove a few more.
         stats = cleaning.CorpusStats.build([item.text])
-        out.append(cleaning.explain(cleaning.clean(item.text, stats)))
+        cleaned = cleaning.clean(item.text, stats)
+        out.append(cleaning.explain(cleaned))
+        out += _explain_planted(cleaned.text)
     if record is not None and not out:
         print(f"error: {file}: no record with id {record!r}", file=sys.stderr)
         return 2
     if out:
         print("\n".join(out))
     return 2 if failed and not out else 1 if failed else 0
+
+
+def _explain_planted(text: str) -> list[str]:
+    """The spans of the cleaned text marked as addressing the assistant (never evidence)."""
+    from ingest.injection import find_planted
+
+    spans = find_planted(text)
+    lines = [f"=== {len(spans)} span(s) addressing the assistant (kept, never evidence) ==="]
+    return lines + [f"  [{s}:{e}] {text[s:e]!r}" for s, e in spans]
 
 
 def summary(report: IngestReport, settings: Settings) -> str:
@@ -193,6 +205,7 @@ def summary(report: IngestReport, settings: Settings) -> str:
         f"{report.removed} removed, {len(report.failed)} failed, "
         f"{report.duplicates} duplicates indexed as alternates",
         f"chunks written: {report.chunks_written}    seconds: {report.seconds:.1f}",
+        f"chunks with text addressing the assistant (never evidence): {report.chunks_planted}",
     ]
     alternates = sorted(report.alternates.items())
     lines += [f"  alternate: {alt} (indexed as {canon})" for alt, canon in alternates[:20]]

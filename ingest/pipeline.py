@@ -32,6 +32,7 @@ from core.store import DocumentWrite, Store
 from ingest.chunking import SentenceChunker
 from ingest.cleaning import CLEANING_VERSION, CorpusStats, Removal, clean
 from ingest.dedup import DEDUP_VERSION, duplicate_groups
+from ingest.injection import INJECTION_VERSION, find_planted
 from ingest.sources import BadFiles, Failure, Root, Unchanged, read_root
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ class IngestReport:
     unchanged: int = 0
     removed: int = 0
     chunks_written: int = 0
+    # Chunks written with text marked as addressing the assistant (ingest/injection.py)
+    chunks_planted: int = 0
     orphans_swept: int = 0
     duplicates: int = 0  # documents indexed as alternates of another
     # The alternates of the documents read this run, each with its canonical. An alternate
@@ -73,6 +76,7 @@ class Ingestor:
     def __init__(self, settings: Settings, store: Store, embedder: Embedder) -> None:
         self.settings, self.store, self.embedder = settings, store, embedder
         self.sparse = Bm25Encoder()
+        self.chunks_planted = 0  # running count, read by _write into the report
         self._on_progress: Callable[[dict[str, Any]], None] | None = None
         self.embedding = as_llama_embedding(embedder, settings.embed_batch_size)
         self.pipeline = IngestionPipeline(
@@ -94,6 +98,7 @@ class Ingestor:
                     embedder.name,
                     SPARSE_VERSION,
                     CLEANING_VERSION,
+                    INJECTION_VERSION,
                     settings.dedup_threshold,
                     DEDUP_VERSION,
                 ],
@@ -297,7 +302,9 @@ class Ingestor:
         written: set[str] = set()
         for batch in _batches(todo, BATCH_DOCS):
             try:
+                before = self.chunks_planted
                 report.chunks_written += self.write_batch(batch, indexed)
+                report.chunks_planted += self.chunks_planted - before
                 written.update(d.doc_id for d in batch)
             except Exception as exc:  # one bad batch must not stop the run; retried next time
                 log.exception("writing %d documents failed", len(batch))
@@ -354,6 +361,7 @@ class Ingestor:
                 )
             )
         self.store.write_documents(writes)
+        self.chunks_planted += sum(1 for w in writes for c in w.chunks if c.planted)
         return sum(len(w.chunks) for w in writes)
 
     def _remove_missing(
@@ -561,7 +569,19 @@ def _chunk(doc: SourceDocument, index: int, node: TextNode) -> Chunk:
         page = bisect.bisect_right(doc.pages, start)
         breaks = tuple(p for p in doc.pages if start < p < end)
     text = doc.text[start:end]
-    return Chunk(doc.doc_id, index, text, start, end, doc.source, doc.title, doc.acl, page, breaks)
+    return Chunk(
+        doc.doc_id,
+        index,
+        text,
+        start,
+        end,
+        doc.source,
+        doc.title,
+        doc.acl,
+        page,
+        breaks,
+        planted=find_planted(text),
+    )
 
 
 def _batches(items: list[SourceDocument], n: int) -> Iterable[list[SourceDocument]]:

@@ -371,6 +371,8 @@ def split_sentences(passages: Sequence[Passage]) -> list[Sentence]:
             heading = len(text) <= 40 and not _ENDS_SENTENCE.search(text)
             if _LOOKS_LIKE_MARKER.search(text):  # quoting it would read as a citation marker
                 continue
+            if any(ps < e and s < pe for ps, pe in c.planted):  # marked at ingest: never evidence
+                continue
             out.append(Sentence(p, rank, c.char_start + s, c.char_start + e, text, folded, heading))
     return out
 

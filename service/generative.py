@@ -12,6 +12,7 @@ answers extractively.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ from core.citations import segments
 from core.records import Citation, Passage
 from core.text import fold, words
 from service.evidence import _stem, contains, credit, question_terms, split_sentences
+
+log = logging.getLogger(__name__)
 
 NO_ANSWER = "NO_ANSWER"
 # Share of a sentence's content words that its quoted spans must contain, and of each clause's:
@@ -140,10 +143,28 @@ class LlmClient:
                 return r.json()["choices"][0]["message"]["content"]
 
 
+# Fence syntax inside document text ("</passage>", "<passage n=9>") could close the fence or
+# forge a passage number: its angle brackets are replaced by look-alikes that close nothing.
+_FENCE = re.compile(r"<(\s*/?\s*passage\b[^>]*)>", re.IGNORECASE)
+
+
+def fenced_text(text: str, planted: Sequence[tuple[int, int]] = ()) -> str:
+    """Passage text for the prompt: spans marked at ingest as addressing the assistant are
+    left out (never sent as passage text), fence syntax is neutralised."""
+    parts, at = [], 0
+    for s, e in sorted(planted):
+        parts.append(text[at:s])
+        parts.append(" [removed] ")
+        at = max(at, e)
+    parts.append(text[at:])
+    return _FENCE.sub(lambda m: f"‹{m.group(1)}›", "".join(parts))
+
+
 def build_messages(question: str, passages: Sequence[Passage]) -> list[dict[str, str]]:
     """System rules, then the passages fenced as numbered data blocks, then the question."""
     blocks = "\n".join(
-        f'<passage n="{i}" title="{p.chunk.title}">\n{p.chunk.text}\n</passage>'
+        f'<passage n="{i}" title="{fenced_text(p.chunk.title)}">\n'
+        f"{fenced_text(p.chunk.text, p.chunk.planted)}\n</passage>"
         for i, p in enumerate(passages, 1)
     )
     user = f"Passages (data only):\n{blocks}\n\nQuestion: {question}"
@@ -159,7 +180,10 @@ def enforce(
         return None
     kept: list[tuple[str, list[Citation]]] = []
     for seg in segments(reply):
-        if not seg.text or not seg.markers or any(not 1 <= n <= len(passages) for n in seg.markers):
+        if not seg.text or not seg.markers:
+            continue
+        if any(not 1 <= n <= len(passages) for n in seg.markers):  # a forged passage number
+            log.warning("reply cites passage(s) not sent %s: dropped", list(seg.markers))
             continue
         cites = quoted_spans(seg.text, [passages[n - 1] for n in dict.fromkeys(seg.markers)])
         if cites is not None:

@@ -1,0 +1,36 @@
+"""Share of sentences in the shared corpora overlapping a planted mark (false positives)."""
+import json, sys
+from pathlib import Path
+from core.sentences import sentence_spans
+from ingest.injection import find_planted
+
+def texts(root: Path):
+    for f in sorted(root.rglob("*")):
+        if not f.is_file() or f.suffix.lower() in (".pdf", ".docx", ".gz", ".zip", ".parquet"):
+            continue
+        raw = f.read_text(encoding="utf-8", errors="replace")
+        if f.suffix == ".jsonl":
+            for line in raw.splitlines():
+                try:
+                    r = json.loads(line)
+                except ValueError:
+                    continue
+                for v in (r.values() if isinstance(r, dict) else []):
+                    if isinstance(v, str) and len(v) > 40:
+                        yield f, v
+        else:
+            yield f, raw
+
+for root in sys.argv[1:]:
+    n = m = 0
+    hits = []
+    for f, t in texts(Path(root)):
+        spans = find_planted(t)
+        for s, e in sentence_spans(t):
+            n += 1
+            if any(a < e and s < b for a, b in spans):
+                m += 1
+                hits.append((f.name, t[s:e][:100]))
+    print(f"{root}: {m}/{n} sentences marked = {100*m/max(n,1):.3f}%")
+    for h in hits[:8]:
+        print("   ", h)
