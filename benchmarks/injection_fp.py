@@ -1,8 +1,12 @@
 """Share of sentences in the shared corpora overlapping a planted mark (false positives)."""
-import json, sys
+
+import json
+import sys
 from pathlib import Path
+
 from core.sentences import sentence_spans
 from ingest.injection import find_planted
+
 
 def texts(root: Path):
     for f in sorted(root.rglob("*")):
@@ -15,11 +19,12 @@ def texts(root: Path):
                     r = json.loads(line)
                 except ValueError:
                     continue
-                for v in (r.values() if isinstance(r, dict) else []):
+                for v in r.values() if isinstance(r, dict) else []:
                     if isinstance(v, str) and len(v) > 40:
                         yield f, v
         else:
             yield f, raw
+
 
 for root in sys.argv[1:]:
     n = m = 0
@@ -31,6 +36,6 @@ for root in sys.argv[1:]:
             if any(a < e and s < b for a, b in spans):
                 m += 1
                 hits.append((f.name, t[s:e][:100]))
-    print(f"{root}: {m}/{n} sentences marked = {100*m/max(n,1):.3f}%")
+    print(f"{root}: {m}/{n} sentences marked = {100 * m / max(n, 1):.3f}%")
     for h in hits[:8]:
         print("   ", h)
