@@ -23,6 +23,7 @@ from typing import Any
 import jieba.posseg
 import numpy as np
 
+from core.embedders import cosine_scale
 from core.text import fold, words
 from service.evidence import (
     QUESTION_WORDS,
@@ -349,10 +350,12 @@ class Model:
 
     def for_embedder(self, name: str) -> Model:
         """The model for passages scored by embedder `name`. Cosines are on the scale of the
-        embedder the model was trained with (meta["embedder"]); for another embedder the
+        embedder the model was trained with (meta["embedder"]), shared by embedders of the same
+        network (core.embedders.cosine_scale); for another network the
         cosine-based inputs are dropped (the sentence stage's `dense` weight is zeroed, the
         question stage falls back to the best sentence's p) rather than misread."""
-        if self.meta.get("embedder") in (None, name):
+        trained = self.meta.get("embedder")
+        if trained is None or cosine_scale(trained) == cosine_scale(name):
             return self
         coef = self.sentence.coef.copy()
         coef[FEATURES.index("dense")] = 0.0

