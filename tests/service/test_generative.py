@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -40,13 +40,15 @@ class ScriptedLlm:
             object
         ] = []  # str content, ("status", code), ("sleep", s), ("raw", body)
         self.requests: list[dict] = []
+        # When `replies` runs out: a function of the request body that writes the reply
+        self.respond: Callable[[dict], str] | None = None
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.requests.append(body)
-                reply = outer.replies.pop(0)
+                reply = outer.replies.pop(0) if outer.replies or not outer.respond else outer.respond(body)
                 if isinstance(reply, tuple) and reply[0] == "trickle":
                     self.trickle(reply[1], reply[2])
                     return
