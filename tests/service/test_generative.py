@@ -48,7 +48,11 @@ class ScriptedLlm:
             def do_POST(self) -> None:  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.requests.append(body)
-                reply = outer.replies.pop(0) if outer.replies or not outer.respond else outer.respond(body)
+                reply = (
+                    outer.replies.pop(0)
+                    if outer.replies or not outer.respond
+                    else outer.respond(body)
+                )
                 if isinstance(reply, tuple) and reply[0] == "trickle":
                     self.trickle(reply[1], reply[2])
                     return
