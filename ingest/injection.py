@@ -90,7 +90,9 @@ def _line_end(t: str, at: int) -> int:
 
 
 def find_planted(text: str) -> tuple[tuple[int, int], ...]:
-    """Sorted, merged (start, end) spans of `text` that address the assistant.
+    """Sorted, merged (start, end) spans of `text` that address the assistant, each with its
+    payload (to the end of its line; ChatML and fence look-alikes to their closing token).
+    Run it on a whole document: a payload may run past a chunk's start.
 
     Traditional Chinese is matched through its simplified form when the conversion keeps the
     text's length (OpenCC maps character for character almost always), so offsets still hold.
