@@ -155,12 +155,12 @@ class LlmClient:
 _FENCE = re.compile(r"<(\s*/?\s*passage\b[^>]*)>", re.IGNORECASE)
 
 
-def fenced_text(text: str, withheld: Sequence[tuple[int, int]] = ()) -> str:
-    """Passage text for the prompt: the `withheld` spans (the sentences that may never be
+def fenced_text(text: str, left_out: Sequence[tuple[int, int]] = ()) -> str:
+    """Passage text for the prompt: the `left_out` spans (the sentences that may never be
     evidence: those overlapping text marked at ingest as addressing the assistant, and those
     that look like citation markers) are left out, fence syntax is neutralised."""
     parts, at = [], 0
-    for s, e in sorted(withheld):
+    for s, e in sorted(left_out):
         parts.append(text[at:s])
         parts.append(" [removed] ")
         at = max(at, e)
