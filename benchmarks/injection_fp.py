@@ -1,11 +1,14 @@
-"""Share of sentences in the shared corpora overlapping a planted mark (false positives)."""
+"""Share of sentences in the shared corpora overlapping a planted mark (false positives), and
+of those withheld from evidence for either reason (a mark, or citation-marker look-alikes)."""
 
 import json
 import sys
 from pathlib import Path
 
+from core.records import Chunk
 from core.sentences import sentence_spans
 from ingest.injection import find_planted
+from service.evidence import never_evidence
 
 
 def texts(root: Path):
@@ -27,15 +30,20 @@ def texts(root: Path):
 
 
 for root in sys.argv[1:]:
-    n = m = 0
+    n = m = w = 0
     hits = []
     for f, t in texts(Path(root)):
         spans = find_planted(t)
+        chunk = Chunk(str(f), 0, t, 0, len(t), str(f), "", (), planted=spans)
         for s, e in sentence_spans(t):
             n += 1
+            w += never_evidence(chunk, s, e)
             if any(a < e and s < b for a, b in spans):
                 m += 1
                 hits.append((f.name, t[s:e][:100]))
-    print(f"{root}: {m}/{n} sentences marked = {100 * m / max(n, 1):.3f}%")
+    print(
+        f"{root}: {m}/{n} sentences marked = {100 * m / max(n, 1):.3f}%; "
+        f"withheld from evidence (marked or marker-like) {w} = {100 * w / max(n, 1):.3f}%"
+    )
     for h in hits[:8]:
         print("   ", h)

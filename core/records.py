@@ -36,6 +36,7 @@ class SourceDocument:
     alternates: tuple[str, ...] = ()  # ids of duplicate copies indexed as this document
     raw_hash: str = ""  # hash of the source bytes, groups and pipeline config (skip re-parsing)
     alternate_hashes: tuple[str, ...] = ()  # raw hashes of the alternates, in the same order
+    planted: int = 0  # spans marked as addressing the assistant (ingest.injection)
 
     def to_payload(self) -> dict[str, Any]:
         return {
@@ -52,6 +53,7 @@ class SourceDocument:
             "alternates": list(self.alternates),
             "raw_hash": self.raw_hash,
             "alternate_hashes": list(self.alternate_hashes),
+            "planted": self.planted,
         }
 
     @classmethod
@@ -70,6 +72,7 @@ class SourceDocument:
             alternates=tuple(p.get("alternates", ())),
             raw_hash=p.get("raw_hash", ""),
             alternate_hashes=tuple(p.get("alternate_hashes", ())),
+            planted=p.get("planted", 0),
         )
 
 

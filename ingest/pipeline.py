@@ -347,10 +347,12 @@ class Ingestor:
         writes = []
         for doc_id, doc in by_id.items():
             doc_nodes = per_doc.get(doc_id, [])
-            chunks = tuple(_chunk(doc, i, n) for i, n in enumerate(doc_nodes))
+            # Marked on the whole text: an attack's payload may run past a chunk's start
+            marks = find_planted(doc.text)
+            chunks = tuple(_chunk(doc, i, n, marks) for i, n in enumerate(doc_nodes))
             writes.append(
                 DocumentWrite(
-                    replace(doc, chunk_count=len(chunks)),
+                    replace(doc, chunk_count=len(chunks), planted=len(marks)),
                     chunks,
                     np.asarray([n.embedding for n in doc_nodes], dtype=np.float32),
                     tuple(
@@ -561,7 +563,10 @@ def _shift(pos: int, removals: Sequence[Removal]) -> int:
     return pos - cut
 
 
-def _chunk(doc: SourceDocument, index: int, node: TextNode) -> Chunk:
+def _chunk(
+    doc: SourceDocument, index: int, node: TextNode, marks: tuple[tuple[int, int], ...]
+) -> Chunk:
+    """The chunk of `node`; `marks` (document offsets) are clipped to it, in its offsets."""
     start, end = int(node.start_char_idx or 0), int(node.end_char_idx or 0)
     page: int | None = None
     breaks: tuple[int, ...] = ()
@@ -580,7 +585,9 @@ def _chunk(doc: SourceDocument, index: int, node: TextNode) -> Chunk:
         doc.acl,
         page,
         breaks,
-        planted=find_planted(text),
+        planted=tuple(
+            (max(s, start) - start, min(e, end) - start) for s, e in marks if s < end and start < e
+        ),
     )
 
 

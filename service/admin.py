@@ -86,6 +86,11 @@ class DocumentInfo(BaseModel):
     acl: list[str]
     chunk_count: int
     file: str
+    planted: int = Field(
+        0,
+        description="Spans of its indexed text marked as addressing the assistant (planted "
+        "instructions: kept in the text, never evidence; 0 for a copy)",
+    )
     alternate_of: str | None = Field(
         None,
         description="For a near-duplicate copy: the canonical document it is indexed as "
@@ -241,6 +246,7 @@ def list_documents(request: Request, who: Admin) -> list[DocumentInfo]:
                 acl=list(d.acl),
                 chunk_count=d.chunk_count,
                 file=d.file,
+                planted=d.planted,
             )
         )
         out += [  # a copy has the canonical's groups (only same-group documents are copies)

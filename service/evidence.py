@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 import jieba.posseg
 from py_rust_stemmers import SnowballStemmer
 
-from core.records import Passage
+from core.records import Chunk, Passage
 from core.sentences import sentence_spans
 from core.text import STOPWORDS, fold, idf, words
 from service.quantities import (
@@ -31,6 +31,9 @@ from service.quantities import (
 CRITICAL_WEIGHT = 3.0
 # Part-of-speech tags (jieba) of proper names: person, place, organisation, other proper noun.
 _LOOKS_LIKE_MARKER = re.compile(r"\s\[\d+\]")
+# ... and a sentence that markers follow on its line ("... 50000元。 [1][2]") is dressed up as
+# cited. Reference marks glued to the text ("该协议[61][62]。", encyclopedia style) are not.
+_MARKER_AFTER = re.compile(r"[ \t\u3000]+\[\d+\]")
 # A line this short without end punctuation is a heading or a label, not a statement.
 _ENDS_SENTENCE = re.compile(r"[。！？!?.;；:：…」』”]$")
 # Person names (jieba guesses "nr" for many unknown words, so a common surname is required).
@@ -353,6 +356,20 @@ def contains(folded_text: str, term: str, unit: str = "") -> bool:
     return term in folded_text
 
 
+def never_evidence(chunk: Chunk, start: int, end: int) -> bool:
+    """Whether the sentence chunk.text[start:end] may never be evidence: it overlaps a span
+    marked at ingest as addressing the assistant, or quoting it would read as a citation
+    marker ("... 500 dollars [1][2].")."""
+    if _LOOKS_LIKE_MARKER.search(chunk.text, start, end) or _MARKER_AFTER.match(chunk.text, end):
+        return True
+    return any(ps < end and start < pe for ps, pe in chunk.planted)
+
+
+def withheld(chunk: Chunk) -> list[tuple[int, int]]:
+    """The sentences of the chunk (offsets in chunk.text) that may never be evidence."""
+    return [(s, e) for s, e in sentence_spans(chunk.text) if never_evidence(chunk, s, e)]
+
+
 def split_sentences(passages: Sequence[Passage]) -> list[Sentence]:
     """Sentences of the passages with document offsets, each span once."""
     seen: set[tuple[str, int]] = set()
@@ -369,9 +386,7 @@ def split_sentences(passages: Sequence[Passage]) -> list[Sentence]:
             seen_text.add(folded)
             text = c.text[s:e]
             heading = len(text) <= 40 and not _ENDS_SENTENCE.search(text)
-            if _LOOKS_LIKE_MARKER.search(text):  # quoting it would read as a citation marker
-                continue
-            if any(ps < e and s < pe for ps, pe in c.planted):  # marked at ingest: never evidence
+            if never_evidence(c, s, e):
                 continue
             out.append(Sentence(p, rank, c.char_start + s, c.char_start + e, text, folded, heading))
     return out

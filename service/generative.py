@@ -23,7 +23,14 @@ import jieba
 from core.citations import segments
 from core.records import Citation, Passage
 from core.text import fold, words
-from service.evidence import _stem, contains, credit, question_terms, split_sentences
+from service.evidence import (
+    _stem,
+    contains,
+    credit,
+    question_terms,
+    split_sentences,
+    withheld,
+)
 
 log = logging.getLogger(__name__)
 
@@ -148,11 +155,12 @@ class LlmClient:
 _FENCE = re.compile(r"<(\s*/?\s*passage\b[^>]*)>", re.IGNORECASE)
 
 
-def fenced_text(text: str, planted: Sequence[tuple[int, int]] = ()) -> str:
-    """Passage text for the prompt: spans marked at ingest as addressing the assistant are
-    left out (never sent as passage text), fence syntax is neutralised."""
+def fenced_text(text: str, left_out: Sequence[tuple[int, int]] = ()) -> str:
+    """Passage text for the prompt: the `left_out` spans (the sentences that may never be
+    evidence: those overlapping text marked at ingest as addressing the assistant, and those
+    that look like citation markers) are left out, fence syntax is neutralised."""
     parts, at = [], 0
-    for s, e in sorted(planted):
+    for s, e in sorted(left_out):
         parts.append(text[at:s])
         parts.append(" [removed] ")
         at = max(at, e)
@@ -164,7 +172,7 @@ def build_messages(question: str, passages: Sequence[Passage]) -> list[dict[str,
     """System rules, then the passages fenced as numbered data blocks, then the question."""
     blocks = "\n".join(
         f'<passage n="{i}" title="{fenced_text(p.chunk.title)}">\n'
-        f"{fenced_text(p.chunk.text, p.chunk.planted)}\n</passage>"
+        f"{fenced_text(p.chunk.text, withheld(p.chunk))}\n</passage>"
         for i, p in enumerate(passages, 1)
     )
     user = f"Passages (data only):\n{blocks}\n\nQuestion: {question}"
