@@ -17,7 +17,7 @@ from core.embedders import Embedder, HashingEmbedder, OnnxE5Embedder
 from core.errors import EmbedderMismatch
 from core.settings import Settings
 from core.store import Store, open_store
-from ingest.pipeline import BATCH_DOCS, IngestReport, Ingestor
+from ingest.pipeline import BATCH_DOCS, Ingestor, IngestReport
 from service.app import create_app
 from tests.conftest import write
 from tests.tiny_onnx import WORDS
