@@ -84,9 +84,9 @@ def embedder_mismatch(
         )
     if built.get("embedder") != embedder_name or built.get("dim") != dim:
         return EmbedderMismatch(
-            f"collection {collection!r} was embedded with {built.get('embedder')}, the "
-            f"configured embedder is {embedder_name} - {fix} to re-embed it once, or set "
-            f"GQA_EMBEDDER back"
+            f"collection {collection!r} was embedded with {built.get('embedder')} (dim "
+            f"{built.get('dim')}), the configured embedder is {embedder_name} (dim {dim}) - "
+            f"{fix} to re-embed it once, or set GQA_EMBEDDER back"
         )
     return None
 

@@ -208,8 +208,8 @@ def summary(report: IngestReport, settings: Settings) -> str:
     ]
     if report.reembedded:
         lines.append(
-            f"re-embedded: {report.reembedded} documents from their stored text "
-            f"(was {report.reembedded_from})"
+            f"re-embedded: {report.reembedded} documents from their stored text, their chunks "
+            f"counted above (was {report.reembedded_from})"
         )
     lines += [
         f"chunks with text addressing the assistant (never evidence): {report.chunks_planted}",

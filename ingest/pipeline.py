@@ -198,12 +198,14 @@ class Ingestor:
             else "",
         )
         self.store.reset_chunks(name, dim)
+        chunks = 0
         for batch in _batches(ids, BATCH_DOCS):
             docs = [d for d in map(self.store.get_document, batch) if d is not None]
-            self.write_batch([replace(d, fingerprint=self.fingerprint(d)) for d in docs])
+            chunks += self.write_batch([replace(d, fingerprint=self.fingerprint(d)) for d in docs])
         self.store.record_embedder(name, dim)
         if report is not None:
             report.reembedded, report.reembedded_from = len(ids), str(built.get("embedder"))
+            report.chunks_written += chunks
 
     def read(
         self,

@@ -130,6 +130,7 @@ def test_switching_a_to_b_to_a_reembeds_once_each_time(
             f"{embedder.name}: re-embedding 3 documents once"
         ]
         assert report.reembedded == 3 and report.reembedded_from == was.name
+        assert report.chunks_written == len(stored_vectors(open_)) > 0
         assert_only(open_, embedder, write(tmp_path / f"ref-{embedder.dim}" / "corpus", CORPUS))
         status, got = ask(engine_settings, open_, embedder, "How long is the refund window?")
         assert status == 200 and not got["refused"], got
@@ -200,7 +201,7 @@ def test_the_service_names_the_fix_and_an_admin_job_reembeds(
         r = answer(c, "How long is the refund window?")
         assert r.status_code == 503
         message = r.json()["error"]["message"]
-        assert "was embedded with hashing-v1" in message and "python -m ingest" in message
+        assert "was embedded with hashing-v1 (dim 256)" in message and "python -m ingest" in message
         job = finish(c, c.post("/v1/admin/jobs", json={}, headers=A).json()["id"])
         assert job["state"] == "succeeded", job
         assert job["summary"]["reembedded"] == 3 and job["summary"]["unchanged"] == 3
