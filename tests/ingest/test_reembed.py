@@ -207,3 +207,15 @@ def test_the_service_names_the_fix_and_an_admin_job_reembeds(
         assert job["summary"]["reembedded"] == 3 and job["summary"]["unchanged"] == 3
         r = answer(c, "How long is the refund window?", ADMIN)
         assert r.status_code == 200 and not r.json()["refused"], r.json()
+
+
+def test_the_ingest_summary_says_what_was_reembedded(settings: Settings) -> None:
+    from ingest.__main__ import summary
+
+    report = IngestReport(unchanged=3, chunks_written=5, reembedded=3, reembedded_from="A")
+    text = summary(report, settings)
+    assert (
+        "re-embedded: 3 documents from their stored text, their chunks counted above (was A)"
+        in text
+    )
+    assert "re-embedded" not in summary(IngestReport(unchanged=3), settings)
