@@ -149,7 +149,7 @@ class EdgeStore:
         then delete the chunk shard's folder and create it anew for `dim`. From the mark on,
         readers refuse the index until `record_embedder`; no old vector survives, so vectors
         of two embedders never meet in one shard."""
-        self._set_meta({"reembedding": embedder_name})
+        self._set_meta({"reembedding": embedder_name, "chunks_reset": False})
         shard = self._shards.pop(self.chunks, None)
         if shard is not None:
             shard.close()
@@ -161,11 +161,16 @@ class EdgeStore:
             os.replace(self.root / self.chunks, trash)
         shutil.rmtree(trash, ignore_errors=True)
         self._create_chunks(dim)
+        self._need(self.chunks).flush()
+        # from here on a stopped re-embed into the same embedder can be finished, not redone
+        self._set_meta({"chunks_reset": True})
 
     def record_embedder(self, embedder_name: str, dim: int) -> None:
         """Finish a re-embed: the meta record names the new embedder, the mark is cleared."""
         self._need(self.chunks).flush()  # the new vectors are on disk before the meta says so
-        self._set_meta({"embedder": embedder_name, "dim": dim, "reembedding": None})
+        self._set_meta(
+            {"embedder": embedder_name, "dim": dim, "reembedding": None, "chunks_reset": None}
+        )
 
     def _set_meta(self, values: dict[str, Any]) -> None:
         docs = self._need(self.documents)

@@ -185,20 +185,25 @@ class QdrantStore:
 
     def reset_chunks(self, embedder_name: str, dim: int) -> None:
         """Start re-embedding into `embedder_name`: mark it in the meta record first, then
-        drop and recreate the chunks collection for `dim`. From the mark on, readers refuse
-        the index (`check_embedder`) until `record_embedder`; no old vector survives the drop,
-        so vectors of two embedders never meet in one collection."""
-        self.client.set_payload(
-            self.documents, {"reembedding": embedder_name}, points=[_META_ID], wait=True
-        )
+        drop and recreate the chunks collection for `dim`, then note that it is empty
+        (`chunks_reset`: a re-embed into the same embedder may then be finished rather than
+        redone). From the mark on, readers refuse the index (`check_embedder`) until
+        `record_embedder`; no old vector survives the drop, so vectors of two embedders never
+        meet in one collection."""
+        mark = {"reembedding": embedder_name, "chunks_reset": False}
+        self.client.set_payload(self.documents, mark, points=[_META_ID], wait=True)
         self.client.delete_collection(self.chunks)
         self._create_chunks(dim)
+        # from here on a stopped re-embed into the same embedder can be finished, not redone
+        self.client.set_payload(
+            self.documents, {"chunks_reset": True}, points=[_META_ID], wait=True
+        )
 
     def record_embedder(self, embedder_name: str, dim: int) -> None:
         """Finish a re-embed: the meta record names the new embedder, the mark is cleared."""
         self.client.set_payload(
             self.documents,
-            {"embedder": embedder_name, "dim": dim, "reembedding": None},
+            {"embedder": embedder_name, "dim": dim, "reembedding": None, "chunks_reset": None},
             points=[_META_ID],
             wait=True,
         )

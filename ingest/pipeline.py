@@ -173,11 +173,13 @@ class Ingestor:
         return report
 
     def ensure_index(self, report: IngestReport | None = None) -> None:
-        """Create the index, or re-embed it once when it was built with another embedder (or a
-        re-embed stopped midway): every stored document is chunked and embedded again from
-        its stored full text (its source need not be present), into a chunks collection
-        recreated empty (`Store.reset_chunks`), and only then is the new embedder recorded.
-        Until then readers refuse the index, and a crash is redone by the next run.
+        """Create the index, or re-embed it once when it was built with another embedder:
+        every stored document is chunked and embedded again from its stored full text (its
+        source need not be present) into a chunks collection recreated empty
+        (`Store.reset_chunks`), and only then is the new embedder recorded; until then readers
+        refuse the index. A re-embed into this embedder that stopped midway is finished: a
+        document whose record already carries this configuration's fingerprint was written
+        whole (records are written after their chunks) and is skipped.
         """
         name, dim = self.embedder.name, self.embedder.dim
         try:
@@ -186,6 +188,7 @@ class Ingestor:
         except EmbedderMismatch:
             built = self.store.embedder_state()
         ids = sorted(self.store.document_states())
+        resume = built.get("reembedding") == name and built.get("chunks_reset") is True
         log.warning(
             "collection %r was embedded with %s, the configured embedder is %s: re-embedding "
             "%d documents once%s",
@@ -193,18 +196,30 @@ class Ingestor:
             built.get("embedder"),
             name,
             len(ids),
-            f" (a re-embed into {built['reembedding']} had stopped midway)"
-            if built.get("reembedding")
-            else "",
+            " (finishing the re-embed that stopped midway)" if resume else "",
         )
-        self.store.reset_chunks(name, dim)
-        chunks = 0
+        if not resume:
+            self.store.reset_chunks(name, dim)
+        done = chunks = 0
         for batch in _batches(ids, BATCH_DOCS):
-            docs = [d for d in map(self.store.get_document, batch) if d is not None]
-            chunks += self.write_batch([replace(d, fingerprint=self.fingerprint(d)) for d in docs])
+            stored = [d for d in map(self.store.get_document, batch) if d is not None]
+            docs = [replace(d, fingerprint=self.fingerprint(d)) for d in stored]
+            # resuming, a record with this configuration's fingerprint was written whole by
+            # the stopped run; otherwise every document is redone (its chunks were dropped)
+            todo = [
+                d
+                for d, old in zip(docs, stored, strict=True)
+                if not resume or d.fingerprint != old.fingerprint
+            ]
+            # resuming: a document cut midway may have left some of its new chunks
+            if todo:
+                chunks += self.write_batch(todo, {d.doc_id for d in todo} if resume else ())
+            done += len(todo)
+            if report is not None:  # an admin job's timeout may stop here; the next one resumes
+                report.reembedded, report.reembedded_from = done, str(built.get("embedder"))
+                self._report_progress(report, len(ids), done)
         self.store.record_embedder(name, dim)
         if report is not None:
-            report.reembedded, report.reembedded_from = len(ids), str(built.get("embedder"))
             report.chunks_written += chunks
 
     def read(

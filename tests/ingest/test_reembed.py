@@ -182,7 +182,10 @@ def test_a_reembed_stopped_midway_is_refused_then_redone(
     assert status == 503 and "stopped midway" in got["error"]["message"]  # not a half answer
     final = hashing if back_to_a else tiny
     report = Ingestor(engine_settings, open_, final).sync([corpus])
-    assert report.reembedded == len(docs) and report.unchanged == len(docs)
+    # back to A: every document again; on to B: the stopped re-embed is finished (the first
+    # batch was written whole and is kept)
+    assert report.reembedded == (len(docs) if back_to_a else len(docs) - BATCH_DOCS)
+    assert report.unchanged == len(docs)
     assert_only(open_, final, write(tmp_path / "ref" / "corpus", docs))
 
 
@@ -219,3 +222,37 @@ def test_the_ingest_summary_says_what_was_reembedded(settings: Settings) -> None
         in text
     )
     assert "re-embedded" not in summary(IngestReport(unchanged=3), settings)
+
+
+def _set_meta(store: Store, values: dict) -> None:
+    """Write the meta record as a run killed at some point would have left it."""
+    from core.store import _META_ID
+
+    if hasattr(store, "client"):
+        store.client.set_payload(store.documents, values, points=[_META_ID], wait=True)
+    else:
+        store._set_meta(values)  # type: ignore[attr-defined]
+
+
+def test_a_reset_stopped_before_its_drop_is_redone_whole(
+    tmp_path: Path, engine_settings: Settings, open_: Store, tiny: OnnxE5Embedder
+) -> None:
+    """B stops midway (its first batch is written whole), then a run with A is killed between
+    marking and dropping: the next run with B may not keep B's first batch as done (the
+    chunks collection it would keep is not B's), so it redoes everything."""
+    rng = np.random.default_rng(6)
+    words = [w for w in WORDS if len(w) > 3]
+    docs = {
+        f"d{i:03d}.txt": f"Document {i}\n" + " ".join(rng.choice(words, 30)) + "."
+        for i in range(BATCH_DOCS + 6)
+    }
+    docs["d066.txt"] += " zzpoison"
+    corpus = write(tmp_path / "corpus", docs)
+    hashing = HashingEmbedder()
+    Ingestor(engine_settings, open_, hashing).sync([corpus])
+    with pytest.raises(RuntimeError, match="killed midway"):
+        Ingestor(engine_settings, open_, Failing(tiny, "zzpoison")).sync([corpus])
+    _set_meta(open_, {"reembedding": hashing.name, "chunks_reset": False})
+    report = Ingestor(engine_settings, open_, tiny).sync([corpus])
+    assert report.reembedded == len(docs)
+    assert_only(open_, tiny, write(tmp_path / "ref" / "corpus", docs))
