@@ -1,5 +1,6 @@
 # Two commands on a fresh machine (Python 3.11 and the package registries only):
-#   make run    install what running needs, ingest the bundled sample corpus, serve on 127.0.0.1:$(PORT)
+#   make run    install what running needs, build (or find) the encoder, ingest the bundled
+#               sample corpus, serve on 127.0.0.1:$(PORT)
 #   make test   install (with dev tools), lint, type-check, run the test suite
 # and for CI and engine changes:
 #   make eval-gate    run the bundled question set, fail if a metric is below eval/floors.json
@@ -34,6 +35,7 @@ install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
 run: install
+	$(PY) -m core.encoder_build
 	$(PY) -m ingest samples/acme/corpus --no-progress || [ $$? -eq 1 ]
 	$(PY) -m service --port $(PORT)
 

@@ -19,6 +19,8 @@ What Edge (qdrant-edge-py 0.9) lacks, and how it is bridged here:
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -51,10 +53,10 @@ from qdrant_edge import (
     UpdateOperation,
 )
 
-from core.errors import CollectionMissing, EmbedderMismatch, StoreUnavailable
+from core.errors import CollectionMissing, StoreUnavailable
 from core.records import Chunk, Passage, SourceDocument, point_id
 from core.sparse import SparseTerms
-from core.store import _META_ID, DENSE, SPARSE, DocumentWrite
+from core.store import _META_ID, DENSE, SPARSE, DocumentWrite, embedder_mismatch
 
 log = logging.getLogger(__name__)
 
@@ -121,15 +123,10 @@ class EdgeStore:
 
     # --- schema -----------------------------------------------------------------------------
     def ensure_schema(self, embedder_name: str, dim: int) -> None:
-        """Create both shards if absent; refuse to mix embedders in one index."""
+        """Create both shards if absent; raise EmbedderMismatch when the index was built with
+        another embedder (the ingest then re-embeds it: `ingest.pipeline`)."""
         if self._shard(self.chunks) is None:
-            config = EdgeConfig(
-                vectors={DENSE: EdgeVectorParams(size=dim, distance=Distance.Cosine)},
-                sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
-            )
-            shard = self._create(self.chunks, config)
-            for key in ("doc_id", "acl"):  # what every filter uses
-                shard.update(UpdateOperation.create_field_index(key, PayloadSchemaType.Keyword))
+            self._create_chunks(dim)
         if self._shard(self.documents) is None:
             config = EdgeConfig(sparse_vectors={_UNUSED: EdgeSparseVectorParams()})
             shard = self._create(self.documents, config)
@@ -138,21 +135,65 @@ class EdgeStore:
             shard.flush()
         self.check_embedder(embedder_name, dim)
 
+    def _create_chunks(self, dim: int) -> None:
+        config = EdgeConfig(
+            vectors={DENSE: EdgeVectorParams(size=dim, distance=Distance.Cosine)},
+            sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
+        )
+        shard = self._create(self.chunks, config)
+        for key in ("doc_id", "acl"):  # what every filter uses
+            shard.update(UpdateOperation.create_field_index(key, PayloadSchemaType.Keyword))
+
+    def reset_chunks(self, embedder_name: str, dim: int) -> None:
+        """Start re-embedding into `embedder_name`: mark it in the meta record first (flushed),
+        then delete the chunk shard's folder and create it anew for `dim`. From the mark on,
+        readers refuse the index until `record_embedder`; no old vector survives, so vectors
+        of two embedders never meet in one shard."""
+        self._set_meta({"reembedding": embedder_name, "chunks_reset": False})
+        shard = self._shards.pop(self.chunks, None)
+        if shard is not None:
+            shard.close()
+        # renamed away first, so a crash while deleting never leaves a half-deleted shard
+        # under the collection's name (the next run re-embeds again: the mark is still set)
+        trash = self.root / f".{self.chunks}.deleting"
+        shutil.rmtree(trash, ignore_errors=True)
+        if (self.root / self.chunks).exists():
+            os.replace(self.root / self.chunks, trash)
+        shutil.rmtree(trash, ignore_errors=True)
+        self._create_chunks(dim)
+        self._need(self.chunks).flush()
+        # from here on a stopped re-embed into the same embedder can be finished, not redone
+        self._set_meta({"chunks_reset": True})
+
+    def record_embedder(self, embedder_name: str, dim: int) -> None:
+        """Finish a re-embed: the meta record names the new embedder, the mark is cleared."""
+        self._need(self.chunks).flush()  # the new vectors are on disk before the meta says so
+        self._set_meta(
+            {"embedder": embedder_name, "dim": dim, "reembedding": None, "chunks_reset": None}
+        )
+
+    def _set_meta(self, values: dict[str, Any]) -> None:
+        docs = self._need(self.documents)
+        docs.update(UpdateOperation.set_payload([_META_ID], values))
+        docs.flush()
+
     def _create(self, name: str, config: EdgeConfig) -> EdgeShard:
         shard = EdgeShard.create(str(self.root / name), config)
         self._shards[name] = shard
         return shard
 
     def check_embedder(self, embedder_name: str, dim: int) -> None:
-        """Raise unless the index exists and was built with this embedder."""
+        """Raise unless the index exists, was built with this embedder, and no re-embed is
+        unfinished."""
         self._need(self.chunks)
-        built = self._meta()
-        if built.get("embedder") != embedder_name or built.get("dim") != dim:
-            raise EmbedderMismatch(
-                f"index {self.chunks!r} was built with {built.get('embedder')} (dim {built.get('dim')}) "
-                f"but {embedder_name} (dim {dim}) is configured - set GQA_EMBEDDER to match, or "
-                "ingest into another GQA_COLLECTION"
-            )
+        problem = embedder_mismatch(self.chunks, self._meta(), embedder_name, dim)
+        if problem is not None:
+            raise problem
+
+    def embedder_state(self) -> dict[str, Any]:
+        """The meta record: `embedder` and `dim` of the stored vectors, `reembedding` while a
+        re-embed is unfinished ({} before the first ingest)."""
+        return self._meta() if self._shard(self.documents) is not None else {}
 
     def _meta(self) -> dict[str, Any]:
         got = self._need(self.documents).retrieve([_META_ID], with_payload=True, with_vector=False)

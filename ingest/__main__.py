@@ -205,6 +205,13 @@ def summary(report: IngestReport, settings: Settings) -> str:
         f"{report.removed} removed, {len(report.failed)} failed, "
         f"{report.duplicates} duplicates indexed as alternates",
         f"chunks written: {report.chunks_written}    seconds: {report.seconds:.1f}",
+    ]
+    if report.reembedded:
+        lines.append(
+            f"re-embedded: {report.reembedded} documents from their stored text, their chunks "
+            f"counted above (was {report.reembedded_from})"
+        )
+    lines += [
         f"chunks with text addressing the assistant (never evidence): {report.chunks_planted}",
     ]
     alternates = sorted(report.alternates.items())

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from llama_index.core.ingestion import IngestionPipeline
@@ -25,6 +25,7 @@ from llama_index.core.schema import Document, MetadataMode, TextNode
 from tqdm import tqdm
 
 from core.embedders import Embedder, as_llama_embedding
+from core.errors import EmbedderMismatch
 from core.records import Chunk, SourceDocument, sha256
 from core.settings import Settings
 from core.sparse import SPARSE_VERSION, Bm25Encoder
@@ -36,6 +37,7 @@ from ingest.injection import INJECTION_VERSION, find_planted
 from ingest.sources import BadFiles, Failure, Root, Unchanged, read_root
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BATCH_DOCS = 64
 # Failures that name the records they are about: a JSONL file whose failures are all of these
@@ -60,6 +62,10 @@ class IngestReport:
     # is indexed as part of its canonical; one that was indexed on its own before is not
     # counted as removed.
     alternates: dict[str, str] = field(default_factory=dict)
+    # Documents re-embedded from their stored text because the index was built with another
+    # embedder (or a re-embed had stopped midway), and that embedder's name
+    reembedded: int = 0
+    reembedded_from: str = ""
     embed_seconds: float = 0.0  # of `seconds`, spent inside the embedder
     seconds: float = 0.0
     failed: list[Failure] = field(default_factory=list)
@@ -131,7 +137,7 @@ class Ingestor:
         self._on_progress = on_progress
         t0 = time.perf_counter()
         report = IngestReport()
-        self.store.ensure_schema(self.embedder.name, self.embedder.dim)
+        self.ensure_index(report)
         if self.store.mark_sync(True):  # the previous sync was killed: clear what it left
             report.orphans_swept = self.store.sweep_orphans()
         stored = self.store.document_states()
@@ -165,6 +171,56 @@ class Ingestor:
         report.embed_seconds = round(self.embedding.seconds, 3)
         self.embedding.seconds = 0.0
         return report
+
+    def ensure_index(self, report: IngestReport | None = None) -> None:
+        """Create the index, or re-embed it once when it was built with another embedder:
+        every stored document is chunked and embedded again from its stored full text (its
+        source need not be present) into a chunks collection recreated empty
+        (`Store.reset_chunks`), and only then is the new embedder recorded; until then readers
+        refuse the index. A re-embed into this embedder that stopped midway is finished: a
+        document whose record already carries this configuration's fingerprint was written
+        whole (records are written after their chunks) and is skipped.
+        """
+        name, dim = self.embedder.name, self.embedder.dim
+        try:
+            self.store.ensure_schema(name, dim)
+            return
+        except EmbedderMismatch:
+            built = self.store.embedder_state()
+        ids = sorted(self.store.document_states())
+        resume = built.get("reembedding") == name and built.get("chunks_reset") is True
+        log.warning(
+            "collection %r was embedded with %s, the configured embedder is %s: re-embedding "
+            "%d documents once%s",
+            self.store.chunks,
+            built.get("embedder"),
+            name,
+            len(ids),
+            " (finishing the re-embed that stopped midway)" if resume else "",
+        )
+        if not resume:
+            self.store.reset_chunks(name, dim)
+        done = chunks = 0
+        for batch in _batches(ids, BATCH_DOCS):
+            stored = [d for d in map(self.store.get_document, batch) if d is not None]
+            docs = [replace(d, fingerprint=self.fingerprint(d)) for d in stored]
+            # resuming, a record with this configuration's fingerprint was written whole by
+            # the stopped run; otherwise every document is redone (its chunks were dropped)
+            todo = [
+                d
+                for d, old in zip(docs, stored, strict=True)
+                if not resume or d.fingerprint != old.fingerprint
+            ]
+            # resuming: a document cut midway may have left some of its new chunks
+            if todo:
+                chunks += self.write_batch(todo, {d.doc_id for d in todo} if resume else ())
+            done += len(todo)
+            if report is not None:  # an admin job's timeout may stop here; the next one resumes
+                report.reembedded, report.reembedded_from = done, str(built.get("embedder"))
+                self._report_progress(report, len(ids), done)
+        self.store.record_embedder(name, dim)
+        if report is not None:
+            report.chunks_written += chunks
 
     def read(
         self,
@@ -591,6 +647,6 @@ def _chunk(
     )
 
 
-def _batches(items: list[SourceDocument], n: int) -> Iterable[list[SourceDocument]]:
+def _batches(items: list[T], n: int) -> Iterable[list[T]]:
     for i in range(0, len(items), n):
         yield items[i : i + n]

