@@ -218,7 +218,9 @@ def test_onnx_embedder_on_the_tiny_model(tmp_path: Path, tiny_e5_weights: Path) 
 
     emb = OnnxE5Embedder(tmp_path, threads=1, source=tiny_e5_weights)
     assert emb.dim == 32 and emb.name.startswith("onnx-tiny-e5-int8-")
-    assert emb._enc._session.get_session_options().intra_op_num_threads == 1
+    opts = emb._enc._session.get_session_options()
+    assert opts.intra_op_num_threads == 1
+    assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
     assert cosine_scale(emb.name) == emb.name  # not mistaken for e5-small's scale
     passages = emb.embed_passages(["refund window policy", "vpn setup password"])
     q = emb.embed_query("refund window")
