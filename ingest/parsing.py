@@ -29,20 +29,22 @@ class TimedParser:
     worker. Use as a context manager: the worker ends with the block."""
 
     def __init__(
-        self, timeout_s: float, parse: ParseFn = formats.parse, slow: frozenset[str] = SLOW
+        self, timeout_s: float, parse: ParseFn | None = None, slow: frozenset[str] = SLOW
     ) -> None:
         self.timeout_s = timeout_s
-        self.parse = parse  # must be picklable by reference (a module-level function)
+        # None: formats.parse as it is at call time; must be picklable by reference
+        self.parse = parse
         self.slow = slow
         self._pool: Pool | None = None
 
     def __call__(self, data: bytes, suffix: str) -> formats.Parsed:
         """Parse one file; raises what `parse` raises, or FormatError past the time limit."""
+        parse = self.parse or formats.parse
         if suffix.lower() not in self.slow:
-            return self.parse(data, suffix)
+            return parse(data, suffix)
         if self._pool is None:
             self._pool = multiprocessing.get_context("fork").Pool(1)
-        pending = self._pool.apply_async(self.parse, (data, suffix))
+        pending = self._pool.apply_async(parse, (data, suffix))
         try:
             return pending.get(self.timeout_s)
         except multiprocessing.TimeoutError:
