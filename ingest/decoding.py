@@ -130,6 +130,7 @@ def _unmangled(text: str) -> str:
             raw = text.encode(latin)
         except UnicodeEncodeError:
             continue
+        fixed: str | None
         try:
             fixed = raw.decode("utf-8")
         except UnicodeDecodeError:
