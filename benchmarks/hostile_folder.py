@@ -85,7 +85,15 @@ def run_ingest(folder: Path, data_dir: Path) -> dict[str, object]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "ingest", str(folder), "--no-progress", "--summary-json", str(summary)],
+        [
+            sys.executable,
+            "-m",
+            "ingest",
+            str(folder),
+            "--no-progress",
+            "--summary-json",
+            str(summary),
+        ],
         env=env,
         capture_output=True,
         text=True,
