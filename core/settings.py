@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     chunk_size: int = Field(350, ge=50, description="Target chunk length in characters")
     chunk_overlap: int = Field(60, ge=0, description="Characters of overlap between chunks")
     max_file_mb: float = Field(50.0, gt=0, description="Larger files are reported and skipped")
+    parse_timeout_s: float = Field(
+        60.0, gt=0, description="A docx/pdf/html file parsing longer is reported and skipped"
+    )
     default_acl: list[str] = Field(["everyone"], description="Groups of documents with no ACL")
     dedup_threshold: float = Field(
         0.8,

@@ -41,6 +41,12 @@ _CJK_RUN = re.compile(f"(?:{_HANZI.pattern}|[\u3000-\u303f\uff00-\uffef])+")
 # Detection ties on short Latin text (no statistics to go on) are broken in favour of Western
 # European: "Réunion à l'hôtel." is as plausible in cp1250 ("ŕ") as in cp1252 for the detector.
 _WESTERN = "cp1252"
+# Two Latin-1-range characters that UTF-8 or GBK read as Latin-1 make ('Ã©', 'Ô±'): only then
+# is a valid UTF-8 text checked for mojibake.
+_MANGLED = re.compile("[\u00c0-\u00ff][\u0080-\u00ff]")
+# C0 control bytes other than tab, newlines and form feed (NUL counted apart: UTF-16 has many).
+_CONTROLS = frozenset(range(1, 32)) - {9, 10, 12, 13}
+_MAX_CONTROLS = 0.01
 
 
 def decode(data: bytes) -> str:
@@ -69,9 +75,9 @@ def decode(data: bytes) -> str:
 
 def _decode(data: bytes) -> str:
     try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
+        return _unmangled(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        _refuse_corrupt_utf8(data, exc)
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
@@ -79,17 +85,9 @@ def _decode(data: bytes) -> str:
             except UnicodeDecodeError:
                 continue
     if b"\x00" not in data:  # Chinese text has no NUL bytes; UTF-16 without a BOM has
-        scored = []
-        for encoding in _CHINESE:
-            try:
-                text = data.decode(encoding)
-            except UnicodeDecodeError:
-                continue
-            scored.append((_common_share(text), text))
-        if scored:
-            share, text = max(scored, key=lambda s: s[0])  # max keeps the first of a tie
-            if share >= _MIN_COMMON and _joined_share(text) >= _MIN_JOINED:
-                return text
+        text = _chinese(data)
+        if text is not None:
+            return text
     return _detect(data)
 
 
@@ -106,15 +104,72 @@ def _joined_share(text: str) -> float:
     return joined / (alone + joined) if alone + joined else 0.0
 
 
+def _refuse_corrupt_utf8(data: bytes, exc: UnicodeDecodeError) -> None:
+    """ValueError when `data` is UTF-8 but for a few bytes (a corrupt file, or UTF-8 and a
+    legacy encoding mixed): no legacy encoding reads it right, each would make mojibake of
+    its UTF-8 characters. Pure legacy text has few valid UTF-8 sequences, by accident."""
+    text = data.decode("utf-8", errors="replace")
+    invalid = text.count("\ufffd")
+    valid = sum(1 for c in text if ord(c) > 0x7F) - invalid  # characters of 2-4 bytes
+    if valid >= 4 * invalid:
+        raise ValueError(
+            f"not valid UTF-8: {invalid} invalid byte(s), the first at offset {exc.start} "
+            "(a corrupt file, or UTF-8 mixed with another encoding); not indexed - save it "
+            "as UTF-8"
+        )
+
+
+def _unmangled(text: str) -> str:
+    """`text`, or its repair when it is mojibake saved as UTF-8: UTF-8 or Chinese text once
+    read as Latin-1/cp1252 ('employÃ©s', 'Ô±¹¤'). Written by hand: ftfy repairs the UTF-8
+    case only and is not a dependency; the Chinese case is judged as in `_decode`."""
+    if not _MANGLED.search(text):
+        return text
+    for latin in ("latin-1", _WESTERN):
+        try:
+            raw = text.encode(latin)
+        except UnicodeEncodeError:
+            continue
+        fixed: str | None
+        try:
+            fixed = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            fixed = _chinese(raw)
+        if fixed is not None and fixed != text:
+            return fixed
+    return text
+
+
+def _chinese(data: bytes) -> str | None:
+    """The text of `data` in GB18030 or Big5 when it reads as common Chinese, else None."""
+    scored = []
+    for encoding in _CHINESE:
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        scored.append((_common_share(text), text))
+    if scored:
+        share, text = max(scored, key=lambda s: s[0])  # max keeps the first of a tie
+        if share >= _MIN_COMMON and _joined_share(text) >= _MIN_JOINED:
+            return text
+    return None
+
+
 def _detect(data: bytes) -> str:
-    """charset_normalizer's best guess; of the guesses that score as well as the best one,
-    one that cp1252 also decodes (its text is then cp1252's) is preferred."""
+    """charset_normalizer's best guess; of the guesses no more chaotic than the best one,
+    one that cp1252 also decodes (its text is then cp1252's) is preferred: the detector's
+    language coherence picks cp775 for short French ('employķs'). Data with many control
+    bytes is binary, whatever the detector guesses."""
+    controls = sum(data.count(bytes([b])) for b in _CONTROLS)
+    if controls > _MAX_CONTROLS * len(data):
+        raise ValueError("binary file (control bytes)")
     results = from_bytes(data)
     best = results.best()
     if best is None:
         raise ValueError("binary or unknown encoding")
     for match in results:
-        if match.chaos > best.chaos or match.coherence < best.coherence:
+        if match.chaos > best.chaos:
             continue
         if _WESTERN in (match.encoding, *match.could_be_from_charset):
             return data.decode(_WESTERN)

@@ -30,10 +30,12 @@ from core.records import Chunk, SourceDocument, sha256
 from core.settings import Settings
 from core.sparse import SPARSE_VERSION, Bm25Encoder
 from core.store import DocumentWrite, Store
+from ingest import formats
 from ingest.chunking import SentenceChunker
 from ingest.cleaning import CLEANING_VERSION, CorpusStats, Removal, clean
 from ingest.dedup import DEDUP_VERSION, duplicate_groups
 from ingest.injection import INJECTION_VERSION, find_planted
+from ingest.parsing import ParseFn, TimedParser
 from ingest.sources import BadFiles, Failure, Root, Unchanged, read_root
 
 log = logging.getLogger(__name__)
@@ -142,7 +144,10 @@ class Ingestor:
             report.orphans_swept = self.store.sweep_orphans()
         stored = self.store.document_states()
         roots = [Root(Path(p)) for p in paths]
-        docs, seen = self.read(roots, tuple(acl or self.settings.default_acl), stored, report)
+        # docx/pdf/html parse in a worker process, killed past GQA_PARSE_TIMEOUT_S
+        with TimedParser(self.settings.parse_timeout_s) as parse:
+            groups = tuple(acl or self.settings.default_acl)
+            docs, seen = self.read(roots, groups, stored, report, parse=parse)
         report.unchanged = len(seen)
         todo: list[SourceDocument] = []
         for item in docs:
@@ -228,6 +233,7 @@ class Ingestor:
         groups: tuple[str, ...],
         stored: Mapping[str, SourceDocument],
         report: IngestReport,
+        parse: ParseFn = formats.parse,
     ) -> tuple[list[SourceDocument], set[str]]:
         """Read, clean and de-duplicate the new and changed documents under the roots.
 
@@ -248,7 +254,9 @@ class Ingestor:
         origins = {r.origin for r in roots}
         bad = BadFiles(self._load_bad())
         for root in roots:
-            for item in read_root(root, groups, max_bytes, known, self._config, bad=bad):
+            for item in read_root(
+                root, groups, max_bytes, known, self._config, bad=bad, parse=parse
+            ):
                 if isinstance(item, Failure):
                     report.failed.append(item)
                 elif _foreign_id(item, root, stored, origins, report):
@@ -266,7 +274,9 @@ class Ingestor:
             known = {k: v for k, v in known.items() if k not in again}
             only = frozenset(again)
             for root in roots:
-                for item in read_root(root, groups, max_bytes, known, self._config, only):
+                for item in read_root(
+                    root, groups, max_bytes, known, self._config, only, parse=parse
+                ):
                     if isinstance(item, SourceDocument) and item.doc_id in again:
                         again.discard(item.doc_id)  # the first one, as in the first pass
                         docs.append(item)

@@ -7,7 +7,7 @@ import json
 import logging
 import os
 import stat
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -153,6 +153,7 @@ def read_root(
     salt: str = "",
     only: Collection[str] | None = None,
     bad: BadFiles | None = None,
+    parse: Callable[[bytes, str], formats.Parsed] = formats.parse,
 ) -> Iterator[SourceDocument | Failure | Unchanged]:
     """Every document under `root`, a `Failure` per file that cannot be read, and `Unchanged`
     for documents whose raw hash is in `known` (doc_id -> raw hash of the indexed version).
@@ -164,6 +165,8 @@ def read_root(
     `only` (document ids) reads just those documents: other files are not read (a file's id
     is its path, known before it is parsed), other records of a JSONL export are skipped, and
     so are the failures of other files and lines.
+
+    `parse` turns a file's bytes into text (`ingest.parsing.TimedParser` caps its time).
     """
     known = known or {}
     if not root.path.exists():
@@ -203,7 +206,7 @@ def read_root(
                 reason = f"{bad.before[digest][1]} (unchanged since it failed: not parsed again)"
                 yield Failure(root.origin, rel, reason)
                 continue
-            parsed = formats.parse(data, file.suffix)
+            parsed = parse(data, file.suffix)
             if not parsed.text.strip():
                 raise formats.FormatError("no text")
         except OSError as exc:  # not the file's content: read it again next time

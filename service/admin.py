@@ -1,10 +1,12 @@
 """Admin API (admin keys only): ingestion jobs, uploads, and the documents in the index.
 
 - `PUT /v1/admin/uploads/{name}[?acl=g1,g2]`: the request body is the file; kept in the upload
-  folder with its access groups (`service.uploads`); a name with '/' or '..' is 400.
+  folder with its access groups (`service.uploads`); a name with '/' or '..' is 400 (the
+  schema's `pattern` on `name` says which names are accepted).
 - `POST /v1/admin/jobs`: sync the configured sources (GQA_INGEST_SOURCES, or some of them by
   folder name) and/or the upload folder in the background (`service.jobs`: in this process,
-  through its store; answers go on); 409 while a job runs; 400 when two of its folders share
+  through its store; answers go on); 409 while a job runs; 404 when a named source is not
+  configured, or nothing is (no sources, uploads=false); 400 when two of its folders share
   a name (document ids start with it).
 - `GET /v1/admin/jobs`, `GET /v1/admin/jobs/{id}`: state, exit code, and the ingest summary
   (documents new/changed/unchanged/removed, alternates with their canonical, chunks written,
@@ -23,8 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from core.settings import Settings
 from service.auth import Admin
@@ -32,13 +35,27 @@ from service.config import ServiceSettings
 from service.gate import StoreGate
 from service.jobs import Job, JobBusy, JobRunner
 from service.responses import error_docs
-from service.uploads import BadUploadName, Uploads, check_name
+from service.uploads import NAME_MAX, NAME_PATTERN, BadUploadName, Uploads, check_name
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
 
 class JobRequest(BaseModel):
+    # relabel needs uploads=true and groups in acl: stated in the schema, checked in start_job
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"properties": {"relabel": {"const": True}}, "required": ["relabel"]},
+            "then": {
+                "properties": {
+                    "uploads": {"const": True},
+                    "acl": {"type": "array", "minItems": 1},
+                },
+                "required": ["uploads", "acl"],
+            },
+        }
+    )
+
     sources: list[str] | None = Field(
         None, description="Folder names among GQA_INGEST_SOURCES (default: all of them)"
     )
@@ -117,7 +134,11 @@ def uploads_of(request: Request) -> Uploads:
 _FILE_BODY = {
     "requestBody": {
         "required": True,
-        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        "content": {
+            "application/octet-stream": {
+                "schema": {"type": "string", "format": "binary", "minLength": 1}
+            }
+        },
     }
 }
 
@@ -129,11 +150,17 @@ _FILE_BODY = {
     openapi_extra=_FILE_BODY,
 )
 async def upload(
-    name: str,
     request: Request,
     who: Admin,
+    # pattern and length in the schema only: check_name answers 400 with the reason
+    name: str = PathParam(
+        description="A plain file name: no folder, not hidden, not acl.yaml",
+        json_schema_extra={"pattern": NAME_PATTERN, "maxLength": NAME_MAX},
+    ),
     acl: str | None = Query(
-        None, description="Comma-separated groups of this file (a new value relabels it)"
+        None,
+        description="Comma-separated groups of this file (a new value relabels it)",
+        json_schema_extra={"pattern": r"[^,\s]"},  # names at least one group
     ),
 ) -> UploadOut:
     """Store the request body as file `name` (no folders) for the next job with uploads=true."""
@@ -162,7 +189,10 @@ def _groups(acl: str | None) -> list[str] | None:
 
 
 @router.post(
-    "/jobs", status_code=202, response_model=JobOut, responses=error_docs(400, 401, 403, 409)
+    "/jobs",
+    status_code=202,
+    response_model=JobOut,
+    responses=error_docs(400, 401, 403, 404, 409),
 )
 def start_job(req: JobRequest, request: Request, who: Admin) -> JobOut:
     """Start syncing sources in the background; poll `GET /v1/admin/jobs/{id}`."""
@@ -173,8 +203,8 @@ def start_job(req: JobRequest, request: Request, who: Admin) -> JobOut:
     names = req.sources if req.sources is not None else ([] if req.uploads else list(configured))
     unknown = [n for n in names if n not in configured]
     if unknown:
-        raise HTTPException(
-            400, f"unknown sources {unknown} - configured: {sorted(configured) or 'none'}"
+        raise HTTPException(  # 404: a source the schema allows but this server has not
+            404, f"unknown sources {unknown} - configured: {sorted(configured) or 'none'}"
         )
     paths = [p for n in dict.fromkeys(names) for p in configured[n]]
     uploads = uploads_of(request)
@@ -184,8 +214,8 @@ def start_job(req: JobRequest, request: Request, who: Admin) -> JobOut:
         raise HTTPException(400, "relabel needs uploads=true and the new groups in acl")
     _check_distinct_names(paths)
     if not paths:
-        raise HTTPException(
-            400, "nothing to ingest - set GQA_INGEST_SOURCES or upload files and pass uploads=true"
+        raise HTTPException(  # 404: no configured source exists to sync
+            404, "nothing to ingest - set GQA_INGEST_SOURCES or upload files and pass uploads=true"
         )
     runner: JobRunner = request.app.state.jobs
     settings: Settings = request.app.state.settings

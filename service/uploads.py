@@ -23,6 +23,10 @@ from service.config import ServiceSettings
 log = logging.getLogger(__name__)
 ACL_FILE = "acl.yaml"  # ingest.acl.ACL_FILE: the file ingest reads groups from
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What `check_name` accepts, as the OpenAPI schema states it (the handler still checks, with
+# its reasons): no leading '.', not acl.yaml, no '..', no '/', '\\' or control character.
+NAME_PATTERN = r"^(?!\.)(?!acl\.yaml$)(?!.*\.\.)[^/\\\x00-\x1f\x7f]+$"
+NAME_MAX = 200
 
 
 class BadUploadName(ValueError):
@@ -40,8 +44,8 @@ def check_name(name: str) -> None:
         why = "hidden names (starting with '.') are not ingested"
     elif _CONTROL.search(name):
         why = "it contains control characters"
-    elif len(name) > 200:
-        why = "it is longer than 200 characters"
+    elif len(name) > NAME_MAX:
+        why = f"it is longer than {NAME_MAX} characters"
     elif name == ACL_FILE:
         why = f"{ACL_FILE} holds the uploads' access groups; set them with ?acl="
     if why:

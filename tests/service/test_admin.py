@@ -104,13 +104,13 @@ def test_jobs_ingest_sources_and_uploads_then_documents_can_be_deleted(
         assert [j["id"] for j in jobs] == [up["id"], started.json()["id"]]
 
 
-def test_unknown_sources_and_nothing_to_do_are_400(tmp_path: Path, settings: Settings) -> None:
+def test_unknown_sources_and_nothing_to_do_are_404(tmp_path: Path, settings: Settings) -> None:
     app = create_app(settings, embedder=HashingEmbedder(), service_settings=service_settings())
     with TestClient(app) as c:
         r = c.post("/v1/admin/jobs", json={"sources": ["/etc"]}, headers=A)
-        assert r.status_code == 400 and "unknown sources" in r.json()["detail"]
+        assert r.status_code == 404 and "unknown sources" in r.json()["detail"]
         r = c.post("/v1/admin/jobs", json={}, headers=A)
-        assert r.status_code == 400 and "GQA_INGEST_SOURCES" in r.json()["detail"]
+        assert r.status_code == 404 and "GQA_INGEST_SOURCES" in r.json()["detail"]
 
 
 def test_a_record_of_an_uploaded_export_with_other_records_is_not_deleted(
