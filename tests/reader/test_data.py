@@ -186,7 +186,7 @@ def test_split_is_by_article_and_deterministic(tmp_path: Path) -> None:
     assert train and dev and not train & dev
     assert stats["dev"]["articles"] == len(dev) and stats["train"]["articles"] == len(train)
     assert stats["train"]["total"] + stats["dev"]["total"] == sum(
-        1 for p in ("train", "dev") for _ in open(tmp_path / "a" / f"{p}.jsonl", encoding="utf-8")
+        len(data.read_examples(tmp_path / "a" / f"{p}.jsonl")) for p in ("train", "dev")
     )
     data.build(tmp_path / "in", tmp_path / "c", seed=6, dev_fraction=0.3)
     dev6 = {e.article for e in data.read_examples(tmp_path / "c" / "dev.jsonl")}
