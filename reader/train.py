@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from core.encoder_build import default_source, ensure_model, read_weights
+from core.encoder_build import E5Weights, default_source, ensure_model, read_weights
 from reader.data import Example, read_examples
 from reader.metrics import auroc, best_threshold, char_f1, exact
 from reader.model import ReaderModel, loss_fn
@@ -138,13 +138,17 @@ def _order(n: int, seed: int, epoch: int) -> list[int]:
     return idx
 
 
-def train(args: argparse.Namespace) -> dict:
-    """Run training as the CLI does; returns the summary written to `train_summary.json`."""
+def train(
+    args: argparse.Namespace, *, weights: E5Weights | None = None, folder: Path | None = None
+) -> dict:
+    """Run training as the CLI does; returns the summary written to `train_summary.json`.
+    `weights` and `folder` (the encoder folder, for the tokenizer) default to those of
+    --weights, built into --encoder-cache; tests pass a tiny model's."""
     torch.manual_seed(args.seed)
     device = pick_device(args.device)
     args.out.mkdir(parents=True, exist_ok=True)
     source = Path(args.weights or default_source())
-    folder = ensure_model(args.encoder_cache, source=source)
+    folder = folder or ensure_model(args.encoder_cache, source=source)
     tok = PairTokenizer(folder)
     train_ex = read_examples(args.data / "train.jsonl")[: args.limit or None]
     dev_ex = read_examples(args.data / "dev.jsonl")
@@ -152,17 +156,21 @@ def train(args: argparse.Namespace) -> dict:
         dev_ex = random.Random(args.seed).sample(dev_ex, args.dev_limit)
     train_f = featurise(tok, train_ex, args.seq_len)
     dev_f = featurise(tok, dev_ex, args.seq_len)
-    model = ReaderModel(read_weights(source), rank=args.rank, alpha=args.alpha).to(device)
+    model = ReaderModel(weights or read_weights(source), rank=args.rank, alpha=args.alpha).to(
+        device
+    )
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     ckpt = args.out / "checkpoint.pt"
     step, losses = 0, []
+    start_step = 0
     if args.resume and ckpt.is_file():
         state = torch.load(ckpt, map_location=device)
         model.load_state_dict(state["trainable"], strict=False)
         opt.load_state_dict(state["optimizer"])
         step = state["step"]
         log.warning("resumed from %s at step %d", ckpt, step)
+    start_step = step
 
     def save() -> None:
         trainable = {k: v for k, v in model.state_dict().items() if _trainable(model, k)}
@@ -185,7 +193,7 @@ def train(args: argparse.Namespace) -> dict:
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         step += 1
-        losses.append(float(loss))
+        losses.append(loss.item())
         if step % args.log_every == 0:
             log.warning(
                 "step %d loss %.4f (%.0f s)",
@@ -200,6 +208,7 @@ def train(args: argparse.Namespace) -> dict:
     figures = evaluate(model, dev_f, dev_ex, tok.pad, device, args.batch) if dev_f else {}
     summary = {
         "steps": step,
+        "start_step": start_step,
         "seconds": round(time.monotonic() - t0, 1),
         "device": str(device),
         "first_loss": losses[0] if losses else None,
