@@ -13,7 +13,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 MAX_QUESTION_TOKENS = 64
+MAX_ANSWER_TOKENS = 48
 
 
 @dataclass(frozen=True)
@@ -91,3 +94,16 @@ class PairTokenizer:
         room = max(0, seq_len - len(q) - 4)
         ids, starts, ends = ids[:room], starts[:room], ends[:room]
         return Pair([self.bos, *q, self.eos, self.eos, *ids, self.eos], len(q) + 3, starts, ends)
+
+
+def best_span(start: np.ndarray, end: np.ndarray, pair: Pair) -> tuple[tuple[int, int], float]:
+    """The window span with the highest start + end logit (start <= end, at most
+    MAX_ANSWER_TOKENS tokens) as positions in `pair.ids`, and that score."""
+    a, n = pair.offset, len(pair.starts)
+    s_log, e_log = start[a : a + n], end[a : a + n]
+    best, arg = -np.inf, (a, a)
+    for i in np.argsort(-s_log)[:20]:
+        j = int(i) + int(np.argmax(e_log[i : min(n, i + MAX_ANSWER_TOKENS)]))
+        if s_log[i] + e_log[j] > best:
+            best, arg = float(s_log[i] + e_log[j]), (a + int(i), a + j)
+    return arg, best

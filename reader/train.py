@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import random
 import time
 from collections.abc import Sequence
@@ -25,10 +24,9 @@ from core.encoder_build import E5Weights, default_source, ensure_model, read_wei
 from reader.data import Example, read_examples
 from reader.metrics import auroc, best_threshold, char_f1, exact
 from reader.model import ReaderModel, loss_fn
-from reader.tokens import Pair, PairTokenizer
+from reader.tokens import PairTokenizer, best_span
 
 log = logging.getLogger(__name__)
-MAX_ANSWER_TOKENS = 48
 
 
 def featurise(tok: PairTokenizer, examples: Sequence[Example], seq_len: int) -> list[dict]:
@@ -61,21 +59,6 @@ def collate(items: Sequence[dict], pad: int, device: torch.device) -> dict[str, 
     return {k: v.to(device) for k, v in batch.items()}
 
 
-def best_span(start: np.ndarray, end: np.ndarray, pair: Pair) -> tuple[int, int]:
-    """The highest start+end logit span inside the window (start <= end, <= MAX_ANSWER_TOKENS)."""
-    a, n = pair.offset, len(pair.starts)
-    s_log, e_log = start[a : a + n], end[a : a + n]
-    best, arg = -math.inf, (a, a)
-    for i in np.argsort(-s_log)[:20]:
-        j_hi = min(n, i + MAX_ANSWER_TOKENS)
-        if j_hi <= i:
-            continue
-        j = i + int(np.argmax(e_log[i:j_hi]))
-        if s_log[i] + e_log[j] > best:
-            best, arg = s_log[i] + e_log[j], (a + int(i), a + j)
-    return arg
-
-
 @torch.no_grad()
 def evaluate(
     model: ReaderModel,
@@ -102,7 +85,7 @@ def evaluate(
             ex = examples[i + row]
             if not (ex.answerable and ex.span):
                 continue
-            s, e = best_span(starts[row], ends[row], it["pair"])
+            (s, e), _ = best_span(starts[row], ends[row], it["pair"])
             cs, ce = it["pair"].char_span(s, e)
             gold = ex.window[ex.span[0] : ex.span[1]]
             em.append(float(exact(ex.window[cs:ce], gold)))
