@@ -23,6 +23,7 @@ Pure Python (no torch): `python -m reader.data --training DIR --out DIR`.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import logging
@@ -184,7 +185,8 @@ _EN_SKIP = {"What", "Who", "When", "Where", "Which", "Why", "How", "In", "The", 
 ZH_ENTITY_TAGS = {"nr": "person", "ns": "place", "nt": "org"}
 
 
-def entities(question: str, language: str) -> list[tuple[str, str]]:
+@functools.lru_cache(maxsize=65536)  # the pool and the perturbation both ask; jieba is slow
+def entities(question: str, language: str) -> tuple[tuple[str, str], ...]:
     """(text, kind) of the names in a question: jieba POS nr/ns/nt for Chinese (kind person,
     place, org), capitalised spans for English (kind `name`; the first word when it is a
     question word is skipped)."""
@@ -196,14 +198,14 @@ def entities(question: str, language: str) -> list[tuple[str, str]]:
                 words = words[1:]
             if words:
                 out.append((" ".join(words), "name"))
-        return out
+        return tuple(out)
     import jieba.posseg
 
-    return [
+    return tuple(
         (w.word, ZH_ENTITY_TAGS[w.flag])
         for w in jieba.posseg.lcut(question)
         if w.flag in ZH_ENTITY_TAGS and len(w.word) >= 2
-    ]
+    )
 
 
 @dataclass
@@ -399,7 +401,7 @@ def build(
     pool = build_pool(paragraphs)
     out.mkdir(parents=True, exist_ok=True)
     stats: dict = {"seed": seed, "dev_fraction": dev_fraction, "train": {}, "dev": {}}
-    counts = {"train": Counter(), "dev": Counter()}
+    counts: dict[str, Counter[str]] = {"train": Counter(), "dev": Counter()}
     articles: dict[str, set[str]] = {"train": set(), "dev": set()}
     with (
         open(out / "train.jsonl", "w", encoding="utf-8") as ftrain,

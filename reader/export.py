@@ -61,7 +61,7 @@ def shippable(learned: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
 
 def write_learned(learned: Mapping[str, np.ndarray], path: Path, max_bytes: int = MAX_BYTES) -> int:
     """Write reader.npz; returns its size. Raises ValueError (and removes it) past max_bytes."""
-    np.savez_compressed(path, **shippable(learned))
+    np.savez_compressed(path, **shippable(learned))  # type: ignore[arg-type]  # numpy stubs: **arrays vs allow_pickle
     size = path.stat().st_size
     if size > max_bytes:
         path.unlink()

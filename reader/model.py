@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import cast
 
 import numpy as np
 import torch
@@ -94,8 +95,9 @@ class ReaderModel(nn.Module):
             nn.init.normal_(head.weight, std=0.02)
             nn.init.zeros_(head.bias)
 
-    def _ln(self, x: torch.Tensor, p: nn.ParameterList) -> torch.Tensor:
-        return F.layer_norm(x, (self.hidden,), p[0], p[1], self.eps)
+    def _ln(self, x: torch.Tensor, p: nn.Module) -> torch.Tensor:
+        scale, bias = cast(nn.ParameterList, p)
+        return F.layer_norm(x, (self.hidden,), scale, bias, self.eps)
 
     def encode(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Last hidden states [batch, length, hidden], as build_graph's `hidden` output."""
@@ -103,7 +105,8 @@ class ReaderModel(nn.Module):
         hd = self.hidden // self.heads
         x = self._ln(self.word[ids] + self.pos_type[:length], self.emb_ln)
         bias = (1.0 - mask.to(x.dtype))[:, None, None, :] * -10000.0
-        for layer in self.layers:
+        for module in self.layers:
+            layer = cast(nn.ModuleDict, module)
 
             def heads(name: str, x: torch.Tensor = x, layer: nn.ModuleDict = layer) -> torch.Tensor:
                 return layer[name](x).view(b, length, self.heads, hd).transpose(1, 2)
@@ -132,9 +135,9 @@ class ReaderModel(nn.Module):
     def learned(self) -> dict[str, np.ndarray]:
         """The trainable part as numpy: `l{i}.{name}.lora_a|lora_b` and the heads' weights."""
         out: dict[str, np.ndarray] = {}
-        for i, layer in enumerate(self.layers):
+        for i, module in enumerate(self.layers):
             for name in LINEARS:
-                lin = layer[name]
+                lin = cast(LoRALinear, cast(nn.ModuleDict, module)[name])
                 out[f"l{i}.{name}.lora_a"] = lin.lora_a.detach().cpu().numpy()
                 out[f"l{i}.{name}.lora_b"] = lin.lora_b.detach().cpu().numpy()
         out["head.answerable.w"] = self.answerable.weight.detach().cpu().numpy()

@@ -89,7 +89,7 @@ def build(w: E5Weights, learned: Mapping[str, np.ndarray], folder: Path, quantis
     norm = {"map": {str(k): v for k, v in w.normalizer.items()}, "bos": w.bos, "eos": w.eos}
     norm |= {"pad": w.pad, "unk": w.unk, "max_positions": w.max_positions}
     (folder / "normalizer.json").write_text(json.dumps(norm), encoding="utf-8")
-    np.savez(folder / "heads.npz", **{k: np.asarray(learned[k], np.float32) for k in HEADS})
+    np.savez(folder / "heads.npz", **{k: np.asarray(learned[k], np.float32) for k in HEADS})  # type: ignore[arg-type]  # numpy stubs: **arrays vs allow_pickle
     meta = {
         "reader_version": READER_VERSION,
         "int8": quantise,

@@ -187,7 +187,7 @@ def train(
         if step % args.checkpoint_every == 0:
             save()
     save()
-    np.savez(args.out / "learned.npz", **model.learned())
+    np.savez(args.out / "learned.npz", **model.learned())  # type: ignore[arg-type]  # numpy stubs: **arrays vs allow_pickle
     figures = evaluate(model, dev_f, dev_ex, tok.pad, device, args.batch) if dev_f else {}
     summary = {
         "steps": step,
