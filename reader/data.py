@@ -162,8 +162,8 @@ def perturb_number(question: str, window: str, rng: random.Random) -> tuple[str,
         if "." in old:
             continue
         value = int(old) if old.isdigit() else cn_to_int(old)
-        if value is None or (not old.isdigit() and value == 0):
-            continue
+        if value is None or (not old.isdigit() and value in (0, 1)):
+            continue  # a lone 一 is mostly not a quantity (这一, 一般, 一种)
         is_year = old.isdigit() and len(old) == 4
         offsets = [d for d in range(-3, 4) if d] if is_year else [d for d in range(-4, 6) if d]
         rng.shuffle(offsets)
@@ -210,12 +210,13 @@ def entities(question: str, language: str) -> tuple[tuple[str, str], ...]:
 
 @dataclass
 class EntityPool:
-    """Entities seen in questions, by (language, kind), each with its article."""
+    """Entities seen in questions, by (group, kind), each with its article. The group is the
+    source file, so a swap stays in one script (simplified, traditional, English)."""
 
     by_kind: dict[tuple[str, str], list[tuple[str, str]]] = field(default_factory=dict)
 
-    def add(self, language: str, kind: str, text: str, article: str) -> None:
-        self.by_kind.setdefault((language, kind), []).append((text, article))
+    def add(self, group: str, kind: str, text: str, article: str) -> None:
+        self.by_kind.setdefault((group, kind), []).append((text, article))
 
     def freeze(self) -> None:
         for key, items in self.by_kind.items():
@@ -229,15 +230,17 @@ def perturb_entity(
     language: str,
     pool: EntityPool,
     rng: random.Random,
+    group: str | None = None,
 ) -> tuple[str, str] | None:
     """The question with one entity that the window states swapped for an entity of the same
-    kind from another article that the window does not contain; (new question, new entity)."""
+    kind from another article of the pool's `group` (default: the language) that the window
+    does not contain; (new question, new entity)."""
     found = [(t, k) for t, k in entities(question, language) if t in window]
     rng.shuffle(found)
     for text, kind in found:
         candidates = [
             e
-            for e, a in pool.by_kind.get((language, kind), [])
+            for e, a in pool.by_kind.get((group or language, kind), [])
             if a != article and e != text and e not in window and text not in e
         ]
         if not candidates:
@@ -304,7 +307,7 @@ def build_pool(paragraphs: Iterable[Paragraph]) -> EntityPool:
         lang = language_of(p.context)
         for q in p.questions:
             for text, kind in entities(q.text, lang):
-                pool.add(lang, kind, text, p.article)
+                pool.add(p.source, kind, text, p.article)
     pool.freeze()
     return pool
 
@@ -362,7 +365,7 @@ def examples_for(
                 yield Example(
                     f"{q.id}#n", p.source, p.article, num[0], text, False, None, "perturbed_number"
                 )
-            ent = perturb_entity(q.text, text, p.article, lang, pool, rng)
+            ent = perturb_entity(q.text, text, p.article, lang, pool, rng, p.source)
             if ent is not None:
                 yield Example(
                     f"{q.id}#e", p.source, p.article, ent[0], text, False, None, "perturbed_entity"

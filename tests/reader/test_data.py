@@ -191,3 +191,20 @@ def test_split_is_by_article_and_deterministic(tmp_path: Path) -> None:
     data.build(tmp_path / "in", tmp_path / "c", seed=6, dev_fraction=0.3)
     dev6 = {e.article for e in data.read_examples(tmp_path / "c" / "dev.jsonl")}
     assert dev6 != dev  # the seed matters
+
+
+def test_a_lone_yi_is_not_a_number() -> None:
+    window = "T\n他最早定义了这一概念。"
+    assert data.perturb_number("谁最早定义了这一概念？", window, random.Random(0)) is None
+
+
+def test_entity_swaps_stay_in_their_source_file(tmp_path: Path) -> None:
+    pool = EntityPool()
+    pool.add("DRCD_test", "place", "波蘭", "DRCD_test/x")
+    pool.add("cmrc2018_dev", "place", "法国", "cmrc2018_dev/y")
+    pool.freeze()
+    window = "T\n公司在台湾上市。"
+    new = data.perturb_entity(
+        "公司在台湾上市募集了多少？", window, "a", "zh", pool, random.Random(0), "cmrc2018_dev"
+    )
+    assert new is not None and new[1] == "法国"
