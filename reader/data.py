@@ -438,6 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--other-windows", type=int, default=2, help="per answerable question")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("jieba").setLevel(logging.WARNING)  # it logs its dictionary load at DEBUG
     try:
         stats = build(args.training, args.out, args.seed, args.dev_fraction, args.other_windows)
     except FileNotFoundError as exc:
