@@ -64,7 +64,7 @@ def apply_heads(
     """(p_answerable, start logits, end logits) of one sequence's hidden states [length, h]."""
     logit = float(hidden[0] @ heads["head.answerable.w"][0] + heads["head.answerable.b"][0])
     span = hidden @ heads["head.span.w"].T + heads["head.span.b"]
-    return 1.0 / (1.0 + np.exp(-logit)), span[:, 0], span[:, 1]
+    return float(1.0 / (1.0 + np.exp(-logit))), span[:, 0], span[:, 1]
 
 
 def build(w: E5Weights, learned: Mapping[str, np.ndarray], folder: Path, quantise: bool) -> None:
