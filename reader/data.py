@@ -1,0 +1,452 @@
+"""Training examples for the reader: (question, window) pairs from SQuAD-format files.
+
+A window is what the product shows the reader: the article title on its own line, then a
+sentence of the paragraph with its neighbours (`core.sentences.sentence_spans`, the splitter the
+engine's evidence uses), copied verbatim so that a span in the window maps back to the context.
+
+Each answerable question gives one positive (the window centred on the sentence where its answer
+starts) and negatives that teach refusal (see the team's notes on models: a relevance head is
+not enough, the reader must see the asked constraint missing):
+- `other_window`: other windows of the same article that do not contain the answer text;
+- `squad2_unanswerable`: SQuAD 2.0's human-written unanswerable questions, on the window of
+  their plausible answer (or the window sharing most words with the question);
+- `perturbed_number`: a year or number of the question (Arabic or Chinese numerals) that the
+  window states, replaced by another value the window does not state;
+- `perturbed_entity`: a name, place or organisation of the question (jieba POS tags nr/ns/nt for
+  Chinese, capitalised spans for English) that the window states, replaced by an entity of the
+  same kind from another article that the window does not contain.
+
+The train/dev split is by article (a hash of seed and article key), so no article is in both.
+Pure Python (no torch): `python -m reader.data --training DIR --out DIR`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import hashlib
+import json
+import logging
+import random
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from core.sentences import sentence_spans
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("cmrc2018_dev", "cmrc2018_trial", "DRCD_test", "squad2_dev_part")
+KINDS = ("positive", "other_window", "squad2_unanswerable", "perturbed_number", "perturbed_entity")
+
+
+@dataclass(frozen=True)
+class Example:
+    """One (question, window) pair. `span` is the answer's [start, end) in `window`."""
+
+    id: str
+    source: str
+    article: str
+    question: str
+    window: str
+    answerable: bool
+    span: tuple[int, int] | None
+    kind: str
+
+    def to_json(self) -> str:
+        d = asdict(self)
+        d["span"] = list(self.span) if self.span else None
+        return json.dumps(d, ensure_ascii=False)
+
+    @staticmethod
+    def from_json(line: str) -> Example:
+        d = json.loads(line)
+        d["span"] = tuple(d["span"]) if d["span"] else None
+        return Example(**d)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A window of one paragraph: context[start:end] (centre sentence and neighbours)."""
+
+    title: str
+    context: str
+    start: int
+    end: int
+
+    @property
+    def text(self) -> str:
+        return f"{self.title}\n{self.context[self.start : self.end]}"
+
+    def span_of(self, a: int, b: int) -> tuple[int, int] | None:
+        """Window offsets of context[a:b], or None when it is not wholly inside."""
+        if a < self.start or b > self.end:
+            return None
+        shift = len(self.title) + 1 - self.start
+        return a + shift, b + shift
+
+
+def windows(title: str, context: str) -> list[Window]:
+    """One window per sentence: the sentence with the one before and the one after it."""
+    spans = sentence_spans(context)
+    return [
+        Window(title, context, spans[max(0, i - 1)][0], spans[min(len(spans) - 1, i + 1)][1])
+        for i in range(len(spans))
+    ]
+
+
+def centre_window(title: str, context: str, char: int) -> Window | None:
+    """The window centred on the sentence holding context[char]."""
+    spans = sentence_spans(context)
+    for i, (s, e) in enumerate(spans):
+        if s <= char < e:
+            return Window(
+                title, context, spans[max(0, i - 1)][0], spans[min(len(spans) - 1, i + 1)][1]
+            )
+    return None
+
+
+# --- perturbations ----------------------------------------------------------------------------
+_CN_DIGITS = "零一二三四五六七八九"
+_NUMBER = re.compile(r"\d+(?:\.\d+)?|[零一二两三四五六七八九十百]+")
+
+
+def cn_to_int(text: str) -> int | None:
+    """A Chinese numeral below 1000 (三, 十二, 二十五, 一百零八) as an int; None otherwise."""
+    if text.isdigit():
+        return int(text)
+    units = {"十": 10, "百": 100}
+    total, digit = 0, None
+    for ch in text:
+        if ch in units:
+            total += (1 if digit is None else digit) * units[ch]
+            digit = None
+        elif ch == "两" or ch in _CN_DIGITS:
+            digit = 2 if ch == "两" else _CN_DIGITS.index(ch)
+        else:
+            return None
+    return total + (digit or 0)
+
+
+def int_to_cn(n: int) -> str:
+    """0 <= n < 1000 in Chinese numerals (十二, 二十五, 一百零八)."""
+    if n < 10:
+        return _CN_DIGITS[n]
+    if n < 20:
+        return "十" + (_CN_DIGITS[n - 10] if n % 10 else "")
+    if n < 100:
+        return _CN_DIGITS[n // 10] + "十" + (_CN_DIGITS[n % 10] if n % 10 else "")
+    rest = n % 100
+    tail = "" if rest == 0 else ("零" + int_to_cn(rest) if rest < 10 else int_to_cn(rest))
+    if 10 <= rest < 20:
+        tail = "一" + tail
+    return _CN_DIGITS[n // 100] + "百" + tail
+
+
+def _number_forms(n: int) -> set[str]:
+    forms = {str(n)}
+    if 0 <= n < 1000:
+        forms.add(int_to_cn(n))
+    return forms
+
+
+def perturb_number(question: str, window: str, rng: random.Random) -> tuple[str, str] | None:
+    """The question with one number that the window states replaced by a value that the window
+    does not state (in Arabic or Chinese numerals); returns (new question, new value) or None."""
+    found = [m for m in _NUMBER.finditer(question) if m.group() in window]
+    rng.shuffle(found)
+    for m in found:
+        old = m.group()
+        if "." in old:
+            continue
+        value = int(old) if old.isdigit() else cn_to_int(old)
+        if value is None or (not old.isdigit() and value in (0, 1)):
+            continue  # a lone 一 is mostly not a quantity (这一, 一般, 一种)
+        is_year = old.isdigit() and len(old) == 4
+        offsets = [d for d in range(-3, 4) if d] if is_year else [d for d in range(-4, 6) if d]
+        rng.shuffle(offsets)
+        for d in offsets:
+            new_value = value + d
+            if new_value <= 0 or any(f in window for f in _number_forms(new_value)):
+                continue
+            new = str(new_value) if old.isdigit() else int_to_cn(new_value)
+            if old.isdigit() and len(new) != len(old) and len(old) > 1:
+                continue  # keep 2021 -> 2019, not 2021 -> 999
+            if new in window:
+                continue
+            return question[: m.start()] + new + question[m.end() :], new
+    return None
+
+
+_CAPS = re.compile(r"\b[A-Z][A-Za-z'\-]+(?: (?:of |the |de )?[A-Z][A-Za-z'\-]+)*")
+_EN_SKIP = {"What", "Who", "When", "Where", "Which", "Why", "How", "In", "The", "A", "An", "On"}
+ZH_ENTITY_TAGS = {"nr": "person", "ns": "place", "nt": "org"}
+
+
+@functools.lru_cache(maxsize=65536)  # the pool and the perturbation both ask; jieba is slow
+def entities(question: str, language: str) -> tuple[tuple[str, str], ...]:
+    """(text, kind) of the names in a question: jieba POS nr/ns/nt for Chinese (kind person,
+    place, org), capitalised spans for English (kind `name`; the first word when it is a
+    question word is skipped)."""
+    if language == "en":
+        out = []
+        for m in _CAPS.finditer(question):
+            words = m.group().split(" ")
+            while words and words[0] in _EN_SKIP:
+                words = words[1:]
+            if words:
+                out.append((" ".join(words), "name"))
+        return tuple(out)
+    import jieba.posseg
+
+    return tuple(
+        (w.word, ZH_ENTITY_TAGS[w.flag])
+        for w in jieba.posseg.lcut(question)
+        if w.flag in ZH_ENTITY_TAGS and len(w.word) >= 2
+    )
+
+
+@dataclass
+class EntityPool:
+    """Entities seen in questions, by (group, kind), each with its article. The group is the
+    source file, so a swap stays in one script (simplified, traditional, English)."""
+
+    by_kind: dict[tuple[str, str], list[tuple[str, str]]] = field(default_factory=dict)
+
+    def add(self, group: str, kind: str, text: str, article: str) -> None:
+        self.by_kind.setdefault((group, kind), []).append((text, article))
+
+    def freeze(self) -> None:
+        for key, items in self.by_kind.items():
+            self.by_kind[key] = sorted(set(items))
+
+
+def perturb_entity(
+    question: str,
+    window: str,
+    article: str,
+    language: str,
+    pool: EntityPool,
+    rng: random.Random,
+    group: str | None = None,
+) -> tuple[str, str] | None:
+    """The question with one entity that the window states swapped for an entity of the same
+    kind from another article of the pool's `group` (default: the language) that the window
+    does not contain; (new question, new entity)."""
+    found = [(t, k) for t, k in entities(question, language) if t in window]
+    rng.shuffle(found)
+    for text, kind in found:
+        candidates = [
+            e
+            for e, a in pool.by_kind.get((group or language, kind), [])
+            if a != article and e != text and e not in window and text not in e
+        ]
+        if not candidates:
+            continue
+        new = rng.choice(candidates)
+        return question.replace(text, new, 1), new
+    return None
+
+
+# --- reading and building ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Question:
+    id: str
+    text: str
+    answers: tuple[tuple[str, int], ...]  # (text, answer_start)
+    plausible: tuple[tuple[str, int], ...]
+    impossible: bool
+
+
+@dataclass(frozen=True)
+class Paragraph:
+    source: str
+    article: str
+    title: str
+    context: str
+    questions: tuple[Question, ...]
+
+
+def read_squad(path: Path, source: str) -> list[Paragraph]:
+    """Paragraphs of a SQuAD v1/v2 JSON file; the article key is `source/title`."""
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    out = []
+    for ai, art in enumerate(data):
+        title = str(art.get("title") or art.get("id") or ai)
+        for para in art["paragraphs"]:
+            qs = tuple(
+                Question(
+                    str(q["id"]),
+                    q["question"].strip(),
+                    tuple((a["text"], int(a["answer_start"])) for a in q.get("answers", [])),
+                    tuple(
+                        (a["text"], int(a["answer_start"])) for a in q.get("plausible_answers", [])
+                    ),
+                    bool(q.get("is_impossible", False)),
+                )
+                for q in para["qas"]
+            )
+            out.append(Paragraph(source, f"{source}/{title}", title, para["context"], qs))
+    return out
+
+
+def language_of(text: str) -> str:
+    return "zh" if re.search(r"[\u4e00-\u9fff]", text) else "en"
+
+
+def _rng(seed: int, *parts: str) -> random.Random:
+    digest = hashlib.sha256("\x1f".join([str(seed), *parts]).encode()).digest()
+    return random.Random(int.from_bytes(digest[:8], "big"))
+
+
+def build_pool(paragraphs: Iterable[Paragraph]) -> EntityPool:
+    pool = EntityPool()
+    for p in paragraphs:
+        lang = language_of(p.context)
+        for q in p.questions:
+            for text, kind in entities(q.text, lang):
+                pool.add(p.source, kind, text, p.article)
+    pool.freeze()
+    return pool
+
+
+def examples_for(
+    paragraphs: Sequence[Paragraph],
+    pool: EntityPool,
+    seed: int = 13,
+    other_windows: int = 2,
+) -> Iterator[Example]:
+    """All examples of the paragraphs (of any number of articles), in input order."""
+    by_article: dict[str, list[Window]] = {}
+    for p in paragraphs:
+        by_article.setdefault(p.article, []).extend(windows(p.title, p.context))
+    for p in paragraphs:
+        lang = language_of(p.context)
+        for q in p.questions:
+            rng = _rng(seed, q.id)
+            base = dict(source=p.source, article=p.article, question=q.text)
+            if q.impossible or not q.answers:
+                w = _unanswerable_window(p, q)
+                if w is not None:
+                    yield Example(
+                        q.id,
+                        **base,
+                        window=w.text,
+                        answerable=False,
+                        span=None,
+                        kind="squad2_unanswerable",
+                    )
+                continue
+            answer, start = q.answers[0]
+            w = centre_window(p.title, p.context, start)
+            span = w.span_of(start, start + len(answer)) if w else None
+            if w is None or span is None:
+                continue  # the answer crosses the window's edge
+            text = w.text
+            yield Example(q.id, **base, window=text, answerable=True, span=span, kind="positive")
+            others = [
+                o
+                for o in by_article[p.article]
+                if all(a not in o.text for a, _ in q.answers) and o.text != text
+            ]
+            for i, o in enumerate(rng.sample(others, min(other_windows, len(others)))):
+                yield Example(
+                    f"{q.id}#w{i}",
+                    **base,
+                    window=o.text,
+                    answerable=False,
+                    span=None,
+                    kind="other_window",
+                )
+            num = perturb_number(q.text, text, rng)
+            if num is not None:
+                yield Example(
+                    f"{q.id}#n", p.source, p.article, num[0], text, False, None, "perturbed_number"
+                )
+            ent = perturb_entity(q.text, text, p.article, lang, pool, rng, p.source)
+            if ent is not None:
+                yield Example(
+                    f"{q.id}#e", p.source, p.article, ent[0], text, False, None, "perturbed_entity"
+                )
+
+
+def _unanswerable_window(p: Paragraph, q: Question) -> Window | None:
+    if q.plausible:
+        return centre_window(p.title, p.context, q.plausible[0][1])
+    words = set(re.findall(r"\w+", q.text.lower()))
+    ws = windows(p.title, p.context)
+    if not ws:
+        return None
+    return max(ws, key=lambda w: len(words & set(re.findall(r"\w+", w.text.lower()))))
+
+
+def split_of(article: str, seed: int, dev_fraction: float) -> str:
+    """`dev` or `train`, from a hash of seed and article key: stable across runs and machines."""
+    h = int.from_bytes(hashlib.sha256(f"{seed}:{article}".encode()).digest()[:8], "big")
+    return "dev" if h / 2**64 < dev_fraction else "train"
+
+
+def build(
+    training: Path, out: Path, seed: int = 13, dev_fraction: float = 0.1, other_windows: int = 2
+) -> dict:
+    """Write train.jsonl, dev.jsonl and stats.json under `out`; returns the stats."""
+    paragraphs = []
+    for source in SOURCES:
+        path = training / f"{source}.json"
+        if path.is_file():
+            paragraphs.extend(read_squad(path, source))
+        else:
+            log.warning("%s not found: skipped", path)
+    if not paragraphs:
+        raise FileNotFoundError(f"no SQuAD files ({', '.join(SOURCES)}) under {training}")
+    pool = build_pool(paragraphs)
+    out.mkdir(parents=True, exist_ok=True)
+    stats: dict = {"seed": seed, "dev_fraction": dev_fraction, "train": {}, "dev": {}}
+    counts: dict[str, Counter[str]] = {"train": Counter(), "dev": Counter()}
+    articles: dict[str, set[str]] = {"train": set(), "dev": set()}
+    with (
+        open(out / "train.jsonl", "w", encoding="utf-8") as ftrain,
+        open(out / "dev.jsonl", "w", encoding="utf-8") as fdev,
+    ):
+        files = {"train": ftrain, "dev": fdev}
+        for ex in examples_for(paragraphs, pool, seed, other_windows):
+            part = split_of(ex.article, seed, dev_fraction)
+            files[part].write(ex.to_json() + "\n")
+            counts[part][f"{ex.source}:{ex.kind}"] += 1
+            counts[part][ex.kind] += 1
+            counts[part]["total"] += 1
+            articles[part].add(ex.article)
+    for part in ("train", "dev"):
+        stats[part] = dict(sorted(counts[part].items())) | {"articles": len(articles[part])}
+    (out / "stats.json").write_text(json.dumps(stats, indent=1, ensure_ascii=False), "utf-8")
+    return stats
+
+
+def read_examples(path: Path) -> list[Example]:
+    with open(path, encoding="utf-8") as f:
+        return [Example.from_json(line) for line in f if line.strip()]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m reader.data", description=__doc__.split("\n")[0])
+    ap.add_argument("--training", type=Path, required=True, help="folder of SQuAD-format files")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--dev-fraction", type=float, default=0.1)
+    ap.add_argument("--other-windows", type=int, default=2, help="per answerable question")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("jieba").setLevel(logging.WARNING)  # it logs its dictionary load at DEBUG
+    try:
+        stats = build(args.training, args.out, args.seed, args.dev_fraction, args.other_windows)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}")
+        return 2
+    print(json.dumps({p: stats[p] for p in ("train", "dev")}, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

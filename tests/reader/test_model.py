@@ -1,0 +1,142 @@
+"""The torch reader mirrors core.encoder_build's graph and learns (skipped without torch)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from core.encoder import Encoder  # noqa: E402
+from core.encoder_build import default_source, ensure_model, read_weights  # noqa: E402
+from reader import train as train_mod  # noqa: E402
+from reader.data import Example  # noqa: E402
+from reader.model import ReaderModel, loss_fn, mean_pooled  # noqa: E402
+from reader.tokens import PairTokenizer  # noqa: E402
+from tests.reader.tiny_e5 import tiny_weights, write_folder  # noqa: E402
+
+TEXTS = ["query: 北京大学创建于哪一年？", "passage: paris was founded by rollo.", "the year"]
+
+
+def _hidden_both(w, folder: Path, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+    enc = Encoder(folder, threads=1)
+    model = ReaderModel(w, rank=4).eval()
+    out = []
+    for ids in enc.tokenize(texts):
+        seq = [w.bos, *ids, w.eos]
+        onnx_pooled = enc.forward([seq])[0]
+        onnx_hidden = enc.forward([seq], output="hidden")[0]
+        t = torch.tensor([seq])
+        with torch.no_grad():
+            h = model.encode(t, torch.ones_like(t))
+        out.append((onnx_hidden, h[0].numpy()))
+        torch_pooled = mean_pooled(h, torch.ones_like(t))[0].numpy()
+        cos = (
+            onnx_pooled @ torch_pooled / np.linalg.norm(onnx_pooled) / np.linalg.norm(torch_pooled)
+        )
+        assert cos > 0.999
+    return out
+
+
+def test_zero_lora_forward_equals_the_onnx_graph_on_a_tiny_model(tmp_path: Path) -> None:
+    w = tiny_weights()
+    for onnx_h, torch_h in _hidden_both(w, write_folder(w, tmp_path / "enc"), TEXTS):
+        np.testing.assert_allclose(torch_h, onnx_h, atol=2e-4)
+
+
+def test_padding_does_not_change_the_hidden_states() -> None:
+    model = ReaderModel(tiny_weights(), rank=4).eval()
+    ids = torch.tensor([[0, 10, 11, 2, 1, 1]])
+    mask = torch.tensor([[1, 1, 1, 1, 0, 0]])
+    with torch.no_grad():
+        a = model.encode(ids, mask)[0, :4]
+        b = model.encode(ids[:, :4], mask[:, :4])[0]
+    np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-5)
+
+
+def test_only_adapters_and_heads_train() -> None:
+    model = ReaderModel(tiny_weights(), rank=4)
+    names = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert names and all("lora_" in n or n.startswith(("answerable", "span")) for n in names)
+    assert sum(1 for n in names if n.endswith("lora_a")) == 2 * 6
+
+
+def _examples() -> list[Example]:
+    out = []
+    for i in range(8):
+        window = f"T\nparis was founded in {1890 + i} by rollo."
+        a = window.index("18")
+        yes = i % 2 == 0
+        out.append(
+            Example(
+                f"q{i}",
+                "s",
+                f"a{i}",
+                "who founded paris?" if yes else "what is the year?",
+                window,
+                yes,
+                (a, a + 4) if yes else None,
+                "positive" if yes else "other_window",
+            )
+        )
+    return out
+
+
+def test_tiny_overfit_lowers_the_loss(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    w = tiny_weights()
+    tok = PairTokenizer(write_folder(w, tmp_path / "enc"))
+    exs = _examples()
+    feats = train_mod.featurise(tok, exs, 64)
+    assert all(f["start"] > 0 for f, e in zip(feats, exs, strict=True) if e.answerable)
+    model = ReaderModel(w, rank=4)
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=3e-3)
+    batch = train_mod.collate(feats, tok.pad, torch.device("cpu"))
+    losses = []
+    for _ in range(30):
+        loss = loss_fn(model(batch["ids"], batch["mask"]), batch)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+    figures = train_mod.evaluate(model, feats, exs, tok.pad, torch.device("cpu"), 4)
+    assert figures["auroc"] == 1.0 and figures["span_exact_match"] == 1.0
+
+
+def test_training_checkpoints_and_resumes(tmp_path: Path) -> None:
+    w = tiny_weights()
+    folder = write_folder(w, tmp_path / "enc")
+    data = tmp_path / "data"
+    data.mkdir()
+    for part in ("train", "dev"):
+        (data / f"{part}.jsonl").write_text(
+            "".join(e.to_json() + "\n" for e in _examples()), "utf-8"
+        )
+    args = ["--data", str(data), "--out", str(tmp_path / "out"), "--device", "cpu", "--batch", "4"]
+    args += ["--seq-len", "64", "--lr", "3e-3", "--rank", "4", "--checkpoint-every", "5"]
+    parse = train_mod.parser().parse_args
+    train_mod.train(parse([*args, "--max-steps", "10"]), weights=w, folder=folder)
+    summary = json.loads((tmp_path / "out" / "train_summary.json").read_text("utf-8"))
+    assert summary["steps"] == 10 and summary["dev"]["examples"] == 8
+    assert (tmp_path / "out" / "checkpoint.pt").is_file()
+    train_mod.train(parse([*args, "--max-steps", "14", "--resume"]), weights=w, folder=folder)
+    summary = json.loads((tmp_path / "out" / "train_summary.json").read_text("utf-8"))
+    assert summary["steps"] == 14 and summary["start_step"] == 10
+    learned = np.load(tmp_path / "out" / "learned.npz")
+    assert learned["l0.q.lora_b"].shape == (32, 4) and np.abs(learned["l0.q.lora_b"]).sum() > 0
+
+
+@pytest.mark.slow
+def test_zero_lora_matches_the_real_fp32_encoder(tmp_path: Path) -> None:
+    w = read_weights(default_source())
+    folder = ensure_model(tmp_path / "cache", quantise=False)
+    texts = [
+        "query: 2021年全国粮食产量是多少？",
+        "passage: 報銷差旅費要在幾天內提交",
+        "passage: The Normans gave their name to Normandy.",
+    ]
+    _hidden_both(w, folder, texts)

@@ -1,0 +1,142 @@
+"""The reader without torch: merge, cache, heads; equal to the torch module when torch is there."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.encoder import Encoder
+from reader import export, runtime
+from reader.runtime import Reader, ensure_reader
+from tests.reader.tiny_e5 import tiny_weights, write_folder
+
+SHAPES = {
+    "q": (32, 32),
+    "k": (32, 32),
+    "v": (32, 32),
+    "ao": (32, 32),
+    "fi": (64, 32),
+    "fo": (32, 64),
+}
+WINDOWS = [
+    "T\nparis was founded in 1898 by rollo.",
+    "北京大学\n北京大学创建于1898年。",
+    "T\nthe year",
+]
+
+
+def _learned(zero_lora: bool, seed: int = 1, rank: int = 4) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out: dict[str, np.ndarray] = {"lora.scale": np.array(2.0, np.float32)}
+    for i in range(2):
+        for name, (o, n) in SHAPES.items():
+            out[f"l{i}.{name}.lora_a"] = rng.normal(0, 0.3, (rank, n)).astype(np.float32)
+            b = rng.normal(0, 0.3, (o, rank)).astype(np.float32)
+            out[f"l{i}.{name}.lora_b"] = np.zeros_like(b) if zero_lora else b
+    out["head.answerable.w"] = rng.normal(0, 0.3, (1, 32)).astype(np.float32)
+    out["head.answerable.b"] = np.array([0.1], np.float32)
+    out["head.span.w"] = rng.normal(0, 0.3, (2, 32)).astype(np.float32)
+    out["head.span.b"] = np.zeros(2, np.float32)
+    return out
+
+
+def _npz(tmp_path: Path, learned: dict[str, np.ndarray], name: str = "reader.npz") -> Path:
+    path = tmp_path / name
+    export.write_learned(learned, path)  # the shipped form: float16
+    return path
+
+
+def _source(tmp_path: Path) -> Path:
+    path = tmp_path / "base.bin"  # only hashed for the cache key; the weights are passed in
+    path.write_bytes(b"tiny base weights")
+    return path
+
+
+def test_zero_lora_reader_gives_the_base_encoders_hidden_states(tmp_path: Path) -> None:
+    w = tiny_weights()
+    base = Encoder(write_folder(w, tmp_path / "base"), threads=1)
+    npz = _npz(tmp_path, _learned(zero_lora=True))
+    folder = ensure_reader(tmp_path / "cache", npz, _source(tmp_path), quantise=False, weights=w)
+    reader_enc = Encoder(folder, threads=1)
+    seqs = [[0, 7, 8, 2, 2, 9, 10, 2], [0, 5, 2]]
+    for a, b in zip(reader_enc.forward(seqs, "hidden"), base.forward(seqs, "hidden"), strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_merge_folds_the_adapter_into_the_weights() -> None:
+    w, learned = tiny_weights(), _learned(zero_lora=False)
+    merged = runtime.merge(w, learned)
+    a, b = learned["l1.fo.lora_a"], learned["l1.fo.lora_b"]
+    np.testing.assert_allclose(
+        merged.tensors["l1.fo.w"], w.tensors["l1.fo.w"] + 2.0 * b @ a, rtol=1e-6
+    )
+    assert merged.tensors["emb.word"] is w.tensors["emb.word"]  # untouched tensors are shared
+
+
+def test_cache_reuses_rebuilds_and_keys_on_the_learned_file(tmp_path: Path, caplog) -> None:
+    w, src = tiny_weights(), _source(tmp_path)
+    npz = _npz(tmp_path, _learned(zero_lora=False))
+    folder = ensure_reader(tmp_path / "cache", npz, src, weights=w)
+    assert json.loads((folder / "meta.json").read_text())["int8"] is True
+    stamp = (folder / "model.onnx").stat().st_mtime_ns
+    assert ensure_reader(tmp_path / "cache", npz, src, weights=w) == folder
+    assert (folder / "model.onnx").stat().st_mtime_ns == stamp  # reused, not rebuilt
+    (folder / "model.onnx").write_bytes(b"broken")
+    assert ensure_reader(tmp_path / "cache", npz, src, weights=w) == folder
+    assert "model.onnx does not match" in caplog.text and runtime.verify(folder) is None
+    other = _npz(tmp_path, _learned(zero_lora=False, seed=2), "other.npz")
+    assert ensure_reader(tmp_path / "cache", other, src, weights=w) != folder
+    assert not [p for p in (tmp_path / "cache").iterdir() if p.name.startswith(".")]
+
+
+def test_missing_learned_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="reader.export"):
+        ensure_reader(tmp_path / "c", tmp_path / "absent.npz", _source(tmp_path))
+
+
+def test_int8_reader_scores_close_to_fp32(tmp_path: Path) -> None:
+    w, src = tiny_weights(), _source(tmp_path)
+    npz = _npz(tmp_path, _learned(zero_lora=False))
+    fp32 = Reader(ensure_reader(tmp_path / "c", npz, src, quantise=False, weights=w), threads=1)
+    int8 = Reader(ensure_reader(tmp_path / "c", npz, src, quantise=True, weights=w), threads=1)
+    p32 = [p for p, _ in fp32.score("who founded paris?", WINDOWS)]
+    p8 = [p for p, _ in int8.score("who founded paris?", WINDOWS)]
+    assert max(abs(a - b) for a, b in zip(p32, p8, strict=True)) < 0.1
+
+
+def test_runtime_scores_equal_the_torch_modules(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from reader.model import ReaderModel
+    from reader.tokens import PairTokenizer, best_span
+
+    w = tiny_weights()
+    learned = _learned(zero_lora=False)
+    npz = _npz(tmp_path, learned)
+    shipped = runtime.load_learned(npz)  # float16 round trip: both sides use the same values
+    model = ReaderModel(w, rank=4, alpha=8.0).eval()
+    with torch.no_grad():
+        for i, layer in enumerate(model.layers):
+            for name in SHAPES:
+                layer[name].lora_a.copy_(torch.from_numpy(shipped[f"l{i}.{name}.lora_a"]))
+                layer[name].lora_b.copy_(torch.from_numpy(shipped[f"l{i}.{name}.lora_b"]))
+        model.answerable.weight.copy_(torch.from_numpy(shipped["head.answerable.w"]))
+        model.answerable.bias.copy_(torch.from_numpy(shipped["head.answerable.b"]))
+        model.span.weight.copy_(torch.from_numpy(shipped["head.span.w"]))
+        model.span.bias.copy_(torch.from_numpy(shipped["head.span.b"]))
+    reader = Reader(
+        ensure_reader(tmp_path / "c", npz, _source(tmp_path), quantise=False, weights=w), threads=1
+    )
+    got = reader.score("who founded paris?", WINDOWS)
+    tok = PairTokenizer(write_folder(w, tmp_path / "enc"))
+    for window, (p, span) in zip(WINDOWS, got, strict=True):
+        pair = tok.pair("who founded paris?", window, 256)
+        ids = torch.tensor([pair.ids])
+        with torch.no_grad():
+            out = model(ids, torch.ones_like(ids))
+        assert abs(torch.sigmoid(out["answerable"]).item() - p) < 1e-4
+        start, end = out["start"][0].numpy(), out["end"][0].numpy()
+        (s, e), best = best_span(start, end, pair)
+        assert span == (pair.char_span(s, e) if best > start[0] + end[0] else None)
