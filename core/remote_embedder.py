@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -67,20 +68,20 @@ class RemoteEmbedder:
         read_timeout: float = 60.0,
         retries: int = 4,
         backoff: float = 0.5,
-        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.url = base_url.rstrip("/") + "/embeddings"
         self.model, self.input_type = model, input_type
         self._qp, self._pp = query_prefix, passage_prefix
         self.batch_size, self.concurrency = batch_size, concurrency
         self.retries, self.backoff = retries, backoff
+        self._sleep = sleep  # tests record the waits instead of sleeping
         self.name = f"remote-{model}"
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         self._client = httpx.Client(
             headers=headers,
             timeout=timeout,
-            transport=transport,
             limits=httpx.Limits(max_connections=concurrency),
         )
         self.dim = 0  # set by the probe: the first reply decides it
@@ -150,7 +151,7 @@ class RemoteEmbedder:
             wait=self._wait,
             retry=retry_if_exception(lambda e: isinstance(e, _Retryable)),
             before_sleep=self._log_retry,
-            reraise=False,
+            sleep=self._sleep,
         )
         try:
             reply = retrying(self._send, body)
