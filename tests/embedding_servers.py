@@ -76,7 +76,9 @@ def embed(dim: int = 64) -> Step:
     def step(body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
         texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
         vecs = model.embed_passages(texts)
-        data = [{"object": "embedding", "index": i, "embedding": v.tolist()} for i, v in enumerate(vecs)]
+        data = [
+            {"object": "embedding", "index": i, "embedding": v.tolist()} for i, v in enumerate(vecs)
+        ]
         return 200, {}, {"object": "list", "data": data, "model": body.get("model")}
 
     return step
@@ -97,7 +99,9 @@ class Scripted:
     headers: list[dict[str, str]] = field(default_factory=list)
     url: str = ""
 
-    def reply(self, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, dict[str, str], Any]:
+    def reply(
+        self, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, dict[str, str], Any]:
         self.requests.append(body)
         self.headers.append(headers)
         if self.route is not None:

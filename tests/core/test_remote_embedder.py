@@ -85,9 +85,11 @@ def test_429_honours_retry_after() -> None:
 
 
 def test_always_500_fails_after_its_retries() -> None:
-    with scripted_server(Scripted([fail(500)])) as srv:
-        with pytest.raises(EmbedderError, match="answered 500") as info:
-            remote(srv.url, retries=2)
+    with (
+        scripted_server(Scripted([fail(500)])) as srv,
+        pytest.raises(EmbedderError, match="answered 500") as info,
+    ):
+        remote(srv.url, retries=2)
     assert len(srv.requests) == 3
     assert not isinstance(info.value, EmbedderUnavailable)
 
@@ -102,9 +104,11 @@ def test_slow_server_times_out_is_retried_then_fails_cleanly() -> None:
 
 
 def test_client_errors_are_not_retried_and_the_key_is_never_shown() -> None:
-    with scripted_server(Scripted([fail(401)])) as srv:
-        with pytest.raises(EmbedderError, match="GQA_REMOTE_API_KEY") as info:
-            remote(srv.url, api_key="sk-secret-123")
+    with (
+        scripted_server(Scripted([fail(401)])) as srv,
+        pytest.raises(EmbedderError, match="GQA_REMOTE_API_KEY") as info,
+    ):
+        remote(srv.url, api_key="sk-secret-123")
     assert len(srv.requests) == 1
     assert srv.headers[0]["Authorization"] == "Bearer sk-secret-123"
     assert "sk-secret-123" not in str(info.value)
