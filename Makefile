@@ -40,8 +40,8 @@ run: install
 	$(PY) -m service --port $(PORT)
 
 lint: install-dev
-	$(VENV)/bin/ruff check core ingest service eval reader benchmarks tests
-	$(VENV)/bin/ruff format --check core ingest service eval reader benchmarks tests
+	$(VENV)/bin/ruff check core ingest reader engine service eval benchmarks tests
+	$(VENV)/bin/ruff format --check core ingest reader engine service eval benchmarks tests
 	$(VENV)/bin/mypy
 
 test: lint

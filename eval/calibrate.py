@@ -20,13 +20,13 @@ from pathlib import Path
 
 from core.errors import ConfigError
 from core.settings import Settings
+from engine.decide import LOW_SUPPORT, NOT_ANSWERED
 from eval import runner
 from eval.datasets import Dataset
 from eval.metrics import Record, answer_correct
-from service.refusal import LOW_SUPPORT, NOT_ANSWERED
 
 GRID = tuple(round(0.05 * i, 2) for i in range(0, 20))  # 0.00 .. 0.95
-# the refusal reason the engine gives below each threshold (service.refusal)
+# the refusal reason the engine gives below each threshold (engine.decide)
 REASONS = {"answerability": NOT_ANSWERED, "coverage": LOW_SUPPORT}
 # feature of Answer.features -> (Settings field, environment variable) of its threshold
 KNOBS = {

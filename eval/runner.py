@@ -25,12 +25,12 @@ from core.embedders import Embedder, make_embedder
 from core.errors import ConfigError
 from core.settings import Settings
 from core.store import Store, open_store
+from engine.pipeline import AnswerEngine
 from eval.datasets import Dataset, Question
 from eval.http_client import QuestionFailed, ServiceClient
 from eval.metrics import Record, summarize
 from eval.report import describe_failures
 from ingest.pipeline import Ingestor
-from service.answering import AnswerEngine
 
 log = logging.getLogger(__name__)
 Meta = dict[str, Any]
@@ -39,7 +39,7 @@ Meta = dict[str, Any]
 def thresholds(settings: Settings) -> dict[str, float]:
     """The answer engine's decision thresholds, by the name of the feature each applies to
     (`Answer.features`): a report draws them on the feature histograms. Update it with
-    `service.refusal.decide`."""
+    `engine.decide.decide`."""
     return {
         "coverage": settings.min_coverage,
         "top_dense": settings.min_dense_score,

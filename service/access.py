@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from core.records import Answer, SourceDocument
 from core.store import Store
 from core.text import script_of
-from service.answering import AnswerEngine
+from engine.decide import NO_EVIDENCE, Decision, message
+from engine.evidence import Sentence, contains, credit, question_terms, split_sentences
+from engine.pipeline import AnswerEngine
 from service.auth import Principal
-from service.evidence import Sentence, contains, credit, question_terms, split_sentences
-from service.refusal import NO_EVIDENCE, Decision, message
 
 RELATED_LIMIT = 3  # documents listed as "related, but not an answer" under a refusal
 

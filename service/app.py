@@ -24,13 +24,13 @@ from core.errors import CollectionMissing, EmbedderMismatch, GqaError, StoreUnav
 from core.settings import Settings
 from core.store import Store, open_store
 from core.store_lock import StoreLock
+from engine.generative import LlmClient
+from engine.pipeline import AnswerEngine, load_answerability
 from service import admin, chat
 from service.access import ask, related, visible_document
-from service.answering import AnswerEngine, load_answerability
 from service.auth import AuthError, Caller, KeyRing
 from service.config import ServiceSettings
 from service.gate import StoreGate
-from service.generative import LlmClient
 from service.jobs import JobRunner
 from service.limits import BodyLimit, RateLimited, RateLimiter, checked_question
 from service.responses import CitationOut, ErrorOut, RelatedOut, error_docs, error_response

@@ -34,10 +34,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from core.records import Answer, Citation
 from core.text import clean_question
+from engine.followup import retrieval_question
 from service.access import Related, ask, related
 from service.auth import Caller
 from service.config import ServiceSettings
-from service.followup import retrieval_question
 from service.limits import checked_question
 from service.responses import CitationOut, RelatedOut, error_docs
 

@@ -7,8 +7,8 @@ import numpy as np
 
 from core.embedders import HashingEmbedder
 from core.text import fold
+from engine.answerability import FEATURES
 from eval.answerability_training import fit, instances, read, rows_for
-from service.answerability import FEATURES
 
 ARTICLE = {
     "title": "星河港",

@@ -15,12 +15,12 @@ from core.errors import ConfigError
 from core.records import Answer, Chunk, Passage
 from core.settings import Settings
 from core.store import QdrantStore
+from engine.decide import NO_EVIDENCE, NOT_COVERED
 from ingest.pipeline import Ingestor
 from service.access import related
 from service.app import create_app
 from service.auth import AuthError, KeyRing, Principal, hash_key
 from service.config import ServiceSettings
-from service.refusal import NO_EVIDENCE, NOT_COVERED
 from tests.service.conftest import ADMIN, FIN, HR, STAFF, auth, service_settings
 
 

@@ -27,10 +27,10 @@ from fastapi.testclient import TestClient
 from core.embedders import HashingEmbedder
 from core.settings import Settings
 from core.store import QdrantStore
+from engine.generative import LlmClient
 from ingest.pipeline import Ingestor
 from service.app import create_app
 from service.config import ServiceSettings
-from service.generative import LlmClient
 from tests.service.test_generative import ScriptedLlm
 
 CORPUS = Path(__file__).parent / "planted_corpus"

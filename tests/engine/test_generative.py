@@ -16,9 +16,9 @@ from core.embedders import HashingEmbedder
 from core.records import Answer
 from core.settings import Settings
 from core.store import QdrantStore
+from engine.generative import LlmClient, _cn_value, supported
+from engine.pipeline import AnswerEngine
 from ingest.pipeline import Ingestor
-from service.answering import AnswerEngine
-from service.generative import LlmClient, _cn_value, supported
 from tests.conftest import write
 
 DOCS: dict[str, str | bytes] = {

@@ -25,7 +25,7 @@ import numpy as np
 
 from core.embedders import cosine_scale
 from core.text import fold, words
-from service.evidence import (
+from engine.evidence import (
     QUESTION_WORDS,
     SURNAMES,
     QuestionTerms,
@@ -382,7 +382,7 @@ def load(path: Path | None = None) -> Model:
     """The shipped model (or one at `path`); raises ValueError if its features differ from
     FEATURES (a model trained for other features would score garbage)."""
     if path is None:
-        raw = resources.files("service").joinpath("models/answerability.json").read_text("utf-8")
+        raw = resources.files("engine").joinpath("models/answerability.json").read_text("utf-8")
     else:
         raw = Path(path).read_text(encoding="utf-8")
     d = json.loads(raw)

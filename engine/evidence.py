@@ -19,7 +19,7 @@ from py_rust_stemmers import SnowballStemmer
 from core.records import Chunk, Passage
 from core.sentences import sentence_spans
 from core.text import STOPWORDS, fold, idf, words
-from service.quantities import (
+from engine.quantities import (
     CN_DIGITS,
     MEASURE,
     MONEY,

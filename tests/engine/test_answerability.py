@@ -11,11 +11,11 @@ from core.errors import ConfigError
 from core.records import Chunk, Passage
 from core.settings import Settings
 from core.store import Store
-from service import answerability
-from service.answering import AnswerEngine
+from engine import answerability
+from engine.decide import NOT_ANSWERED, decide, message
+from engine.evidence import question_terms, select, split_sentences
+from engine.pipeline import AnswerEngine
 from service.app import create_app
-from service.evidence import question_terms, select, split_sentences
-from service.refusal import NOT_ANSWERED, decide, message
 
 
 def sentences_of(*texts: str, dense: float = 0.85):  # noqa: ANN201

@@ -2,7 +2,7 @@
 
 import pytest
 
-from service.followup import is_followup, retrieval_question
+from engine.followup import is_followup, retrieval_question
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ import jieba
 from core.citations import segments
 from core.records import Citation, Passage
 from core.text import fold, words
-from service.evidence import (
+from engine.evidence import (
     _stem,
     contains,
     credit,

@@ -15,10 +15,10 @@ from core.settings import Settings
 from core.sparse import Bm25Encoder
 from core.store import Store
 from core.text import clean_question, script_of
-from service import answerability
-from service.evidence import QuestionTerms, Sentence, question_terms, select, split_sentences
-from service.generative import LlmClient, LlmError, build_messages, enforce
-from service.refusal import decide, message
+from engine import answerability
+from engine.decide import decide, message
+from engine.evidence import QuestionTerms, Sentence, question_terms, select, split_sentences
+from engine.generative import LlmClient, LlmError, build_messages, enforce
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from service.evidence import Evidence
+from engine.evidence import Evidence
 
 NO_EVIDENCE = "no_evidence"
 NOT_COVERED = "evidence_does_not_cover_question"

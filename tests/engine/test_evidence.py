@@ -4,7 +4,8 @@ import pytest
 
 from core.records import Chunk, Passage
 from core.text import fold
-from service.evidence import (
+from engine.decide import LOW_SUPPORT, NO_EVIDENCE, NO_VALUE, NOT_COVERED, decide, message
+from engine.evidence import (
     answers_kind,
     conflicts,
     contains,
@@ -12,7 +13,6 @@ from service.evidence import (
     select,
     split_sentences,
 )
-from service.refusal import LOW_SUPPORT, NO_EVIDENCE, NO_VALUE, NOT_COVERED, decide, message
 
 
 def passages(*texts: str) -> list[Passage]:
