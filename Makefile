@@ -36,6 +36,7 @@ install-dev: $(VENV)/.installed-dev
 
 run: install
 	$(PY) -m core.encoder_build
+	$(PY) -m engine.read
 	$(PY) -m ingest samples/acme/corpus --no-progress || [ $$? -eq 1 ]
 	$(PY) -m service --port $(PORT)
 

@@ -114,6 +114,20 @@ class Settings(BaseSettings):
         description="Refuse when the model's p(answers) of the best sentence is below",
     )
 
+    reader: str = Field(
+        "off",
+        description="Learned reader: bundled (engine/models/reader.npz), off, or a reader.npz path "
+        "(its calibration reader.json beside it)",
+    )
+    reader_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Refuse when the reader's best P(answers) is below; unset = the model's "
+        "calibrated threshold",
+    )
+    reader_windows: int = Field(6, ge=1, description="Candidate windows the reader reads")
+
     llm_base_url: str | None = Field(
         None,
         description="OpenAI-compatible server (e.g. http://127.0.0.1:8080/v1); unset = extractive only",

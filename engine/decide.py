@@ -55,11 +55,14 @@ def decide(
     min_coverage: float,
     min_dense: float,
     min_answerability: float = 0.0,
+    reader: float | None = None,
+    min_reader: float = 0.0,
 ) -> Decision:
     """Answer only when the chosen sentences contain every critical term of the question
     (numbers, years, model names, names, quoted phrases), a value of the kind it asks for
     (a quantity, a date) and enough of its key terms, and when the answerability model (if it
-    scored them) gives the first sentence at least `min_answerability`."""
+    scored them) gives the first sentence at least `min_answerability`, and the reader (if it
+    read them) gives its best window at least `min_reader`."""
     if evidence is None:
         return Decision(True, NO_EVIDENCE)
     if not evidence.sentences:
@@ -71,6 +74,8 @@ def decide(
     if evidence.coverage < min_coverage or top_dense < min_dense:
         return Decision(True, LOW_SUPPORT)
     if evidence.answerability is not None and evidence.answerability < min_answerability:
+        return Decision(True, NOT_ANSWERED)
+    if reader is not None and reader < min_reader:
         return Decision(True, NOT_ANSWERED)
     return Decision(False)
 

@@ -19,6 +19,7 @@ from engine import answerability
 from engine.decide import decide, message
 from engine.evidence import QuestionTerms, Sentence, question_terms, select, split_sentences
 from engine.generative import LlmClient, LlmError, build_messages, enforce
+from engine.read import ReadStage, load_reader
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +28,19 @@ class AnswerEngine:
     """Answers a question only from retrieved passages, or refuses with a reason."""
 
     def __init__(
-        self, settings: Settings, store: Store, embedder: Embedder, llm: LlmClient | None = None
+        self,
+        settings: Settings,
+        store: Store,
+        embedder: Embedder,
+        llm: LlmClient | None = None,
+        reader: ReadStage | None = None,
     ) -> None:
         self.settings, self.store, self.embedder = settings, store, embedder
         self.sparse = Bm25Encoder()
         self.llm = llm or _llm_from(settings)
         model = load_answerability(settings)
         self.model = model.for_embedder(embedder.name) if model else None
+        self.reader = reader or load_reader(settings)
 
     def warm_up(self) -> None:
         """Load jieba's dictionaries and the query path once, so the first question is not slow."""
@@ -58,7 +65,7 @@ class AnswerEngine:
         passages = self.retrieve(question, groups)
         t1 = time.perf_counter()
         terms = question_terms(question)
-        evidence = None
+        evidence, reading = None, None
         top_dense = max((p.dense_score for p in passages), default=0.0)
         if passages:
             sentences = split_sentences(passages)
@@ -67,11 +74,22 @@ class AnswerEngine:
             if self.model is not None and evidence.answerability is not None:
                 p = self.model.answerability(evidence.answerability, top_dense)
                 evidence = replace(evidence, answerability=p)
+        t2 = time.perf_counter()
+        if self.reader is not None and evidence is not None and evidence.sentences:
+            reading = self.reader.read(question, sentences, scores, evidence.sentences[0])
         s = self.settings
         decision = decide(
-            evidence, top_dense, s.min_coverage, s.min_dense_score, s.min_answerability
+            evidence,
+            top_dense,
+            s.min_coverage,
+            s.min_dense_score,
+            s.min_answerability,
+            reading.best if reading else None,
+            self.reader.threshold if self.reader else 0.0,
         )
-        timings = {"retrieve": (t1 - t0) * 1000, "select": (time.perf_counter() - t1) * 1000}
+        timings = {"retrieve": (t1 - t0) * 1000, "select": (t2 - t1) * 1000}
+        if reading is not None:
+            timings["read"] = (time.perf_counter() - t2) * 1000
         features = {
             "coverage": evidence.coverage if evidence else 0.0,
             "missing_critical": float(len(evidence.missing_critical)) if evidence else 0.0,
@@ -79,6 +97,8 @@ class AnswerEngine:
         }
         if evidence is not None and evidence.answerability is not None:
             features["answerability"] = evidence.answerability
+        if reading is not None:
+            features["reader"] = reading.best
         if decision.refused:
             return Answer(
                 None,

@@ -1,0 +1,158 @@
+"""The read stage: the learned reader judges whether the candidate sentences answer the question.
+
+Each candidate sentence is shown to the reader as it was trained (`reader.data`): the document's
+title on its own line, then the sentence with the one before and the one after it in its chunk,
+copied verbatim. The reader gives P(this window answers the question); the question's reading is
+the best window. The decide stage refuses below the calibrated threshold that ships with the
+model (`engine/models/reader.json`, chosen on the dev split of the training data after int8
+quantisation, never on a benchmark).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from core.errors import ConfigError
+from core.sentences import sentence_spans
+from core.settings import Settings
+from engine.evidence import Sentence
+from reader.runtime import Reader, ensure_reader
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Window:
+    """What the reader sees for one candidate sentence."""
+
+    sentence: Sentence
+    text: str
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The reader's verdict: P(answers) per window scored (best first)."""
+
+    windows: tuple[Window, ...]
+    scores: tuple[float, ...]
+
+    @property
+    def best(self) -> float:
+        return self.scores[0] if self.scores else 0.0
+
+
+def window_of(s: Sentence) -> Window:
+    """The title, then the sentence with its neighbours within its chunk."""
+    chunk = s.passage.chunk
+    spans = sentence_spans(chunk.text)
+    local = s.start - chunk.char_start, s.end - chunk.char_start
+    i = next((j for j, (a, b) in enumerate(spans) if a <= local[0] < b), None)
+    if i is None:  # not a sentence of this chunk's splitting: the sentence alone
+        lo, hi = local
+    else:
+        lo, hi = spans[max(0, i - 1)][0], spans[min(len(spans) - 1, i + 1)][1]
+        lo, hi = min(lo, local[0]), max(hi, local[1])
+    title = (chunk.title or "").strip()
+    return Window(s, f"{title}\n{chunk.text[lo:hi]}")
+
+
+class ReadStage:
+    """Scores the top candidate sentences' windows with the reader.
+
+    Args:
+        reader: the runtime reader; windows: how many candidates it reads per question;
+        threshold: P below which the decide stage refuses.
+    """
+
+    def __init__(self, reader: Reader, windows: int, threshold: float) -> None:
+        self.reader, self.windows, self.threshold = reader, windows, threshold
+
+    def read(
+        self,
+        question: str,
+        sentences: Sequence[Sentence],
+        scores: Sequence[float] | None,
+        first: Sentence | None = None,
+    ) -> Reading:
+        """Read the `windows` best candidates (by `scores`, else retrieval order), always
+        including `first` (the evidence the select stage chose)."""
+        order = sorted(
+            range(len(sentences)),
+            key=lambda i: (-scores[i], i) if scores is not None else (sentences[i].rank, i),
+        )
+        chosen = [sentences[i] for i in order[: self.windows]]
+        if first is not None and all(c is not first for c in chosen):
+            chosen.append(first)
+        windows = [window_of(s) for s in chosen]
+        if not windows:
+            return Reading((), ())
+        probs = [p for p, _ in self.reader.score(question, [w.text for w in windows])]
+        ranked = sorted(range(len(windows)), key=lambda i: (-probs[i], i))  # ties: read order
+        return Reading(tuple(windows[i] for i in ranked), tuple(probs[i] for i in ranked))
+
+
+def bundled() -> tuple[Path, dict]:
+    """The shipped learned file and its calibration (engine/models/reader.{npz,json})."""
+    root = resources.files("engine").joinpath("models")
+    return Path(str(root.joinpath("reader.npz"))), json.loads(
+        root.joinpath("reader.json").read_text("utf-8")
+    )
+
+
+def load_reader(settings: Settings) -> ReadStage | None:
+    """The configured read stage (None when GQA_READER=off); raises ConfigError when the
+    learned file is missing or unreadable. Builds the runnable model into the encoder cache on
+    first use (`python -m reader.runtime` does it ahead, as `make run` does)."""
+    choice = settings.reader
+    if choice == "off":
+        return None
+    try:
+        if choice == "bundled":
+            learned, calibration = bundled()
+        else:
+            learned = Path(choice)
+            calibration = json.loads(learned.with_suffix(".json").read_text("utf-8"))
+        threshold = settings.reader_threshold
+        if threshold is None:
+            threshold = float(calibration["threshold"])
+        folder = ensure_reader(settings.encoder_dir, learned)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"GQA_READER={choice!r} cannot be loaded ({exc}); use 'bundled', 'off', or a "
+            "reader.npz written by python -m reader.export (with its reader.json beside it)"
+        ) from exc
+    reader = Reader(folder, threads=settings.encoder_threads)
+    return ReadStage(reader, settings.reader_windows, threshold)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m engine.read`: build (or find) the configured reader and say where."""
+    import argparse
+
+    argparse.ArgumentParser(
+        prog="python -m engine.read",
+        description="Build (or find) the reader that GQA_READER selects, in the encoder cache.",
+    ).parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    try:
+        settings = Settings()
+        if settings.reader == "off":
+            print("GQA_READER=off: no reader to build")
+            return 0
+        print("building (or finding) the reader (one time, ~30 s)", flush=True)
+        stage = load_reader(settings)
+    except ConfigError as exc:
+        print(f"error: {exc}")
+        return 2
+    assert stage is not None
+    print(f"reader ready: {stage.reader.folder} (threshold {stage.threshold:.3f})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

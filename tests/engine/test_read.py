@@ -1,0 +1,139 @@
+"""The read stage: windows as the reader was trained on them, which candidates it reads, and its
+veto in the decide stage, through the real engine (Qdrant local mode, hashing embedder)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+from core.embedders import HashingEmbedder
+from core.errors import ConfigError
+from core.records import Chunk, Passage
+from core.settings import Settings
+from core.store import QdrantStore
+from engine.decide import NOT_ANSWERED, decide
+from engine.evidence import Evidence, split_sentences
+from engine.pipeline import AnswerEngine
+from engine.read import ReadStage, load_reader, window_of
+from ingest.pipeline import Ingestor
+from reader.runtime import Reader
+from tests.conftest import write
+
+TEXT = "第一句讲公司。员工每年有十五天带薪年假。年假须提前一周申请。最后一句。"
+DOCS = {
+    "leave.md": "# 休假制度\n\n" + TEXT + "\n",
+    "travel.md": "# 差旅\n\n出差住宿标准为每晚六百元。机票须经部门经理批准。\n",
+}
+QUESTION = "员工每年有多少天带薪年假？"
+
+
+class StubReader:
+    """Stands in for reader.runtime.Reader: a fixed P per window, and a record of what it read."""
+
+    def __init__(self, p: float) -> None:
+        self.p, self.calls = p, []  # type: list[tuple[str, list[str]]]
+
+    def score(
+        self, question: str, windows: Sequence[str]
+    ) -> list[tuple[float, tuple[int, int] | None]]:
+        self.calls.append((question, list(windows)))
+        return [(self.p if "年假" in w else 0.01, None) for w in windows]
+
+
+def _chunk(text: str, title: str = "休假制度", start: int = 100) -> Chunk:
+    return Chunk("d1", 0, text, start, start + len(text), "leave.md", title, ("public",))
+
+
+def test_a_window_is_the_title_then_the_sentence_with_its_neighbours_verbatim() -> None:
+    sentences = split_sentences([Passage(_chunk(TEXT), 0.9, 0.8)])
+    texts = [s.text for s in sentences]
+    assert texts[1] == "员工每年有十五天带薪年假。"
+    assert (
+        window_of(sentences[1]).text
+        == "休假制度\n第一句讲公司。员工每年有十五天带薪年假。年假须提前一周申请。"
+    )
+    assert window_of(sentences[0]).text == "休假制度\n第一句讲公司。员工每年有十五天带薪年假。"
+    assert window_of(sentences[-1]).text == "休假制度\n年假须提前一周申请。最后一句。"
+
+
+def test_it_reads_the_best_scored_candidates_and_always_the_chosen_evidence() -> None:
+    sentences = split_sentences([Passage(_chunk(TEXT), 0.9, 0.8)])
+    stub = StubReader(0.9)
+    stage = ReadStage(cast(Reader, stub), windows=2, threshold=0.5)
+    reading = stage.read(QUESTION, sentences, [0.1, 0.2, 0.9, 0.3], first=sentences[0])
+    read = stub.calls[0][1]
+    # the two best by score (sentences 2 and 3), then the chosen evidence (sentence 0)
+    assert read == [window_of(sentences[i]).text for i in (2, 3, 0)]
+    assert reading.scores == tuple(sorted(reading.scores, reverse=True))
+    assert reading.best == 0.9
+    assert reading.windows[0].sentence is sentences[2]  # a tie goes to the better candidate
+
+
+def test_without_scores_it_reads_in_retrieval_order() -> None:
+    sentences = split_sentences([Passage(_chunk(TEXT), 0.9, 0.8)])
+    stub = StubReader(0.9)
+    ReadStage(cast(Reader, stub), windows=1, threshold=0.5).read(QUESTION, sentences, None)
+    assert stub.calls[0][1] == [window_of(sentences[0]).text]
+
+
+def test_decide_refuses_below_the_readers_threshold_and_ignores_a_missing_reading() -> None:
+    sentences = split_sentences([Passage(_chunk(TEXT), 0.9, 0.8)])
+    evidence = Evidence(tuple(sentences[1:2]), 1.0, ())
+    assert decide(evidence, 0.8, 0.4, 0.0, 0.0, 0.2, 0.5).reason == NOT_ANSWERED
+    assert not decide(evidence, 0.8, 0.4, 0.0, 0.0, 0.7, 0.5).refused
+    assert not decide(evidence, 0.8, 0.4, 0.0, 0.0, None, 0.5).refused
+
+
+@pytest.fixture
+def corpus(tmp_path: Path, settings: Settings, store: QdrantStore) -> HashingEmbedder:
+    emb = HashingEmbedder()
+    Ingestor(settings, store, emb).sync([write(tmp_path / "docs", DOCS)])
+    return emb
+
+
+def test_the_engine_answers_as_before_when_the_reader_agrees(
+    settings: Settings, store: QdrantStore, corpus: HashingEmbedder
+) -> None:
+    plain = AnswerEngine(settings, store, corpus).answer(QUESTION)
+    assert not plain.refused and "十五天" in (plain.text or "")
+    stub = StubReader(0.95)
+    read = AnswerEngine(settings, store, corpus, reader=ReadStage(cast(Reader, stub), 4, 0.5))
+    answer = read.answer(QUESTION)
+    assert answer.text == plain.text and answer.citations == plain.citations
+    assert answer.features["reader"] == 0.95 and "read" in answer.timings_ms
+    assert stub.calls and all(w.startswith(("休假制度\n", "差旅\n")) for w in stub.calls[0][1])
+
+
+def test_the_engine_refuses_when_the_reader_says_no_window_answers(
+    settings: Settings, store: QdrantStore, corpus: HashingEmbedder
+) -> None:
+    stage = ReadStage(cast(Reader, StubReader(0.2)), 4, 0.5)
+    answer = AnswerEngine(settings, store, corpus, reader=stage).answer(QUESTION)
+    assert answer.refused and answer.reason == NOT_ANSWERED
+    assert answer.features["reader"] == 0.2
+    assert "同一话题" in (answer.message or "")  # "related passages, but they don't answer"
+
+
+def test_the_reader_is_not_asked_when_nothing_is_retrieved(
+    settings: Settings, store: QdrantStore, corpus: HashingEmbedder
+) -> None:
+    stub = StubReader(0.9)
+    engine = AnswerEngine(settings, store, corpus, reader=ReadStage(cast(Reader, stub), 4, 0.5))
+    answer = engine.answer(QUESTION, groups=["a-group-no-document-has"])
+    assert answer.refused and not answer.passages and not stub.calls
+
+
+def test_load_reader_off_is_none_and_a_bad_setting_is_one_clear_error(tmp_path: Path) -> None:
+    base = dict(_env_file=None, data_dir=tmp_path / "data", embedder="hashing")
+    assert load_reader(Settings(**base, reader="off")) is None  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="GQA_READER=.*reader.npz"):
+        load_reader(Settings(**base, reader=str(tmp_path / "missing.npz")))  # type: ignore[arg-type]
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    (tmp_path / "bad.json").write_text(json.dumps({"threshold": 0.5}), encoding="utf-8")
+    with pytest.raises(ConfigError, match="cannot be loaded"):
+        load_reader(Settings(**base, reader=str(bad)))  # type: ignore[arg-type]
