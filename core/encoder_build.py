@@ -21,6 +21,7 @@ import shutil
 import struct
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -284,14 +285,11 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def build(source: Path, folder: Path, quantise: bool = True) -> None:
-    """Write model.onnx (int8 unless `quantise` is False), tokenizer.json, normalizer.json and,
-    last, meta.json (file checksums) into `folder`, which must not exist yet."""
+def write_model(w: E5Weights, folder: Path, quantise: bool) -> None:
+    """Write `w`'s graph as folder/model.onnx (dynamic int8 unless `quantise` is False) and the
+    tokenizer files beside it (the encoder's and the reader's folders share this layout)."""
     import onnx
 
-    t0 = time.perf_counter()
-    w = read_weights(source)
-    folder.mkdir(parents=True)
     fp32 = folder / "model.fp32.onnx"
     onnx.save_model(build_graph(w), fp32)
     if quantise:
@@ -317,6 +315,15 @@ def build(source: Path, folder: Path, quantise: bool = True) -> None:
     norm = {"map": {str(k): v for k, v in w.normalizer.items()}, **special}
     norm["max_positions"] = w.max_positions
     (folder / "normalizer.json").write_text(json.dumps(norm), encoding="utf-8")
+
+
+def build(source: Path, folder: Path, quantise: bool = True) -> None:
+    """Write model.onnx (int8 unless `quantise` is False), tokenizer.json, normalizer.json and,
+    last, meta.json (file checksums) into `folder`, which must not exist yet."""
+    t0 = time.perf_counter()
+    w = read_weights(source)
+    folder.mkdir(parents=True)
+    write_model(w, folder, quantise)
     meta = {
         "builder_version": BUILDER_VERSION,
         "source_sha256": file_sha256(source),
@@ -328,20 +335,26 @@ def build(source: Path, folder: Path, quantise: bool = True) -> None:
     log.info("built encoder %s in %.1f s", folder.name, time.perf_counter() - t0)
 
 
-def verify(folder: Path) -> str | None:
-    """Why the cached folder cannot be used (missing meta, a missing or changed file), or None."""
+def verify(
+    folder: Path,
+    files: Sequence[str] = FILES,
+    version: tuple[str, int] | None = None,
+) -> str | None:
+    """Why the cached folder cannot be used (missing meta, another `version` (meta key, value;
+    default this builder's), a missing or changed file), or None."""
     try:
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-        files = meta["files"]
+        checksums = meta["files"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
         return f"meta.json unreadable ({exc.__class__.__name__})"
-    if meta.get("builder_version") != BUILDER_VERSION:
-        return f"built by builder version {meta.get('builder_version')}"
-    for name in FILES:
+    key, expected = version or ("builder_version", BUILDER_VERSION)
+    if meta.get(key) != expected:
+        return f"built by {key.replace('_', ' ')} {meta.get(key)}"
+    for name in files:
         path = folder / name
         if not path.is_file():
             return f"{name} missing"
-        if file_sha256(path) != files.get(name):
+        if file_sha256(path) != checksums.get(name):
             return f"{name} does not match its checksum"
     return None
 

@@ -19,15 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
+from core import encoder_build
 from core.encoder import Encoder
-from core.encoder_build import (
-    E5Weights,
-    build_graph,
-    default_source,
-    file_sha256,
-    read_weights,
-    tokenizer_json,
-)
+from core.encoder_build import E5Weights, default_source, file_sha256, read_weights, write_model
 from core.errors import ConfigError
 from reader.tokens import PairTokenizer, best_span
 
@@ -69,26 +63,9 @@ def apply_heads(
 
 def build(w: E5Weights, learned: Mapping[str, np.ndarray], folder: Path, quantise: bool) -> None:
     """Write the reader folder (which must not exist): model.onnx (int8 unless `quantise` is
-    False), the tokenizer files as core.encoder_build writes them, heads.npz, then meta.json."""
-    import onnx
-
+    False) and the tokenizer files as core.encoder_build writes them, heads.npz, then meta.json."""
     folder.mkdir(parents=True)
-    fp32 = folder / "model.fp32.onnx"
-    onnx.save_model(build_graph(merge(w, learned)), fp32)
-    if quantise:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
-
-        quantize_dynamic(
-            fp32, folder / "model.onnx", weight_type=QuantType.QInt8, per_channel=True,
-            reduce_range=True,
-        )  # fmt: skip
-        fp32.unlink()
-    else:
-        fp32.rename(folder / "model.onnx")
-    (folder / "tokenizer.json").write_text(tokenizer_json(w), encoding="utf-8")
-    norm = {"map": {str(k): v for k, v in w.normalizer.items()}, "bos": w.bos, "eos": w.eos}
-    norm |= {"pad": w.pad, "unk": w.unk, "max_positions": w.max_positions}
-    (folder / "normalizer.json").write_text(json.dumps(norm), encoding="utf-8")
+    write_model(merge(w, learned), folder, quantise)
     np.savez(folder / "heads.npz", **{k: np.asarray(learned[k], np.float32) for k in HEADS})  # type: ignore[arg-type]  # numpy stubs: **arrays vs allow_pickle
     meta = {
         "reader_version": READER_VERSION,
@@ -100,19 +77,7 @@ def build(w: E5Weights, learned: Mapping[str, np.ndarray], folder: Path, quantis
 
 def verify(folder: Path) -> str | None:
     """Why a cached reader folder cannot be used, or None."""
-    try:
-        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-        files = meta["files"]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        return f"meta.json unreadable ({exc.__class__.__name__})"
-    if meta.get("reader_version") != READER_VERSION:
-        return f"built by reader version {meta.get('reader_version')}"
-    for name in FILES:
-        if not (folder / name).is_file():
-            return f"{name} missing"
-        if file_sha256(folder / name) != files.get(name):
-            return f"{name} does not match its checksum"
-    return None
+    return encoder_build.verify(folder, FILES, ("reader_version", READER_VERSION))
 
 
 def ensure_reader(
