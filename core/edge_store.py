@@ -56,7 +56,7 @@ from qdrant_edge import (
 from core.errors import CollectionMissing, StoreUnavailable
 from core.records import Chunk, Passage, SourceDocument, point_id
 from core.sparse import SparseTerms
-from core.store import _META_ID, DENSE, SPARSE, DocumentWrite, embedder_mismatch
+from core.store import _META_ID, DENSE, SPARSE, DocumentWrite, chunk_rows, embedder_mismatch
 
 log = logging.getLogger(__name__)
 
@@ -209,19 +209,18 @@ class EdgeStore:
         QdrantStore (here the delete uses the doc_id index, so it would be cheap either way).
         """
         shard, docs = self._need(self.chunks), self._need(self.documents)
-        points = [
-            Point(
-                c.chunk_id,
-                {
-                    DENSE: w.dense[i].tolist(),
-                    SPARSE: SparseVector(w.sparse[i].indices, w.sparse[i].values),
-                },
-                c.to_payload(),
-            )
-            for w in writes
-            for i, c in enumerate(w.chunks)
-        ]
-        if points:
+        for rows in chunk_rows(writes):
+            points = [
+                Point(
+                    w.chunks[i].chunk_id,
+                    {
+                        DENSE: w.dense[i].tolist(),
+                        SPARSE: SparseVector(w.sparse[i].indices, w.sparse[i].values),
+                    },
+                    w.chunks[i].to_payload(),
+                )
+                for w, i in rows
+            ]
             shard.update(UpdateOperation.upsert_points(points))
         for w in writes:
             if w.replaces:

@@ -56,6 +56,25 @@ class DocumentWrite:
     replaces: bool = True
 
 
+UPSERT_SLICE = 512  # chunks per upsert: a huge document's points are never all built at once
+
+
+def chunk_rows(
+    writes: Sequence[DocumentWrite], n: int | None = None
+) -> Iterator[list[tuple[DocumentWrite, int]]]:
+    """(write, chunk index) pairs of every chunk of `writes`, `n` (UPSERT_SLICE) at a time."""
+    n = n or UPSERT_SLICE
+    rows: list[tuple[DocumentWrite, int]] = []
+    for w in writes:
+        for i in range(len(w.chunks)):
+            rows.append((w, i))
+            if len(rows) == n:
+                yield rows
+                rows = []
+    if rows:
+        yield rows
+
+
 def open_store(settings: Settings) -> Store:
     """The store the settings name: a Qdrant server when GQA_QDRANT_URL is set; otherwise the
     embedded engine GQA_STORE_ENGINE picks (Qdrant Edge, or qdrant-client's local mode)."""
@@ -218,21 +237,20 @@ class QdrantStore:
         where a document replaces an indexed version (a filtered delete scans the collection
         in local mode); chunks a killed run left for a new document are swept by the next sync.
         """
-        points = [
-            models.PointStruct(
-                id=c.chunk_id,
-                vector={
-                    DENSE: w.dense[i].tolist(),
-                    SPARSE: models.SparseVector(
-                        indices=w.sparse[i].indices, values=w.sparse[i].values
-                    ),
-                },
-                payload=c.to_payload(),
-            )
-            for w in writes
-            for i, c in enumerate(w.chunks)
-        ]
-        if points:
+        for rows in chunk_rows(writes):
+            points = [
+                models.PointStruct(
+                    id=w.chunks[i].chunk_id,
+                    vector={
+                        DENSE: w.dense[i].tolist(),
+                        SPARSE: models.SparseVector(
+                            indices=w.sparse[i].indices, values=w.sparse[i].values
+                        ),
+                    },
+                    payload=w.chunks[i].to_payload(),
+                )
+                for w, i in rows
+            ]
             self.client.upsert(self.chunks, points, wait=True)
         for w in writes:
             if w.replaces:

@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 BATCH_DOCS = 64
+# Nodes embedded at a time: llama-index keeps a vector as a list of Python floats (~12 KB at 384
+# dimensions), so a 16 MB document's 50k chunks would hold ~600 MB of them at once; each slice's
+# vectors become one float32 array (1.5 KB a chunk) before the next slice is embedded.
+EMBED_SLICE = 512
 # Failures that name the records they are about: a JSONL file whose failures are all of these
 # kinds keeps just those records (see `Ingestor._remove_missing`).
 _RECORD_FAILURES = ("line", "duplicate_id")
@@ -92,7 +96,6 @@ class Ingestor:
                 SentenceChunker(
                     chunk_size=settings.chunk_size, chunk_overlap=settings.chunk_overlap
                 ),
-                self.embedding,
             ],
             disable_cache=True,
         )
@@ -425,24 +428,31 @@ class Ingestor:
                 Document(text=d.text, id_=d.doc_id, metadata={"title": d.title}) for d in docs
             ]
         )
-        per_doc: dict[str, list[TextNode]] = defaultdict(list)
-        for node in nodes:
-            if isinstance(node, TextNode) and node.ref_doc_id:
-                per_doc[node.ref_doc_id].append(node)
+        text_nodes = [n for n in nodes if isinstance(n, TextNode) and n.ref_doc_id]
+        del nodes
+        vectors = np.zeros((len(text_nodes), self.embedder.dim), dtype=np.float32)
+        for first in range(0, len(text_nodes), EMBED_SLICE):
+            part = text_nodes[first : first + EMBED_SLICE]
+            for row, node in enumerate(self.embedding(part), first):
+                vectors[row] = node.embedding
+                node.embedding = None
+        per_doc: dict[str, list[tuple[int, TextNode]]] = defaultdict(list)
+        for row, node in enumerate(text_nodes):
+            per_doc[str(node.ref_doc_id)].append((row, node))
         writes = []
         for doc_id, doc in by_id.items():
             doc_nodes = per_doc.get(doc_id, [])
             # Marked on the whole text: an attack's payload may run past a chunk's start
             marks = find_planted(doc.text)
-            chunks = tuple(_chunk(doc, i, n, marks) for i, n in enumerate(doc_nodes))
+            chunks = tuple(_chunk(doc, i, n, marks) for i, (_, n) in enumerate(doc_nodes))
             writes.append(
                 DocumentWrite(
                     replace(doc, chunk_count=len(chunks), planted=len(marks)),
                     chunks,
-                    np.asarray([n.embedding for n in doc_nodes], dtype=np.float32),
+                    vectors[[row for row, _ in doc_nodes]],
                     tuple(
                         self.sparse.encode_passage(n.get_content(MetadataMode.EMBED))
-                        for n in doc_nodes
+                        for _, n in doc_nodes
                     ),
                     replaces=doc_id in indexed,
                 )

@@ -745,3 +745,47 @@ def test_an_unchanged_file_that_failed_to_parse_is_not_parsed_again(
     (docs / "broken.docx").write_bytes(b"PK\x03\x04 another broken zip")  # changed: parsed
     third = sync(settings, store, docs)
     assert "not parsed again" not in third["failed"][0]["reason"]
+
+
+def test_chunks_embedded_in_slices_keep_each_documents_own_vectors(
+    tmp_path: Path, settings: Settings, store: QdrantStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nodes are embedded, and points upserted, a slice at a time (a huge document's vectors
+    never sit in memory as Python floats all at once); slices that cut across documents must not
+    shift any vector: the store equals one written in one go."""
+    from core import store as core_store
+    from ingest import pipeline
+
+    sentences = [f"Rule {i}: item {i} costs {i * 7} euros and needs form {i}." for i in range(60)]
+    files = {
+        "a.txt": " ".join(sentences[:25]),
+        "b.txt": "One short note.",
+        "c.txt": " ".join(sentences[25:]),
+    }
+    docs = write(tmp_path / "docs", files)
+
+    def vectors(st: QdrantStore) -> dict[str, list[float]]:
+        points, _ = st.client.scroll(st.chunks, limit=1000, with_payload=True, with_vectors=True)
+        out = {}
+        for p in points:
+            assert isinstance(p.vector, dict)
+            out[f"{(p.payload or {})['doc_id']}#{(p.payload or {})['chunk_index']}"] = p.vector[
+                "dense"
+            ]
+        return out
+
+    whole = settings.model_copy(update={"data_dir": tmp_path / "whole"})
+    one_go = QdrantStore.from_settings(whole)
+    try:
+        sync(whole, one_go, docs)
+        expected = vectors(one_go)
+    finally:
+        one_go.close()
+    monkeypatch.setattr(pipeline, "EMBED_SLICE", 3)
+    monkeypatch.setattr(core_store, "UPSERT_SLICE", 2)  # and upserted a slice at a time
+    report = sync(settings, store, docs)
+    assert report["failed"] == [] and report["chunks_written"] == len(expected) > 6
+    got = vectors(store)
+    assert got.keys() == expected.keys()
+    for key, vector in expected.items():
+        assert np.allclose(got[key], vector), key
