@@ -80,8 +80,9 @@ def calibrate(
     labels = [ex.answerable for ex in examples]
     kinds = [ex.kind for ex in examples]
     out: dict = {"learned": learned.name, "dev_examples": len(examples), "keep": keep}
+    reader = Reader(ensure_reader(cache, learned), threads=threads)
     t0 = time.process_time()
-    probs = score_all(Reader(ensure_reader(cache, learned), threads=threads), examples)
+    probs = score_all(reader, examples)
     out["cpu_s_per_pair_int8"] = round((time.process_time() - t0) / max(1, len(examples)), 4)
     t = keep_threshold(labels, probs, keep)
     out["threshold"] = round(t, 4)
