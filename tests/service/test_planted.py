@@ -31,7 +31,7 @@ from engine.generative import LlmClient
 from ingest.pipeline import Ingestor
 from service.app import create_app
 from service.config import ServiceSettings
-from tests.service.test_generative import ScriptedLlm
+from tests.engine.test_generative import ScriptedLlm
 
 CORPUS = Path(__file__).parent / "planted_corpus"
 
