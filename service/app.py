@@ -52,6 +52,9 @@ runs them and writes through its own store.
 
 class AnswerRequest(BaseModel):
     question: str = Field(
+        # The schema says what checked_question enforces (not empty, not only spaces), which
+        # answers 400 like chat does, not pydantic's 422.
+        json_schema_extra={"minLength": 1, "pattern": r"\S"},
         description="Control and zero-width characters are removed and the ends stripped; "
         "400 when nothing is left or it is longer than GQA_MAX_QUESTION_CHARS (default 2000)",
         examples=["年假有多少天？"],

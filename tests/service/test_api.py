@@ -1,5 +1,6 @@
 """The HTTP API through the real app, on a real local-mode store."""
 
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -167,3 +168,12 @@ def test_a_table_row_is_answered_and_cited(
         assert "Device: Monitor; Budget: 300 USD." in cited["quote"]
         stored = client.get(f"/v1/documents/{cited['doc_id']}").json()["text"]
     assert stored[cited["start"] : cited["end"]] == cited["quote"]  # offsets exact
+
+
+def test_the_schema_rules_out_the_questions_the_server_refuses(client: TestClient) -> None:
+    """schemathesis found "" schema-valid but answered 400: the schema now says it."""
+    props = client.get("/openapi.json").json()["components"]["schemas"]["AnswerRequest"]
+    question = props["properties"]["question"]
+    assert question["minLength"] == 1 and question["pattern"] == r"\S"
+    for bad in ("", "   "):
+        assert not re.search(question["pattern"], bad) or len(bad) < question["minLength"]
