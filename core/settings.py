@@ -127,6 +127,19 @@ class Settings(BaseSettings):
         "calibrated threshold",
     )
     reader_windows: int = Field(6, ge=1, description="Candidate windows the reader reads")
+    reader_cross_windows: int = Field(
+        12,
+        ge=1,
+        description="Windows the reader reads for a question in another language than the "
+        "passages (the sentences closest to it by e5 cosine)",
+    )
+    reader_cross_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Answer a cross-language question when the reader's best P(answers) is at "
+        "least this; unset = the model's calibrated cross-language threshold",
+    )
 
     llm_base_url: str | None = Field(
         None,

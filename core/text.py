@@ -198,6 +198,16 @@ def fold(text: str) -> str:
     return _t2s().convert(unicodedata.normalize("NFKC", text)).lower()
 
 
+_LATIN_WORDS = re.compile(r"[A-Za-z]{2,}")
+
+
+def language_of(text: str) -> str:
+    """'zh' or 'en': what a text is mostly written in, Chinese characters counted against
+    words of Latin letters (a Chinese passage naming "Aurora S2" is still Chinese)."""
+    cjk = len(_CJK.findall(text))
+    return "zh" if cjk and cjk >= len(_LATIN_WORDS.findall(text)) else "en"
+
+
 def script_of(text: str) -> str:
     """'zh-Hant', 'zh-Hans' or 'en': the script a message to this text's writer should use."""
     if not _CJK.search(text):

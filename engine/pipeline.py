@@ -14,12 +14,20 @@ from core.records import Answer, Citation, Passage
 from core.settings import Settings
 from core.sparse import Bm25Encoder
 from core.store import Store
-from core.text import clean_question, script_of
+from core.text import clean_question, language_of, script_of
 from engine import answerability
-from engine.decide import decide, message
-from engine.evidence import QuestionTerms, Sentence, question_terms, select, split_sentences
+from engine.decide import NOT_ANSWERED, Decision, decide, message
+from engine.evidence import (
+    Evidence,
+    QuestionTerms,
+    Sentence,
+    answer_candidates,
+    question_terms,
+    select,
+    split_sentences,
+)
 from engine.generative import LlmClient, LlmError, build_messages, enforce
-from engine.read import ReadStage, load_reader
+from engine.read import Reading, ReadStage, load_reader
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +86,17 @@ class AnswerEngine:
         s = self.settings
         limits = (s.min_coverage, s.min_dense_score, s.min_answerability)
         decision = decide(evidence, top_dense, *limits)
+        crossed = False
         if not decision.refused and self.reader is not None:
             # The reader (~0.2 CPU-s a window here) is asked only what the other checks would answer
             assert evidence is not None
             reading = self.reader.read(question, sentences, scores, evidence.sentences[0])
             decision = decide(evidence, top_dense, *limits, reading.best, self.reader.threshold)
+        elif decision.refused and self.reader is not None and passages:
+            across = self._read_across(question, terms, sentences)
+            if across is not None:
+                evidence, reading, decision = across
+                crossed = True
         timings = {"retrieve": (t1 - t0) * 1000, "select": (t2 - t1) * 1000}
         if reading is not None:
             timings["read"] = (time.perf_counter() - t2) * 1000
@@ -91,6 +105,8 @@ class AnswerEngine:
             "missing_critical": float(len(evidence.missing_critical)) if evidence else 0.0,
             "top_dense": top_dense,
         }
+        if crossed:
+            features["cross_language"] = 1.0
         if evidence is not None and evidence.answerability is not None:
             features["answerability"] = evidence.answerability
         if reading is not None:
@@ -123,6 +139,32 @@ class AnswerEngine:
                 )
         text, citations = compose(evidence.sentences, script_of(question))
         return Answer(text, False, None, None, citations, tuple(passages), features, timings)
+
+    def _read_across(
+        self, question: str, terms: QuestionTerms, sentences: Sequence[Sentence]
+    ) -> tuple[Evidence, Reading, Decision] | None:
+        """A question the same-language checks refused, read against the candidate sentences
+        in the other language (an English question over Chinese documents, or the reverse),
+        whose words those checks cannot match. The reader reads the `cross_windows` of them
+        closest to the question by e5 cosine; the answer is its best window's sentence when
+        P(answers) reaches the cross-language threshold. None when no candidate is in another
+        language (then the same-language refusal stands)."""
+        assert self.reader is not None
+        asked = "en" if script_of(question) == "en" else "zh"
+        language = {id(s.passage): language_of(s.passage.chunk.text) for s in sentences}
+        other = [s for s in answer_candidates(terms, sentences) if language[id(s.passage)] != asked]
+        if not other:
+            return None
+        vectors = self.embedder.embed_passages([s.text for s in other])
+        similarity = (vectors @ self.embedder.embed_query(question)).tolist()
+        reading = self.reader.read(question, other, similarity, limit=self.reader.cross_windows)
+        best = reading.windows[0].sentence
+        evidence = Evidence((best,), 0.0, (), True)
+        if reading.best >= self.reader.cross_threshold:
+            return evidence, reading, Decision(False)
+        if asked in language.values():
+            return None  # same-language passages too: their refusal (and its reason) stands
+        return evidence, reading, Decision(True, NOT_ANSWERED)
 
     def _scores(
         self, question: str, terms: QuestionTerms, sentences: Sequence[Sentence]

@@ -66,11 +66,21 @@ class ReadStage:
 
     Args:
         reader: the runtime reader; windows: how many candidates it reads per question;
-        threshold: P below which the decide stage refuses.
+        threshold: P below which the decide stage refuses; cross_windows, cross_threshold: the
+        same for a question asked in another language than the passages (`read_across`).
     """
 
-    def __init__(self, reader: Reader, windows: int, threshold: float) -> None:
+    def __init__(
+        self,
+        reader: Reader,
+        windows: int,
+        threshold: float,
+        cross_windows: int = 12,
+        cross_threshold: float | None = None,
+    ) -> None:
         self.reader, self.windows, self.threshold = reader, windows, threshold
+        self.cross_windows = cross_windows
+        self.cross_threshold = threshold if cross_threshold is None else cross_threshold
 
     def read(
         self,
@@ -78,14 +88,15 @@ class ReadStage:
         sentences: Sequence[Sentence],
         scores: Sequence[float] | None,
         first: Sentence | None = None,
+        limit: int | None = None,
     ) -> Reading:
-        """Read the `windows` best candidates (by `scores`, else retrieval order), always
-        including `first` (the evidence the select stage chose)."""
+        """Read the `limit` (default: the stage's `windows`) best candidates (by `scores`, else
+        retrieval order), always including `first` (the evidence the select stage chose)."""
         order = sorted(
             range(len(sentences)),
             key=lambda i: (-scores[i], i) if scores is not None else (sentences[i].rank, i),
         )
-        chosen = [sentences[i] for i in order[: self.windows]]
+        chosen = [sentences[i] for i in order[: limit or self.windows]]
         if first is not None and all(c is not first for c in chosen):
             chosen.append(first)
         windows = [window_of(s) for s in chosen]
@@ -110,10 +121,13 @@ def load_reader(settings: Settings) -> ReadStage | None:
         return None
     try:
         learned = bundled() if choice == "bundled" else Path(choice)
-        threshold = settings.reader_threshold
-        if threshold is None:  # the calibration written beside it by reader.calibrate
+        threshold, cross = settings.reader_threshold, settings.reader_cross_threshold
+        if threshold is None or cross is None:  # the calibration written by reader.calibrate
             calibration = json.loads(learned.with_suffix(".json").read_text("utf-8"))
-            threshold = float(calibration["threshold"])
+            if threshold is None:
+                threshold = float(calibration["threshold"])
+            if cross is None and "cross_threshold" in calibration:
+                cross = float(calibration["cross_threshold"])
         folder = ensure_reader(settings.encoder_dir, learned)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(
@@ -121,7 +135,9 @@ def load_reader(settings: Settings) -> ReadStage | None:
             "reader.npz written by python -m reader.export (with its reader.json beside it)"
         ) from exc
     reader = Reader(folder, threads=settings.encoder_threads)
-    return ReadStage(reader, settings.reader_windows, threshold)
+    return ReadStage(
+        reader, settings.reader_windows, threshold, settings.reader_cross_windows, cross
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

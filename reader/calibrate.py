@@ -6,6 +6,11 @@ model, to check that int8 can be trusted), then writes `reader.json` beside the 
 the refusal threshold and the dev figures behind it. The threshold is the highest P that still
 lets `--keep` of the dev split's answerable windows through (default 0.95: the reader alone
 refuses at most 1 in 20 windows that answer), chosen here and never on a benchmark.
+
+Cross-language pairs (an English question on a Chinese window or the reverse, `reader.data`'s
+XQuAD sources) get their own threshold, `cross_threshold`, chosen the same way on all of the dev
+split's cross-language pairs: the engine reads them only when no same-language sentence answers,
+and the reader's probabilities there are not on the same scale.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from core.encoder_build import default_source
-from reader.data import Example, read_examples
+from reader.data import CROSS_SOURCES, Example, read_examples
 from reader.metrics import auroc, best_threshold
 from reader.runtime import Reader, ensure_reader
 
@@ -77,7 +82,9 @@ def calibrate(
     threads: int = 1,
     limit: int = 0,
 ) -> dict:
-    examples = read_examples(data / "dev.jsonl")
+    dev = read_examples(data / "dev.jsonl")
+    examples = [ex for ex in dev if ex.source not in CROSS_SOURCES]
+    cross = [ex for ex in dev if ex.source in CROSS_SOURCES]
     if limit and len(examples) > limit:  # a seeded sample of the dev split, not its first articles
         examples = random.Random(13).sample(examples, limit)
     labels = [ex.answerable for ex in examples]
@@ -90,6 +97,13 @@ def calibrate(
     t = keep_threshold(labels, probs, keep)
     out["threshold"] = round(t, 4)
     out["int8"] = figures(labels, probs, kinds, t)
+    if cross:
+        cross_labels = [ex.answerable for ex in cross]
+        cross_probs = score_all(reader, cross)
+        ct = keep_threshold(cross_labels, cross_probs, keep)
+        out["cross_dev_examples"] = len(cross)
+        out["cross_threshold"] = round(ct, 4)
+        out["cross_int8"] = figures(cross_labels, cross_probs, [ex.kind for ex in cross], ct)
     if fp32:
         ref = score_all(
             Reader(ensure_reader(cache, learned, quantise=False), threads=threads), examples

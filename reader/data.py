@@ -30,8 +30,8 @@ import logging
 import random
 import re
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from core.sentences import sentence_spans
@@ -39,6 +39,7 @@ from core.sentences import sentence_spans
 log = logging.getLogger(__name__)
 
 SOURCES = ("cmrc2018_dev", "cmrc2018_trial", "DRCD_test", "squad2_dev_part")
+CROSS_SOURCES = ("xquad_en2zh", "xquad_zh2en")  # question and window in different languages
 KINDS = ("positive", "other_window", "squad2_unanswerable", "perturbed_number", "perturbed_entity")
 
 
@@ -267,6 +268,9 @@ class Paragraph:
     title: str
     context: str
     questions: tuple[Question, ...]
+    # The questions' language when it is not the paragraph's (the cross-language sets); None:
+    # the paragraph's, as `language_of(context)` guesses it (the monolingual sources).
+    question_language: str | None = None
 
 
 def read_squad(path: Path, source: str) -> list[Paragraph]:
@@ -292,6 +296,42 @@ def read_squad(path: Path, source: str) -> list[Paragraph]:
     return out
 
 
+# XQuAD (github.com/google-deepmind/xquad at 7d30520, CC BY-SA 4.0): 240 paragraphs of SQuAD
+# v1.1 dev with their 1,190 questions, professionally translated; the same ids in every language.
+XQUAD_COMMIT = "7d30520c717524000f0d9d2f9c10a069acd9d285"
+XQUAD_SHA256 = {
+    "en": "e4c57d1c9143aaa1c5d265ba5987a65f4e69528d2a98f29d6e75019b10344f29",
+    "zh": "691d0b3359bc6b8faa8de931dfdfe21d50a65861ae348e32a0d1a0190b0c8835",
+}
+
+
+def read_xquad(folder: Path, digests: Mapping[str, str] = XQUAD_SHA256) -> list[Paragraph]:
+    """Cross-language paragraphs from XQuAD's English and Chinese files: every English question
+    asked of the Chinese paragraph (source `xquad_en2zh`) and every Chinese question asked of the
+    English one (`xquad_zh2en`), with the answer in the paragraph's language. Both directions of
+    an article share its key (`xquad/<title>`), so the split keeps them together. Raises
+    ValueError when a file is not the pinned one or the two do not align."""
+    parts = {}
+    for lang, digest in digests.items():
+        path = folder / f"xquad.{lang}.json"
+        got = hashlib.sha256(path.read_bytes()).hexdigest()
+        if got != digest:
+            raise ValueError(f"{path}: sha256 {got[:12]}..., not XQuAD at {XQUAD_COMMIT[:7]}")
+        parts[lang] = read_squad(path, "xquad")
+    out = []
+    for en, zh in zip(parts["en"], parts["zh"], strict=True):
+        asked = {q.id: q.text for q in en.questions}, {q.id: q.text for q in zh.questions}
+        if asked[0].keys() != asked[1].keys():
+            raise ValueError(f"XQuAD {en.title}: the English and Chinese questions differ")
+        for source, para, lang, other in (
+            ("xquad_en2zh", zh, "en", asked[0]),
+            ("xquad_zh2en", en, "zh", asked[1]),
+        ):
+            qs = tuple(replace(q, id=f"{q.id}:{source}", text=other[q.id]) for q in para.questions)
+            out.append(replace(para, source=source, questions=qs, question_language=lang))
+    return out
+
+
 def language_of(text: str) -> str:
     return "zh" if re.search(r"[\u4e00-\u9fff]", text) else "en"
 
@@ -304,7 +344,7 @@ def _rng(seed: int, *parts: str) -> random.Random:
 def build_pool(paragraphs: Iterable[Paragraph]) -> EntityPool:
     pool = EntityPool()
     for p in paragraphs:
-        lang = language_of(p.context)
+        lang = p.question_language or language_of(p.context)
         for q in p.questions:
             for text, kind in entities(q.text, lang):
                 pool.add(p.source, kind, text, p.article)
@@ -323,7 +363,7 @@ def examples_for(
     for p in paragraphs:
         by_article.setdefault(p.article, []).extend(windows(p.title, p.context))
     for p in paragraphs:
-        lang = language_of(p.context)
+        lang = p.question_language or language_of(p.context)
         for q in p.questions:
             rng = _rng(seed, q.id)
             base = dict(source=p.source, article=p.article, question=q.text)
@@ -389,9 +429,15 @@ def split_of(article: str, seed: int, dev_fraction: float) -> str:
 
 
 def build(
-    training: Path, out: Path, seed: int = 13, dev_fraction: float = 0.1, other_windows: int = 2
+    training: Path,
+    out: Path,
+    seed: int = 13,
+    dev_fraction: float = 0.1,
+    other_windows: int = 2,
+    xquad: Path | None = None,
 ) -> dict:
-    """Write train.jsonl, dev.jsonl and stats.json under `out`; returns the stats."""
+    """Write train.jsonl, dev.jsonl and stats.json under `out`; returns the stats. `xquad`: a
+    folder with XQuAD's xquad.en.json and xquad.zh.json, for the cross-language examples."""
     paragraphs = []
     for source in SOURCES:
         path = training / f"{source}.json"
@@ -401,6 +447,8 @@ def build(
             log.warning("%s not found: skipped", path)
     if not paragraphs:
         raise FileNotFoundError(f"no SQuAD files ({', '.join(SOURCES)}) under {training}")
+    if xquad is not None:  # after the monolingual sources, so their examples stay as they were
+        paragraphs.extend(read_xquad(xquad))
     pool = build_pool(paragraphs)
     out.mkdir(parents=True, exist_ok=True)
     stats: dict = {"seed": seed, "dev_fraction": dev_fraction, "train": {}, "dev": {}}
@@ -436,12 +484,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=13)
     ap.add_argument("--dev-fraction", type=float, default=0.1)
     ap.add_argument("--other-windows", type=int, default=2, help="per answerable question")
+    ap.add_argument(
+        "--xquad",
+        type=Path,
+        default=None,
+        help=f"folder with xquad.en.json and xquad.zh.json (github.com/google-deepmind/xquad at "
+        f"{XQUAD_COMMIT[:7]}): adds English-question/Chinese-window pairs and the reverse",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("jieba").setLevel(logging.WARNING)  # it logs its dictionary load at DEBUG
     try:
-        stats = build(args.training, args.out, args.seed, args.dev_fraction, args.other_windows)
-    except FileNotFoundError as exc:
+        stats = build(
+            args.training, args.out, args.seed, args.dev_fraction, args.other_windows, args.xquad
+        )
+    except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}")
         return 2
     print(json.dumps({p: stats[p] for p in ("train", "dev")}, ensure_ascii=False))

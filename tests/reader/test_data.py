@@ -208,3 +208,55 @@ def test_entity_swaps_stay_in_their_source_file(tmp_path: Path) -> None:
         "公司在台湾上市募集了多少？", window, "a", "zh", pool, random.Random(0), "cmrc2018_dev"
     )
     assert new is not None and new[1] == "法国"
+
+
+def _xquad(tmp_path: Path, zh_question: str = "他们哪一年到达？") -> dict[str, str]:
+    """A one-paragraph XQuAD pair in tmp_path; returns the files' sha256 digests."""
+    import hashlib
+
+    zh = "诺曼人把名字给了诺曼底。他们于911年在罗洛的带领下到来。他们的公爵统治到1204年。巴黎很远。"
+    files = {
+        "en": (EN_CONTEXT, "In what year did they arrive?", "911", EN_CONTEXT.index("911")),
+        "zh": (zh, zh_question, "911年", zh.index("911年")),
+    }
+    digests = {}
+    for lang, (context, question, answer, start) in files.items():
+        qa = {"id": "x1", "question": question, "answers": [{"text": answer, "answer_start": start}]}
+        art = {"title": "Normans", "paragraphs": [{"context": context, "qas": [qa]}]}
+        raw = json.dumps(_squad([art]), ensure_ascii=False).encode()
+        (tmp_path / f"xquad.{lang}.json").write_bytes(raw)
+        digests[lang] = hashlib.sha256(raw).hexdigest()
+    return digests
+
+
+def test_xquad_gives_each_question_in_the_other_language_than_its_window(tmp_path: Path) -> None:
+    paras = data.read_xquad(tmp_path, _xquad(tmp_path))
+    assert [p.source for p in paras] == list(data.CROSS_SOURCES)
+    assert {p.article for p in paras} == {"xquad/Normans"}  # one article: one side of the split
+    exs = list(data.examples_for(paras, data.build_pool(paras), seed=1))
+    pos = {e.source: e for e in exs if e.kind == "positive"}
+    en2zh, zh2en = pos["xquad_en2zh"], pos["xquad_zh2en"]
+    assert en2zh.question == "In what year did they arrive?" and "罗洛" in en2zh.window
+    assert en2zh.window[en2zh.span[0] : en2zh.span[1]] == "911年"  # type: ignore[index]
+    assert zh2en.question == "他们哪一年到达？" and "Rollo" in zh2en.window
+    assert zh2en.window[zh2en.span[0] : zh2en.span[1]] == "911"  # type: ignore[index]
+    assert {e.id.split("#")[0] for e in exs} == {"x1:xquad_en2zh", "x1:xquad_zh2en"}
+    assert any(e.kind == "other_window" and not e.answerable for e in exs)
+
+
+def test_xquad_files_that_are_not_the_pinned_ones_or_do_not_align_are_refused(
+    tmp_path: Path,
+) -> None:
+    _xquad(tmp_path)
+    with pytest.raises(ValueError, match="not XQuAD"):
+        data.read_xquad(tmp_path)  # the real files' digests
+    digests = _xquad(tmp_path)
+    en = json.loads((tmp_path / "xquad.en.json").read_text("utf-8"))
+    en["data"][0]["paragraphs"][0]["qas"][0]["id"] = "other"
+    raw = json.dumps(en).encode()
+    (tmp_path / "xquad.en.json").write_bytes(raw)
+    import hashlib
+
+    digests["en"] = hashlib.sha256(raw).hexdigest()
+    with pytest.raises(ValueError, match="questions differ"):
+        data.read_xquad(tmp_path, digests)
