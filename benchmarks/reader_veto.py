@@ -1,6 +1,6 @@
 """What the reader's veto would do on an eval report, without re-running it.
 
-Run the eval with the reader reading but never refusing (`GQA_READER=bundled
+Run the eval with the reader reading but never refusing (`GQA_READER=bundled GQA_READER_VETO=1
 GQA_READER_THRESHOLD=0 python -m eval run ...`): every record then carries the reader's best
 P(answers) in `features["reader"]`. This script replays the decide stage's veto (refuse when
 P < t) over those records for the calibrated threshold and a few others, and prints the
@@ -40,7 +40,9 @@ def veto(records: list[Record], t: float) -> list[Record]:
         dataclasses.replace(
             r, refused=True, reason="evidence_does_not_answer", answer=None, citations=[]
         )  # fmt: skip
-        if not r.refused and r.features.get("reader", 1.0) < t
+        if not r.refused
+        and r.features.get("reader", 1.0) < t
+        and "cross_language" not in r.features
         else r
         for r in records
     ]
@@ -53,7 +55,8 @@ def main() -> int:
     ap.add_argument("--calibration", type=Path, default=Path("engine/models/reader.json"))
     args = ap.parse_args()
     records = list(load(args.report).records.values())
-    scored = [r for r in records if "reader" in r.features]
+    # the veto's readings (a cross-language answer's is judged by its own threshold, already)
+    scored = [r for r in records if "reader" in r.features and "cross_language" not in r.features]
     labels = [r.answerable for r in scored]
     print(f"{len(records)} records, {len(scored)} read by the reader")
     signals = {

@@ -126,6 +126,11 @@ class Settings(BaseSettings):
         description="Refuse when the reader's best P(answers) is below; unset = the model's "
         "calibrated threshold",
     )
+    reader_veto: bool = Field(
+        False,
+        description="The reader also re-reads every same-language answer and refuses it below "
+        "its threshold (~1 CPU-s a question here); off: it reads only cross-language questions",
+    )
     reader_windows: int = Field(6, ge=1, description="Candidate windows the reader reads")
     reader_cross_windows: int = Field(
         12,

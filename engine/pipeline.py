@@ -12,7 +12,7 @@ from core.embedders import Embedder
 from core.errors import ConfigError
 from core.records import Answer, Citation, Passage
 from core.settings import Settings
-from core.sparse import Bm25Encoder
+from core.sparse import Bm25Encoder, SparseTerms
 from core.store import Store
 from core.text import clean_question, language_of, script_of
 from engine import answerability
@@ -87,15 +87,15 @@ class AnswerEngine:
         limits = (s.min_coverage, s.min_dense_score, s.min_answerability)
         decision = decide(evidence, top_dense, *limits)
         crossed = False
-        if not decision.refused and self.reader is not None:
+        if not decision.refused and self.reader is not None and self.settings.reader_veto:
             # The reader (~0.2 CPU-s a window here) is asked only what the other checks would answer
             assert evidence is not None
             reading = self.reader.read(question, sentences, scores, evidence.sentences[0])
             decision = decide(evidence, top_dense, *limits, reading.best, self.reader.threshold)
         elif decision.refused and self.reader is not None and passages:
-            across = self._read_across(question, terms, sentences)
+            across = self._read_across(question, terms, groups)
             if across is not None:
-                evidence, reading, decision = across
+                evidence, reading, decision, passages = across
                 crossed = True
         timings = {"retrieve": (t1 - t0) * 1000, "select": (t2 - t1) * 1000}
         if reading is not None:
@@ -141,30 +141,41 @@ class AnswerEngine:
         return Answer(text, False, None, None, citations, tuple(passages), features, timings)
 
     def _read_across(
-        self, question: str, terms: QuestionTerms, sentences: Sequence[Sentence]
-    ) -> tuple[Evidence, Reading, Decision] | None:
+        self, question: str, terms: QuestionTerms, groups: Sequence[str] | None
+    ) -> tuple[Evidence, Reading, Decision, list[Passage]] | None:
         """A question the same-language checks refused, read against the candidate sentences
         in the other language (an English question over Chinese documents, or the reverse),
-        whose words those checks cannot match. The reader reads the `cross_windows` of them
-        closest to the question by e5 cosine; the answer is its best window's sentence when
-        P(answers) reaches the cross-language threshold. None when no candidate is in another
-        language (then the same-language refusal stands)."""
+        whose words those checks cannot match. Dense retrieval alone (BM25 terms do not cross
+        languages) of twice top-k passages, within the caller's groups; the reader reads the
+        `cross_windows` candidates closest to the question by e5 cosine, and the answer is its
+        best window's sentence when P(answers) reaches the cross-language threshold. None when
+        no candidate is in another language, or when the reader finds none and same-language
+        passages were found too (then the same-language refusal and its reason stand)."""
         assert self.reader is not None
         asked = "en" if script_of(question) == "en" else "zh"
+        query = self.embedder.embed_query(question)
+        passages = self.store.search(
+            query,
+            SparseTerms([], []),
+            limit=2 * self.settings.top_k,
+            pool=self.settings.candidate_pool,
+            groups=groups,
+        )
+        sentences = split_sentences(passages)
         language = {id(s.passage): language_of(s.passage.chunk.text) for s in sentences}
         other = [s for s in answer_candidates(terms, sentences) if language[id(s.passage)] != asked]
         if not other:
             return None
         vectors = self.embedder.embed_passages([s.text for s in other])
-        similarity = (vectors @ self.embedder.embed_query(question)).tolist()
-        reading = self.reader.read(question, other, similarity, limit=self.reader.cross_windows)
-        best = reading.windows[0].sentence
-        evidence = Evidence((best,), 0.0, (), True)
+        reading = self.reader.read(
+            question, other, (vectors @ query).tolist(), limit=self.reader.cross_windows
+        )
+        evidence = Evidence((reading.windows[0].sentence,), 0.0, (), True)
         if reading.best >= self.reader.cross_threshold:
-            return evidence, reading, Decision(False)
+            return evidence, reading, Decision(False), passages
         if asked in language.values():
-            return None  # same-language passages too: their refusal (and its reason) stands
-        return evidence, reading, Decision(True, NOT_ANSWERED)
+            return None
+        return evidence, reading, Decision(True, NOT_ANSWERED), passages
 
     def _scores(
         self, question: str, terms: QuestionTerms, sentences: Sequence[Sentence]

@@ -23,6 +23,9 @@ LICENCES = {
     "DRCD_test": "DRCD test (Delta Electronics), traditional Chinese, CC BY-SA 3.0",
     "squad2_dev_part": "SQuAD 2.0 dev, first 16 articles (Rajpurkar et al., ACL 2018), English, "
     "CC BY-SA 4.0",
+    "xquad_en2zh": "XQuAD (Artetxe et al., ACL 2020; github.com/google-deepmind/xquad), English "
+    "questions on the Chinese paragraphs, CC BY-SA 4.0",
+    "xquad_zh2en": "XQuAD, Chinese questions on the English paragraphs, CC BY-SA 4.0",
 }
 
 CARD = """# Reader model card
@@ -43,7 +46,7 @@ a number or entity perturbed so the window no longer answers them.
 {stats}
 
 ## Recipe
-`python -m reader.train {train_args}`: {steps} steps in {seconds} s on {device}.
+`python -m reader.train {train_args}`: {steps} steps in {seconds} s on {device}{resumed}.
 
 ## Dev figures (the dev split of the training data; not a benchmark)
 {figures}
@@ -89,6 +92,9 @@ def model_card(summary: Mapping, figures: Mapping, stats: Mapping | None, size: 
         else "(stats.json not given)",
         train_args=train_args,
         steps=summary.get("steps", "?"),
+        resumed=f" (resumed at step {summary['start_step']}; the seconds are this run's)"
+        if summary.get("start_step")
+        else "",
         seconds=summary.get("seconds", "?"),
         device=summary.get("device", "?"),
         figures="```json\n" + json.dumps(figures, indent=1) + "\n```",

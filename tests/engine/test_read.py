@@ -101,7 +101,8 @@ def test_the_engine_answers_as_before_when_the_reader_agrees(
     plain = AnswerEngine(settings, store, corpus).answer(QUESTION)
     assert not plain.refused and "十五天" in (plain.text or "")
     stub = StubReader(0.95)
-    read = AnswerEngine(settings, store, corpus, reader=ReadStage(cast(Reader, stub), 4, 0.5))
+    veto = settings.model_copy(update={"reader_veto": True})
+    read = AnswerEngine(veto, store, corpus, reader=ReadStage(cast(Reader, stub), 4, 0.5))
     answer = read.answer(QUESTION)
     assert answer.text == plain.text and answer.citations == plain.citations
     assert answer.features["reader"] == 0.95 and "read" in answer.timings_ms
@@ -112,7 +113,8 @@ def test_the_engine_refuses_when_the_reader_says_no_window_answers(
     settings: Settings, store: QdrantStore, corpus: HashingEmbedder
 ) -> None:
     stage = ReadStage(cast(Reader, StubReader(0.2)), 4, 0.5)
-    answer = AnswerEngine(settings, store, corpus, reader=stage).answer(QUESTION)
+    veto = settings.model_copy(update={"reader_veto": True})
+    answer = AnswerEngine(veto, store, corpus, reader=stage).answer(QUESTION)
     assert answer.refused and answer.reason == NOT_ANSWERED
     assert answer.features["reader"] == 0.2
     assert "同一话题" in (answer.message or "")  # "related passages, but they don't answer"
@@ -122,7 +124,8 @@ def test_the_reader_is_not_asked_when_nothing_is_retrieved(
     settings: Settings, store: QdrantStore, corpus: HashingEmbedder
 ) -> None:
     stub = StubReader(0.9)
-    engine = AnswerEngine(settings, store, corpus, reader=ReadStage(cast(Reader, stub), 4, 0.5))
+    veto = settings.model_copy(update={"reader_veto": True})
+    engine = AnswerEngine(veto, store, corpus, reader=ReadStage(cast(Reader, stub), 4, 0.5))
     answer = engine.answer(QUESTION, groups=["a-group-no-document-has"])
     assert answer.refused and not answer.passages and not stub.calls
     # nor when the other checks refuse already (the year asked is in no document)
@@ -223,3 +226,32 @@ def test_the_cross_language_reading_reads_only_the_closest_sentences(
     stage = ReadStage(cast(Reader, stub), 4, 0.5, cross_windows=2, cross_threshold=0.6)
     AnswerEngine(settings, store, corpus, reader=stage).answer(EN_QUESTION)
     assert len(stub.calls[-1][1]) == 2
+
+
+def test_the_cross_language_search_stays_within_the_callers_groups(
+    settings: Settings, store: QdrantStore, corpus: HashingEmbedder
+) -> None:
+    asked: list[object] = []
+
+    class Recording:
+        def __getattr__(self, name: str) -> object:
+            return getattr(store, name)
+
+        def search(self, *args: object, **kwargs: object) -> object:
+            asked.append(kwargs.get("groups"))
+            return store.search(*args, **kwargs)  # type: ignore[arg-type]
+
+    stage = ReadStage(cast(Reader, StubReader(0.9, key=CENTRED)), 4, 0.5, 50, 0.6)
+    engine = AnswerEngine(settings, cast(QdrantStore, Recording()), corpus, reader=stage)
+    assert not engine.answer(EN_QUESTION, groups=["everyone"]).refused
+    assert asked == [["everyone"], ["everyone"]]  # the same-language search, then the dense one
+
+
+def test_without_the_veto_the_reader_never_reads_a_same_language_answer(
+    settings: Settings, store: QdrantStore, corpus: HashingEmbedder
+) -> None:
+    stub = StubReader(0.01)  # it would refuse everything
+    engine = AnswerEngine(settings, store, corpus, reader=ReadStage(cast(Reader, stub), 4, 0.5))
+    answer = engine.answer(QUESTION)
+    assert not answer.refused and "十五天" in (answer.text or "") and not stub.calls
+    assert "reader" not in answer.features
