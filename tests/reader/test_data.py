@@ -221,7 +221,11 @@ def _xquad(tmp_path: Path, zh_question: str = "他们哪一年到达？") -> dic
     }
     digests = {}
     for lang, (context, question, answer, start) in files.items():
-        qa = {"id": "x1", "question": question, "answers": [{"text": answer, "answer_start": start}]}
+        qa = {
+            "id": "x1",
+            "question": question,
+            "answers": [{"text": answer, "answer_start": start}],
+        }
         art = {"title": "Normans", "paragraphs": [{"context": context, "qas": [qa]}]}
         raw = json.dumps(_squad([art]), ensure_ascii=False).encode()
         (tmp_path / f"xquad.{lang}.json").write_bytes(raw)
