@@ -14,7 +14,7 @@ from core.records import Answer, Citation, Passage
 from core.settings import Settings
 from core.sparse import Bm25Encoder, SparseTerms
 from core.store import Store
-from core.text import clean_question, language_of, script_of
+from core.text import clean_question, fold, language_of, script_of
 from engine import answerability
 from engine.decide import NOT_ANSWERED, Decision, decide, message
 from engine.evidence import (
@@ -22,6 +22,7 @@ from engine.evidence import (
     QuestionTerms,
     Sentence,
     answer_candidates,
+    conflicts,
     question_terms,
     select,
     split_sentences,
@@ -148,7 +149,8 @@ class AnswerEngine:
         whose words those checks cannot match. Dense retrieval alone (BM25 terms do not cross
         languages) of twice top-k passages, within the caller's groups; the reader reads the
         `cross_windows` candidates closest to the question by e5 cosine, and the answer is its
-        best window's sentence when P(answers) reaches the cross-language threshold. None when
+        best window's sentence when P(answers) reaches the cross-language threshold and the
+        window names no other year or model than the question (`conflicts`). None when
         no candidate is in another language, or when the reader finds none and same-language
         passages were found too (then the same-language refusal and its reason stand)."""
         assert self.reader is not None
@@ -170,11 +172,21 @@ class AnswerEngine:
         reading = self.reader.read(
             question, other, (vectors @ query).tolist(), limit=self.reader.cross_windows
         )
-        evidence = Evidence((reading.windows[0].sentence,), 0.0, (), True)
-        if reading.best >= self.reader.cross_threshold:
-            return evidence, reading, Decision(False), passages
+        # The same-language checks' rule that crosses languages: a window naming another year
+        # or another model of the asked line ("R300" asked, "R500" stated) does not answer.
+        kept = [
+            (w, p)
+            for w, p in zip(reading.windows, reading.scores, strict=True)
+            if not conflicts(terms, fold(w.text))
+        ]
+        if kept:
+            reading = Reading(tuple(w for w, _ in kept), tuple(p for _, p in kept))
+            if reading.best >= self.reader.cross_threshold:
+                evidence = Evidence((reading.windows[0].sentence,), 0.0, (), True)
+                return evidence, reading, Decision(False), passages
         if asked in language.values():
             return None
+        evidence = Evidence((reading.windows[0].sentence,), 0.0, (), True)
         return evidence, reading, Decision(True, NOT_ANSWERED), passages
 
     def _scores(

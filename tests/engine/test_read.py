@@ -255,3 +255,17 @@ def test_without_the_veto_the_reader_never_reads_a_same_language_answer(
     answer = engine.answer(QUESTION)
     assert not answer.refused and "十五天" in (answer.text or "") and not stub.calls
     assert "reader" not in answer.features
+
+
+def test_a_cross_language_window_naming_another_model_of_the_asked_line_does_not_answer(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    emb = HashingEmbedder()
+    doc = "# Orion 产品\n\nOrion R500 的起售价为2999元，将于2025年6月上市。它支持两个频段。\n"
+    Ingestor(settings, store, emb).sync([write(tmp_path / "docs", {"orion.md": doc})])
+    stage = ReadStage(cast(Reader, StubReader(0.9, key="2999")), 4, 0.5, 50, 0.6)
+    engine = AnswerEngine(settings, store, emb, reader=stage)
+    asked = engine.answer("What is the starting price of the Orion R500?")
+    assert not asked.refused and "2999元" in (asked.text or "")
+    trap = engine.answer("What is the starting price of the Orion R300?")
+    assert trap.refused and trap.reason == NOT_ANSWERED
