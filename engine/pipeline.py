@@ -14,7 +14,7 @@ from core.records import Answer, Citation, Passage
 from core.settings import Settings
 from core.sparse import Bm25Encoder, SparseTerms
 from core.store import Store
-from core.text import clean_question, fold, language_of, script_of
+from core.text import clean_question, language_of, script_of
 from engine import answerability
 from engine.decide import NOT_ANSWERED, Decision, decide, message
 from engine.evidence import (
@@ -28,7 +28,7 @@ from engine.evidence import (
     split_sentences,
 )
 from engine.generative import LlmClient, LlmError, build_messages, enforce
-from engine.read import Reading, ReadStage, load_reader
+from engine.read import Reading, ReadStage, Window, load_reader
 
 log = logging.getLogger(__name__)
 
@@ -148,9 +148,11 @@ class AnswerEngine:
         in the other language (an English question over Chinese documents, or the reverse),
         whose words those checks cannot match. Dense retrieval alone (BM25 terms do not cross
         languages) of twice top-k passages, within the caller's groups; the reader reads the
-        `cross_windows` candidates closest to the question by e5 cosine, and the answer is its
-        best window's sentence when P(answers) reaches the cross-language threshold and the
-        window names no other year or model than the question (`conflicts`). None when
+        `cross_windows` candidates closest to the question by e5 cosine, and the answer is the
+        sentence where its span head puts the answer in its best window (the window's centre
+        when the span is in the title or nowhere) when P(answers) reaches the cross-language
+        threshold and that sentence names no other year or model than the question
+        (`conflicts`; else the next best window). None when
         no candidate is in another language, or when the reader finds none and same-language
         passages were found too (then the same-language refusal and its reason stand)."""
         assert self.reader is not None
@@ -172,18 +174,16 @@ class AnswerEngine:
         reading = self.reader.read(
             question, other, (vectors @ query).tolist(), limit=self.reader.cross_windows
         )
-        # The same-language checks' rule that crosses languages: a window naming another year
+        # The same-language checks' rule that crosses languages: a sentence naming another year
         # or another model of the asked line ("R300" asked, "R500" stated) does not answer.
-        kept = [
-            (w, p)
-            for w, p in zip(reading.windows, reading.scores, strict=True)
-            if not conflicts(terms, fold(w.text))
-        ]
-        if kept:
-            reading = Reading(tuple(w for w, _ in kept), tuple(p for _, p in kept))
-            if reading.best >= self.reader.cross_threshold:
-                evidence = Evidence((reading.windows[0].sentence,), 0.0, (), True)
-                return evidence, reading, Decision(False), passages
+        for k, window in enumerate(reading.windows):
+            if reading.scores[k] < self.reader.cross_threshold:
+                break
+            sentence = _answer_sentence(window, reading.spans[k], other)
+            if not conflicts(terms, sentence.folded):
+                evidence = Evidence((sentence,), 0.0, (), True)
+                kept = Reading((window,), (reading.scores[k],), (reading.spans[k],))
+                return evidence, kept, Decision(False), passages
         if asked in language.values():
             return None
         evidence = Evidence((reading.windows[0].sentence,), 0.0, (), True)
@@ -212,6 +212,19 @@ class AnswerEngine:
         result = enforce(question, reply, passages, self.settings.min_coverage)
         features["llm_rejected"] = float(result is None)
         return result
+
+
+def _answer_sentence(
+    window: Window, span: tuple[int, int] | None, candidates: Sequence[Sentence]
+) -> Sentence:
+    """The candidate sentence of the window where the reader's span head puts the answer (a
+    neighbour of the window's centre, sometimes), else the centre sentence."""
+    at = window.offset(span[0]) if span is not None else None
+    centre = window.sentence
+    for s in candidates:
+        if at is not None and s.passage.chunk == centre.passage.chunk and s.start <= at < s.end:
+            return s
+    return centre
 
 
 def load_answerability(settings: Settings) -> answerability.Model | None:

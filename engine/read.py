@@ -28,18 +28,27 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Window:
-    """What the reader sees for one candidate sentence."""
+    """What the reader sees for one candidate sentence: `text` is the title, a line break and
+    the document's characters from offset `start` on (`text[body:]`)."""
 
     sentence: Sentence
     text: str
+    start: int = 0
+    body: int = 0
+
+    def offset(self, i: int) -> int | None:
+        """The document offset of the window's character i (None: it is in the title line)."""
+        return self.start + i - self.body if self.body <= i < len(self.text) else None
 
 
 @dataclass(frozen=True)
 class Reading:
-    """The reader's verdict: P(answers) per window scored (best first)."""
+    """The reader's verdict: P(answers) per window scored (best first), and where in each
+    window its span head puts the answer (None: nowhere)."""
 
     windows: tuple[Window, ...]
     scores: tuple[float, ...]
+    spans: tuple[tuple[int, int] | None, ...] = ()
 
     @property
     def best(self) -> float:
@@ -58,7 +67,7 @@ def window_of(s: Sentence) -> Window:
         lo, hi = spans[max(0, i - 1)][0], spans[min(len(spans) - 1, i + 1)][1]
         lo, hi = min(lo, local[0]), max(hi, local[1])
     title = (chunk.title or "").strip()
-    return Window(s, f"{title}\n{chunk.text[lo:hi]}")
+    return Window(s, f"{title}\n{chunk.text[lo:hi]}", chunk.char_start + lo, len(title) + 1)
 
 
 class ReadStage:
@@ -102,9 +111,13 @@ class ReadStage:
         windows = [window_of(s) for s in chosen]
         if not windows:
             return Reading((), ())
-        probs = [p for p, _ in self.reader.score(question, [w.text for w in windows])]
-        ranked = sorted(range(len(windows)), key=lambda i: (-probs[i], i))  # ties: read order
-        return Reading(tuple(windows[i] for i in ranked), tuple(probs[i] for i in ranked))
+        scored = self.reader.score(question, [w.text for w in windows])
+        ranked = sorted(range(len(windows)), key=lambda i: (-scored[i][0], i))  # ties: read order
+        return Reading(
+            tuple(windows[i] for i in ranked),
+            tuple(scored[i][0] for i in ranked),
+            tuple(scored[i][1] for i in ranked),
+        )
 
 
 def bundled() -> Path:

@@ -261,11 +261,25 @@ def test_a_cross_language_window_naming_another_model_of_the_asked_line_does_not
     tmp_path: Path, settings: Settings, store: QdrantStore
 ) -> None:
     emb = HashingEmbedder()
-    doc = "# Orion 产品\n\nOrion R500 的起售价为2999元，将于2025年6月上市。它支持两个频段。\n"
+    doc = "# Orion 产品\n\nOrion 系列包括多款产品。Orion R500 的起售价为2999元。它支持两个频段。\n"
     Ingestor(settings, store, emb).sync([write(tmp_path / "docs", {"orion.md": doc})])
-    stage = ReadStage(cast(Reader, StubReader(0.9, key="2999")), 4, 0.5, 50, 0.6)
+    centred = "产品。Orion R500 的起售价为2999元。它支持"  # only the price sentence's window
+    stage = ReadStage(cast(Reader, StubReader(0.9, key=centred)), 4, 0.5, 50, 0.6)
     engine = AnswerEngine(settings, store, emb, reader=stage)
     asked = engine.answer("What is the starting price of the Orion R500?")
     assert not asked.refused and "2999元" in (asked.text or "")
     trap = engine.answer("What is the starting price of the Orion R300?")
     assert trap.refused and trap.reason == NOT_ANSWERED
+
+
+def test_the_span_head_picks_the_neighbour_of_the_centre_that_holds_the_answer() -> None:
+    from engine.pipeline import _answer_sentence
+
+    sentences = split_sentences([Passage(_chunk(TEXT), 0.9, 0.8)])
+    window = window_of(sentences[0])  # "休假制度\n第一句讲公司。员工每年有十五天带薪年假。"
+    at = window.text.index("十五天")
+    assert window.offset(at) == sentences[1].start + sentences[1].text.index("十五天")
+    assert window.offset(0) is None  # the title line is no document text
+    assert _answer_sentence(window, (at, at + 3), sentences) is sentences[1]
+    assert _answer_sentence(window, (0, 4), sentences) is sentences[0]  # a span in the title
+    assert _answer_sentence(window, None, sentences) is sentences[0]
