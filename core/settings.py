@@ -115,9 +115,10 @@ class Settings(BaseSettings):
     )
 
     reader: str = Field(
-        "off",
+        "bundled",
         description="Learned reader: bundled (engine/models/reader.npz), off, or a reader.npz path "
-        "(its calibration reader.json beside it)",
+        "(its calibration reader.json beside it). It reads cross-language questions, and every "
+        "answer when reader_veto is on",
     )
     reader_threshold: float | None = Field(
         None,

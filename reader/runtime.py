@@ -127,7 +127,7 @@ class Reader:
     def __init__(self, folder: Path, threads: int = 0, seq_len: int = 256) -> None:
         self.folder = folder
         self._encoder = Encoder(folder, threads=threads)
-        self._tok = PairTokenizer(folder)
+        self._tok = PairTokenizer(folder, self._encoder.tokenizer)
         self._heads = load_learned(folder / "heads.npz")
         self.seq_len = seq_len
 

