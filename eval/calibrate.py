@@ -227,6 +227,8 @@ def calibrate(
         )
     s = settings.model_copy(update={field: 0.0})
     _, _, records = runner.run(dataset, s, ingest=ingest)
+    # Answers the reader gave to cross-language questions pass no same-language threshold
+    records = [r for r in records if "cross_language" not in r.features]
     lacking = [r.id for r in records if not r.refused and feature not in r.features]
     if lacking:
         raise ConfigError(

@@ -27,6 +27,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("GQA_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("GQA_EMBEDDER", "hashing")
     monkeypatch.setenv("GQA_STORE_ENGINE", "edge")
+    monkeypatch.setenv("GQA_READER", "off")  # the real reader is built in tests/engine (slow)
     return tmp_path
 
 

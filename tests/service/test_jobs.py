@@ -108,7 +108,8 @@ def test_uploads_job_works_with_the_default_settings_from_the_project_root(
     monkeypatch.chdir(tmp_path)  # the README runs everything from the project root
     for name in [k for k in os.environ if k.startswith("GQA_")]:
         monkeypatch.delenv(name)
-    settings = Settings(_env_file=None, embedder="hashing")  # the defaults, a fast embedder
+    # the defaults, a fast embedder, and no reader (building the real one is tests/engine's)
+    settings = Settings(_env_file=None, embedder="hashing", reader="off")
     assert settings.data_dir == tmp_path / ".data"  # resolved once, here
     svc = service_settings()
     with TestClient(create_app(settings, service_settings=svc)) as c:
