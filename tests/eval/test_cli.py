@@ -274,3 +274,25 @@ def test_calibrating_answerability_with_the_model_off_exits_2(
     assert "GQA_ANSWERABILITY_MODEL=off gives no answerability values" in capsys.readouterr().err
     assert nothing_ran(env)
     assert main(["calibrate", "--dataset", str(env / "set"), "--threshold", "coverage"]) == 0
+
+
+def test_calibrate_leaves_out_the_readers_cross_language_answers(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An answer the reader gave across languages carries no answerability value: no
+    same-language threshold decides it, so calibration leaves it out rather than fail."""
+    import dataclasses
+
+    real = runner.run
+
+    def with_a_cross_language_answer(*args: object, **kwargs: object) -> object:
+        meta, summary, records = real(*args, **kwargs)  # type: ignore[arg-type]
+        extra = dataclasses.replace(
+            records[0], id="crossed", refused=False, features={"cross_language": 1.0}
+        )
+        return meta, summary, [*records, extra]
+
+    monkeypatch.setattr(runner, "run", with_a_cross_language_answer)
+    make_dataset(env / "set")
+    assert main(["calibrate", "--dataset", str(env / "set"), "--folds", "2"]) == 0
+    assert "cross-validated (2 folds" in capsys.readouterr().out
