@@ -166,7 +166,7 @@ class AnswerEngine:
             groups=groups,
         )
         sentences = split_sentences(passages)
-        language = {id(s.passage): language_of(s.passage.chunk.text) for s in sentences}
+        language = {id(p): language_of(p.chunk.text) for p in passages}
         other = [s for s in answer_candidates(terms, sentences) if language[id(s.passage)] != asked]
         if not other:
             return None
@@ -219,12 +219,14 @@ def _answer_sentence(
 ) -> Sentence:
     """The candidate sentence of the window where the reader's span head puts the answer (a
     neighbour of the window's centre, sometimes), else the centre sentence."""
-    at = window.offset(span[0]) if span is not None else None
     centre = window.sentence
-    for s in candidates:
-        if at is not None and s.passage.chunk == centre.passage.chunk and s.start <= at < s.end:
-            return s
-    return centre
+    at = window.offset(span[0]) if span is not None else None
+    if at is None:
+        return centre
+    chunk = centre.passage.chunk
+    return next(
+        (s for s in candidates if s.passage.chunk == chunk and s.start <= at < s.end), centre
+    )
 
 
 def load_answerability(settings: Settings) -> answerability.Model | None:

@@ -76,7 +76,8 @@ class ReadStage:
     Args:
         reader: the runtime reader; windows: how many candidates it reads per question;
         threshold: P below which the decide stage refuses; cross_windows, cross_threshold: the
-        same for a question asked in another language than the passages (`read_across`).
+        same for a question asked in another language than the passages
+        (`AnswerEngine._read_across`).
     """
 
     def __init__(
