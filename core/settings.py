@@ -132,6 +132,12 @@ class Settings(BaseSettings):
         description="The reader also re-reads every same-language answer and refuses it below "
         "its threshold (~1 CPU-s a question here); off: it reads only cross-language questions",
     )
+    reader_decides: bool = Field(
+        True,
+        description="The reader's best P(answers) joins the answerability model's inputs in the "
+        "p(answerable) that GQA_MIN_ANSWERABILITY thresholds (the stage eval.reader_stage fits "
+        "into reader.json); off: the answerability model alone decides same-language answers",
+    )
     reader_windows: int = Field(6, ge=1, description="Candidate windows the reader reads")
     reader_cross_windows: int = Field(
         12,

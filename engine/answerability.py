@@ -378,14 +378,17 @@ class Model:
         }
 
 
+def model_bytes(path: Path | None = None) -> bytes:
+    """The shipped model file's bytes (or those of the file at `path`)."""
+    if path is None:
+        return resources.files("engine").joinpath("models/answerability.json").read_bytes()
+    return Path(path).read_bytes()
+
+
 def load(path: Path | None = None) -> Model:
     """The shipped model (or one at `path`); raises ValueError if its features differ from
     FEATURES (a model trained for other features would score garbage)."""
-    if path is None:
-        raw = resources.files("engine").joinpath("models/answerability.json").read_text("utf-8")
-    else:
-        raw = Path(path).read_text(encoding="utf-8")
-    d = json.loads(raw)
+    d = json.loads(model_bytes(path).decode("utf-8"))
     q = d.get("question")
     if tuple(d["features"]) != FEATURES or (q and tuple(q["features"]) != QUESTION_FEATURES):
         raise ValueError(

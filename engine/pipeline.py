@@ -76,22 +76,40 @@ class AnswerEngine:
         terms = question_terms(question)
         evidence, reading = None, None
         top_dense = max((p.dense_score for p in passages), default=0.0)
+        first_p = None  # the answerability model's p for the evidence's first sentence
         if passages:
             sentences = split_sentences(passages)
             scores = self._scores(question, terms, sentences)
             evidence = select(terms, sentences, self.settings.max_answer_sentences, scores)
-            if self.model is not None and evidence.answerability is not None:
-                p = self.model.answerability(evidence.answerability, top_dense)
-                evidence = replace(evidence, answerability=p)
+            first_p = evidence.answerability
+            if self.model is not None and first_p is not None:
+                evidence = replace(
+                    evidence, answerability=self.model.answerability(first_p, top_dense)
+                )
         t2 = time.perf_counter()
         s = self.settings
         limits = (s.min_coverage, s.min_dense_score, s.min_answerability)
         decision = decide(evidence, top_dense, *limits)
         crossed = False
+        stage = self.reader.decide if self.reader is not None else None
+        if (
+            stage is not None
+            and first_p is not None
+            and self.model is not None
+            and self.model.question is not None  # cosines on the scale the stage was fitted on
+            and not decide(evidence, top_dense, s.min_coverage, s.min_dense_score).refused
+        ):
+            # The other checks pass: the reader's P joins the answerability model's inputs
+            assert self.reader is not None and evidence is not None
+            reading = self.reader.read(question, sentences, scores, evidence.sentences[0])
+            p = stage.answerability(first_p, top_dense, reading.best)
+            evidence = replace(evidence, answerability=p)
+            decision = decide(evidence, top_dense, *limits)
         if not decision.refused and self.reader is not None and self.settings.reader_veto:
             # The reader (~0.2 CPU-s a window here) is asked only what the other checks would answer
             assert evidence is not None
-            reading = self.reader.read(question, sentences, scores, evidence.sentences[0])
+            if reading is None:
+                reading = self.reader.read(question, sentences, scores, evidence.sentences[0])
             decision = decide(evidence, top_dense, *limits, reading.best, self.reader.threshold)
         elif decision.refused and self.reader is not None and passages:
             across = self._read_across(question, terms, groups)

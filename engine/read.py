@@ -10,8 +10,10 @@ quantisation, never on a benchmark).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -20,10 +22,32 @@ from pathlib import Path
 from core.errors import ConfigError
 from core.sentences import sentence_spans
 from core.settings import Settings
+from engine import answerability
 from engine.evidence import Sentence
 from reader.runtime import Reader, ensure_reader
 
 log = logging.getLogger(__name__)
+# The decide stage's inputs: the answerability model's p for the evidence's first sentence, the
+# top passage's dense cosine, and the reader's best P(answers) as a logit.
+DECIDE_FEATURES = ("best_sentence", "top_dense", "reader_logit")
+
+
+def logit(p: float) -> float:
+    """log(p / (1 - p)), with p kept within [1e-6, 1 - 1e-6]."""
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
+
+
+@dataclass(frozen=True)
+class DecideStage:
+    """p(the question is answerable from these passages) over DECIDE_FEATURES: the
+    answerability model's question stage with the reader as a third input, fitted by
+    `python -m eval.reader_stage` on the reader's dev articles (key "decide" of reader.json)."""
+
+    model: answerability.Logistic
+
+    def answerability(self, best_sentence: float, top_dense: float, reader: float) -> float:
+        return float(self.model.predict([[best_sentence, top_dense, logit(reader)]])[0])
 
 
 @dataclass(frozen=True)
@@ -77,7 +101,8 @@ class ReadStage:
         reader: the runtime reader; windows: how many candidates it reads per question;
         threshold: P below which the decide stage refuses; cross_windows, cross_threshold: the
         same for a question asked in another language than the passages
-        (`AnswerEngine._read_across`).
+        (`AnswerEngine._read_across`); decide: the stage that weighs the reader's P beside the
+        answerability model's (None: the reader does not decide same-language answers).
     """
 
     def __init__(
@@ -87,8 +112,10 @@ class ReadStage:
         threshold: float,
         cross_windows: int = 12,
         cross_threshold: float | None = None,
+        decide: DecideStage | None = None,
     ) -> None:
         self.reader, self.windows, self.threshold = reader, windows, threshold
+        self.decide = decide
         self.cross_windows = cross_windows
         self.cross_threshold = threshold if cross_threshold is None else cross_threshold
 
@@ -136,12 +163,16 @@ def load_reader(settings: Settings) -> ReadStage | None:
     try:
         learned = bundled() if choice == "bundled" else Path(choice)
         threshold, cross = settings.reader_threshold, settings.reader_cross_threshold
-        if threshold is None or cross is None:  # the calibration written by reader.calibrate
-            calibration = json.loads(learned.with_suffix(".json").read_text("utf-8"))
-            if threshold is None:
-                threshold = float(calibration["threshold"])
-            if cross is None and "cross_threshold" in calibration:
-                cross = float(calibration["cross_threshold"])
+        calibration_file = learned.with_suffix(".json")
+        calibration: dict = {}
+        if calibration_file.exists() or threshold is None or cross is None:
+            # written by reader.calibrate (thresholds) and eval.reader_stage (the decide stage)
+            calibration = json.loads(calibration_file.read_text("utf-8"))
+        if threshold is None:
+            threshold = float(calibration["threshold"])
+        if cross is None and "cross_threshold" in calibration:
+            cross = float(calibration["cross_threshold"])
+        decide = _decide_stage(settings, calibration.get("decide"))
         folder = ensure_reader(settings.encoder_dir, learned)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(
@@ -150,8 +181,27 @@ def load_reader(settings: Settings) -> ReadStage | None:
         ) from exc
     reader = Reader(folder, threads=settings.encoder_threads)
     return ReadStage(
-        reader, settings.reader_windows, threshold, settings.reader_cross_windows, cross
+        reader, settings.reader_windows, threshold, settings.reader_cross_windows, cross, decide
     )
+
+
+def _decide_stage(settings: Settings, fitted: dict | None) -> DecideStage | None:
+    """The calibration's decide stage when the settings use it and it was fitted beside the
+    answerability model they select (another model's p would be misread: then None, logged)."""
+    if not settings.reader_decides or fitted is None or settings.answerability_model == "off":
+        return None
+    if tuple(fitted["features"]) != DECIDE_FEATURES:
+        raise ValueError(f"decide stage has features {fitted['features']}")
+    choice = settings.answerability_model
+    model = answerability.model_bytes(None if choice == "bundled" else Path(choice))
+    if hashlib.sha256(model).hexdigest() != fitted.get("answerability_sha256"):
+        log.warning(
+            "the reader's decide stage was fitted beside another answerability model than %s; "
+            "the answerability model alone decides (refit: python -m eval.reader_stage)",
+            choice,
+        )
+        return None
+    return DecideStage(answerability.Logistic.from_json(fitted))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -15,10 +15,11 @@ from core.errors import ConfigError
 from core.records import Chunk, Passage
 from core.settings import Settings
 from core.store import QdrantStore
+from engine import answerability
 from engine.decide import NOT_ANSWERED, decide
 from engine.evidence import Evidence, split_sentences
 from engine.pipeline import AnswerEngine
-from engine.read import ReadStage, load_reader, window_of
+from engine.read import DecideStage, ReadStage, load_reader, window_of
 from ingest.pipeline import Ingestor
 from reader.runtime import Reader
 from tests.conftest import write
@@ -284,3 +285,82 @@ def test_the_span_head_picks_the_neighbour_of_the_centre_that_holds_the_answer()
     assert _answer_sentence(window, (at, at + 3), sentences) is sentences[1]
     assert _answer_sentence(window, (0, 4), sentences) is sentences[0]  # a span in the title
     assert _answer_sentence(window, None, sentences) is sentences[0]
+
+
+def _decide_on_reader_only() -> DecideStage:
+    """A decide stage that passes the reader's P through: p(answerable) = P."""
+    import numpy as np
+
+    from engine.answerability import Logistic
+
+    return DecideStage(Logistic(np.zeros(3), np.ones(3), np.array([0.0, 0.0, 1.0]), 0.0))
+
+
+def _with_question_stage(engine: AnswerEngine) -> AnswerEngine:
+    # the hashing embedder's cosines are not e5's: the engine drops the answerability model's
+    # question stage for it (Model.for_embedder), and with it the decide stage; these tests put
+    # the shipped model back to reach the decide stage through the real engine
+    engine.model = answerability.load()
+    return engine
+
+
+def test_a_fitted_decide_stage_weighs_the_readers_p_in_every_same_language_decision(
+    settings: Settings, store: QdrantStore, corpus: HashingEmbedder
+) -> None:
+    yes = StubReader(0.9)
+    stage = ReadStage(cast(Reader, yes), 4, 0.5, decide=_decide_on_reader_only())
+    answer = _with_question_stage(AnswerEngine(settings, store, corpus, reader=stage)).answer(
+        QUESTION
+    )
+    assert not answer.refused and "十五天" in (answer.text or "") and yes.calls
+    assert answer.features["reader"] == 0.9
+    assert answer.features["answerability"] == pytest.approx(0.9)
+    no = StubReader(0.05)  # below GQA_MIN_ANSWERABILITY (0.15)
+    stage = ReadStage(cast(Reader, no), 4, 0.5, decide=_decide_on_reader_only())
+    answer = _with_question_stage(AnswerEngine(settings, store, corpus, reader=stage)).answer(
+        QUESTION
+    )
+    assert answer.refused and answer.reason == NOT_ANSWERED
+    assert answer.features["answerability"] == pytest.approx(0.05)
+
+
+def test_the_decide_stage_reads_nothing_the_other_checks_refuse(
+    settings: Settings, store: QdrantStore, corpus: HashingEmbedder
+) -> None:
+    stub = StubReader(0.9)
+    stage = ReadStage(cast(Reader, stub), 4, 0.5, decide=_decide_on_reader_only())
+    engine = _with_question_stage(AnswerEngine(settings, store, corpus, reader=stage))
+    answer = engine.answer("2031年员工每年有多少天带薪年假？")  # the year is in no document
+    assert answer.refused and answer.reason != NOT_ANSWERED and not stub.calls
+
+
+def test_the_decide_stage_is_used_only_beside_the_answerability_model_it_was_fitted_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import hashlib
+
+    from engine.read import _decide_stage
+
+    fitted = {
+        "features": ["best_sentence", "top_dense", "reader_logit"],
+        "mean": [0, 0, 0],
+        "scale": [1, 1, 1],
+        "coef": [0, 0, 1],
+        "intercept": 0.0,
+        "answerability_sha256": hashlib.sha256(answerability.model_bytes()).hexdigest(),
+    }
+    base = dict(_env_file=None, data_dir=tmp_path / "data", embedder="hashing")
+    settings = Settings(**base)  # type: ignore[arg-type]
+    stage = _decide_stage(settings, fitted)
+    assert stage is not None and stage.answerability(0.0, 0.0, 0.8) == pytest.approx(0.8)
+    assert _decide_stage(settings, None) is None  # a calibration without the stage
+    off = Settings(**base, reader_decides=False)  # type: ignore[arg-type]
+    assert _decide_stage(off, fitted) is None
+    other = tmp_path / "other.json"
+    other.write_bytes(answerability.model_bytes() + b"\n")
+    beside = Settings(**base, answerability_model=str(other))  # type: ignore[arg-type]
+    with caplog.at_level("WARNING"):
+        assert _decide_stage(beside, fitted) is None
+    assert "another answerability model" in caplog.text
+    with pytest.raises(ValueError, match="features"):
+        _decide_stage(settings, {**fitted, "features": ["best_sentence", "top_dense"]})
