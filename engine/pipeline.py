@@ -99,10 +99,13 @@ class AnswerEngine:
             and self.model.question is not None  # cosines on the scale the stage was fitted on
             and not decide(evidence, top_dense, s.min_coverage, s.min_dense_score).refused
         ):
-            # The other checks pass: the reader's P joins the answerability model's inputs
+            # The other checks pass: the reader's P joins the answerability model's inputs; it
+            # is read (~0.2 CPU-s a window here) only when its P can change the decision
             assert self.reader is not None and evidence is not None
-            reading = self.reader.read(question, sentences, scores, evidence.sentences[0])
-            p = stage.answerability(first_p, top_dense, reading.best)
+            p = stage.decided(first_p, top_dense, s.min_answerability)
+            if p is None:
+                reading = self.reader.read(question, sentences, scores, evidence.sentences[0])
+                p = stage.answerability(first_p, top_dense, reading.best)
             evidence = replace(evidence, answerability=p)
             decision = decide(evidence, top_dense, *limits)
         if not decision.refused and self.reader is not None and self.settings.reader_veto:

@@ -45,9 +45,23 @@ class DecideStage:
     `python -m eval.reader_stage` on the reader's dev articles (key "decide" of reader.json)."""
 
     model: answerability.Logistic
+    # the reader's P on the instances the stage was fitted on (its lowest and highest)
+    reader_range: tuple[float, float] = (0.0, 1.0)
 
     def answerability(self, best_sentence: float, top_dense: float, reader: float) -> float:
         return float(self.model.predict([[best_sentence, top_dense, logit(reader)]])[0])
+
+    def decided(self, best_sentence: float, top_dense: float, threshold: float) -> float | None:
+        """p(answerable) when it falls on the same side of `threshold` wherever in its range
+        the reader's P lies (the lower end's p when both answer, the upper end's when both
+        refuse), so the reader need not be read; None when the reader's P decides. p is
+        monotonic in the reader's input, so its two ends bound it."""
+        ends = sorted(self.answerability(best_sentence, top_dense, r) for r in self.reader_range)
+        if ends[0] >= threshold:
+            return ends[0]
+        if ends[1] < threshold:
+            return ends[1]
+        return None
 
 
 @dataclass(frozen=True)
@@ -201,7 +215,8 @@ def _decide_stage(settings: Settings, fitted: dict | None) -> DecideStage | None
             choice,
         )
         return None
-    return DecideStage(answerability.Logistic.from_json(fitted))
+    low, high = fitted.get("reader_range", (0.0, 1.0))
+    return DecideStage(answerability.Logistic.from_json(fitted), (float(low), float(high)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

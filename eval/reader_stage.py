@@ -155,7 +155,9 @@ def build(
             len(X),
             time.perf_counter() - t,
         )
-    return {"X": np.asarray(X, float), "y": np.asarray(y), "groups": np.asarray(groups)}
+    X_ = np.asarray(X, float)
+    P = 1 / (1 + np.exp(-X_[:, 2]))  # the reader's P back from its logit
+    return {"X": X_, "y": np.asarray(y), "groups": np.asarray(groups), "P": P}
 
 
 def _fit(X: np.ndarray, y: np.ndarray, C: float) -> ans.Logistic:
@@ -232,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
         **stage.to_json(),
         "answerability_sha256": answerability_sha256(settings),
         "windows": settings.reader_windows,
+        # the reader's P seen on these instances: where a question's decision is the same at
+        # both ends, the engine decides without reading (engine.read.DecideStage.decided)
+        "reader_range": [round(float(x), 4) for x in (d["P"].min(), d["P"].max())],
         "command": "python -m eval.reader_stage --data ../shared/training"
         + f" --C {args.C} --seed {args.seed} --dev-fraction {args.dev_fraction}"
         + (f" --limit {args.limit}" if args.limit else ""),

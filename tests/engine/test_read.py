@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import cast
 
@@ -364,3 +365,42 @@ def test_the_decide_stage_is_used_only_beside_the_answerability_model_it_was_fit
     assert "another answerability model" in caplog.text
     with pytest.raises(ValueError, match="features"):
         _decide_stage(settings, {**fitted, "features": ["best_sentence", "top_dense"]})
+
+
+def test_the_reader_is_not_read_when_its_whole_range_gives_the_same_decision(
+    settings: Settings, store: QdrantStore, corpus: HashingEmbedder
+) -> None:
+    passing = _decide_on_reader_only()  # p(answerable) = the reader's P
+    for reader_range, refused in (((0.5, 0.9), False), ((0.01, 0.1), True)):
+        stub = StubReader(0.9)
+        stage = ReadStage(
+            cast(Reader, stub), 4, 0.5, decide=replace(passing, reader_range=reader_range)
+        )
+        engine = _with_question_stage(AnswerEngine(settings, store, corpus, reader=stage))
+        answer = engine.answer(QUESTION)  # GQA_MIN_ANSWERABILITY 0.15 is outside the range
+        assert answer.refused is refused and not stub.calls and "reader" not in answer.features
+        # the end of the range that decided: the lower when it answers, the upper when it refuses
+        assert answer.features["answerability"] == pytest.approx(reader_range[refused])
+    # a range across the threshold: the reader's P decides, so it is read
+    stub = StubReader(0.9)
+    stage = ReadStage(cast(Reader, stub), 4, 0.5, decide=replace(passing, reader_range=(0.1, 0.9)))
+    assert (
+        not _with_question_stage(AnswerEngine(settings, store, corpus, reader=stage))
+        .answer(QUESTION)
+        .refused
+    )
+    assert stub.calls
+
+
+def test_decided_bounds_p_whichever_way_the_reader_weighs() -> None:
+    import numpy as np
+
+    from engine.answerability import Logistic
+
+    against = DecideStage(
+        Logistic(np.zeros(3), np.ones(3), np.array([0.0, 0.0, -1.0]), 0.0), (0.2, 0.6)
+    )
+    # p = 1 - P: 0.4 .. 0.8 over the range
+    assert against.decided(0.5, 0.9, 0.3) == pytest.approx(0.4)
+    assert against.decided(0.5, 0.9, 0.9) == pytest.approx(0.8)
+    assert against.decided(0.5, 0.9, 0.5) is None
