@@ -404,3 +404,19 @@ def test_decided_bounds_p_whichever_way_the_reader_weighs() -> None:
     assert against.decided(0.5, 0.9, 0.3) == pytest.approx(0.4)
     assert against.decided(0.5, 0.9, 0.9) == pytest.approx(0.8)
     assert against.decided(0.5, 0.9, 0.5) is None
+
+
+def test_the_shipped_decide_stage_was_fitted_beside_the_shipped_answerability_model(
+    tmp_path: Path,
+) -> None:
+    """Retraining the answerability model without refitting the stage (python -m
+    eval.reader_stage) would silently turn the stage off; this catches it."""
+    from engine.read import _decide_stage, bundled
+
+    fitted = json.loads(bundled().with_suffix(".json").read_text(encoding="utf-8"))["decide"]
+    settings = Settings(_env_file=None, data_dir=tmp_path, embedder="hashing")  # type: ignore[call-arg]
+    stage = _decide_stage(settings, fitted)
+    assert stage is not None
+    low, high = stage.reader_range
+    assert 0 < low < high < 1
+    assert stage.model.coef[2] > 0  # the reader's P raises p(answerable)
