@@ -138,7 +138,12 @@ class Settings(BaseSettings):
         "p(answerable) that GQA_MIN_ANSWERABILITY thresholds (the stage eval.reader_stage fits "
         "into reader.json); off: the answerability model alone decides same-language answers",
     )
-    reader_windows: int = Field(6, ge=1, description="Candidate windows the reader reads")
+    reader_windows: int = Field(
+        2,
+        ge=1,
+        description="Candidate windows the reader reads besides the chosen evidence's (the "
+        "decide stage was fitted reading 2; the veto)",
+    )
     reader_cross_windows: int = Field(
         12,
         ge=1,

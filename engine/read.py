@@ -215,6 +215,13 @@ def _decide_stage(settings: Settings, fitted: dict | None) -> DecideStage | None
             choice,
         )
         return None
+    if fitted.get("windows") not in (None, settings.reader_windows):
+        log.warning(
+            "the reader's decide stage was fitted reading %s windows, GQA_READER_WINDOWS is %d: "
+            "its p is off the scale it was fitted on",
+            fitted["windows"],
+            settings.reader_windows,
+        )
     low, high = fitted.get("reader_range", (0.0, 1.0))
     return DecideStage(answerability.Logistic.from_json(fitted), (float(low), float(high)))
 
