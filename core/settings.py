@@ -138,6 +138,12 @@ class Settings(BaseSettings):
         "p(answerable) that GQA_MIN_ANSWERABILITY thresholds (the stage eval.reader_stage fits "
         "into reader.json); off: the answerability model alone decides same-language answers",
     )
+    reader_skip: bool = Field(
+        True,
+        description="The decide stage decides without reading where the reader's P cannot "
+        "change the decision; false: it always reads, so every answer's p is exact (python -m "
+        "eval calibrate turns it off to sweep the threshold)",
+    )
     reader_windows: int = Field(
         2,
         ge=1,

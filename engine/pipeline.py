@@ -102,7 +102,7 @@ class AnswerEngine:
             # The other checks pass: the reader's P joins the answerability model's inputs; it
             # is read (~0.2 CPU-s a window here) only when its P can change the decision
             assert self.reader is not None and evidence is not None
-            p = stage.decided(first_p, top_dense, s.min_answerability)
+            p = stage.decided(first_p, top_dense, s.min_answerability) if s.reader_skip else None
             if p is None:
                 reading = self.reader.read(question, sentences, scores, evidence.sentences[0])
                 p = stage.answerability(first_p, top_dense, reading.best)

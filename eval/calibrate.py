@@ -225,7 +225,9 @@ def calibrate(
             "GQA_ANSWERABILITY_MODEL=off gives no answerability values to calibrate - turn the "
             "model on, or pass --threshold coverage"
         )
-    s = settings.model_copy(update={field: 0.0})
+    # the threshold off, and the reader's decide stage reading every question, so that each
+    # answer's p is exact rather than the bound it decided on at the engine's threshold
+    s = settings.model_copy(update={field: 0.0, "reader_skip": False})
     _, _, records = runner.run(dataset, s, ingest=ingest)
     # Answers the reader gave to cross-language questions pass no same-language threshold
     records = [r for r in records if "cross_language" not in r.features]

@@ -381,6 +381,12 @@ def test_the_reader_is_not_read_when_its_whole_range_gives_the_same_decision(
         assert answer.refused is refused and not stub.calls and "reader" not in answer.features
         # the end of the range that decided: the lower when it answers, the upper when it refuses
         assert answer.features["answerability"] == pytest.approx(reader_range[refused])
+    # with the skip off (eval calibrate) it reads anyway and reports the exact p
+    stub = StubReader(0.9)
+    stage = ReadStage(cast(Reader, stub), 4, 0.5, decide=replace(passing, reader_range=(0.5, 0.95)))
+    exact = settings.model_copy(update={"reader_skip": False})
+    answer = _with_question_stage(AnswerEngine(exact, store, corpus, reader=stage)).answer(QUESTION)
+    assert stub.calls and answer.features["answerability"] == pytest.approx(0.9)
     # a range across the threshold: the reader's P decides, so it is read
     stub = StubReader(0.9)
     stage = ReadStage(cast(Reader, stub), 4, 0.5, decide=replace(passing, reader_range=(0.1, 0.9)))

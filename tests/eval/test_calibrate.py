@@ -1,5 +1,6 @@
 """Calibration on hand-made records whose best threshold is known."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,34 @@ def test_too_few_records_or_folds_is_refused() -> None:
         cross_validate(RECORDS, folds=1)
     with pytest.raises(ValueError, match="at least 5 records"):
         cross_validate(RECORDS[:4], folds=5)
+
+
+def test_calibrate_runs_the_set_with_the_threshold_off_and_every_p_exact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reader's decide stage skips reading where the reader cannot change the decision at the
+    engine's threshold, and then reports a bound, not p; a sweep over other thresholds needs the
+    exact p, so calibrate runs with GQA_READER_SKIP off."""
+    from types import SimpleNamespace
+
+    from core.settings import Settings
+    from eval import calibrate as cal
+    from eval.datasets import Dataset
+
+    seen: list[Settings] = []
+    records = [
+        dataclasses.replace(r, features={"answerability": r.features["coverage"]}) for r in RECORDS
+    ]
+
+    def run(dataset: object, settings: Settings, ingest: bool = True) -> tuple:
+        seen.append(settings)
+        return None, None, records
+
+    monkeypatch.setattr(cal, "runner", SimpleNamespace(run=run))
+    questions = tuple(SimpleNamespace(answerable=r.answerable) for r in RECORDS)
+    dataset = Dataset("toy", tmp_path, tmp_path, questions)  # type: ignore[arg-type]
+    settings = Settings(_env_file=None, data_dir=tmp_path, embedder="hashing")  # type: ignore[call-arg]
+    assert "Calibration of answerability" in cal.calibrate(dataset, settings, 3, None)
+    (used,) = seen
+    assert used.min_answerability == 0.0 and used.reader_skip is False
+    assert settings.reader_skip is True  # the caller's settings are left as they were
