@@ -10,6 +10,7 @@ candidate sentence; the best sentence's probability is the question's answerabil
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import logging
 import math
@@ -383,6 +384,12 @@ def model_bytes(path: Path | None = None) -> bytes:
     if path is None:
         return resources.files("engine").joinpath("models/answerability.json").read_bytes()
     return Path(path).read_bytes()
+
+
+def model_sha256(path: Path | None = None) -> str:
+    """The sha256 of the shipped model file (or of the file at `path`): what a stage fitted on
+    this model's outputs records, to tell it apart from another model."""
+    return hashlib.sha256(model_bytes(path)).hexdigest()
 
 
 def load(path: Path | None = None) -> Model:

@@ -10,7 +10,6 @@ quantisation, never on a benchmark).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -207,8 +206,9 @@ def _decide_stage(settings: Settings, fitted: dict | None) -> DecideStage | None
     if tuple(fitted["features"]) != DECIDE_FEATURES:
         raise ValueError(f"decide stage has features {fitted['features']}")
     choice = settings.answerability_model
-    model = answerability.model_bytes(None if choice == "bundled" else Path(choice))
-    if hashlib.sha256(model).hexdigest() != fitted.get("answerability_sha256"):
+    if answerability.model_sha256(None if choice == "bundled" else Path(choice)) != fitted.get(
+        "answerability_sha256"
+    ):
         log.warning(
             "the reader's decide stage was fitted beside another answerability model than %s; "
             "the answerability model alone decides (refit: python -m eval.reader_stage)",

@@ -174,7 +174,8 @@ def rows(data: Path, cache: Path, limit: int | None, seed: int) -> dict[str, np.
     return d
 
 
-def _logistic(X: np.ndarray, y: np.ndarray, C: float) -> ans.Logistic:
+def fit_logistic(X: np.ndarray, y: np.ndarray, C: float) -> ans.Logistic:
+    """A logistic regression of y on X, standardised (also fits eval.reader_stage's stage)."""
     from sklearn.linear_model import LogisticRegression
 
     mean, scale = X.mean(axis=0), X.std(axis=0)
@@ -203,9 +204,9 @@ def instances(
 
 def fit(d: dict[str, np.ndarray], mask: np.ndarray, C: float) -> ans.Model:
     """The sentence stage on the rows in `mask`, then the question stage on its instances."""
-    sentence = _logistic(d["X"][mask], d["y"][mask], C)
+    sentence = fit_logistic(d["X"][mask], d["y"][mask], C)
     Q, q_y = instances(sentence, d, mask)
-    return ans.Model(sentence, _logistic(Q, q_y, C), {})
+    return ans.Model(sentence, fit_logistic(Q, q_y, C), {})
 
 
 def cross_validate(d: dict[str, np.ndarray], C: float, folds: int = 5) -> dict[str, float]:

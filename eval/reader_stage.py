@@ -23,7 +23,6 @@ ignores the stage beside another model). Needs scikit-learn (the `train` extra).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import random
@@ -43,7 +42,7 @@ from engine import answerability as ans
 from engine.decide import decide
 from engine.evidence import question_terms, select, split_sentences
 from engine.read import DECIDE_FEATURES, ReadStage, bundled, load_reader, logit
-from eval.answerability_training import TOP_K, embeddings
+from eval.answerability_training import TOP_K, embeddings, fit_logistic
 from eval.answerability_training import read as read_chunks
 from reader.data import split_of
 
@@ -90,9 +89,10 @@ def instances(
     def has(i: int) -> bool:
         return any(g in folded[i] for g in gold)
 
-    runs = [(order[:TOP_K], 0)] if not gold else []
-    if gold:
+    if gold:  # the top chunks, then the top chunks that lack the answer
         runs = [(order[:TOP_K], 1), ([i for i in order if not has(i)][:TOP_K], 0)]
+    else:  # unanswerable as asked (SQuAD 2.0)
+        runs = [(order[:TOP_K], 0)]
     terms = question_terms(item.question)
     q = ans.analyse(terms, item.question)
     out = []
@@ -160,15 +160,6 @@ def build(
     return {"X": X_, "y": np.asarray(y), "groups": np.asarray(groups), "P": P}
 
 
-def _fit(X: np.ndarray, y: np.ndarray, C: float) -> ans.Logistic:
-    from sklearn.linear_model import LogisticRegression
-
-    mean, scale = X.mean(axis=0), X.std(axis=0)
-    scale[scale == 0] = 1.0
-    lr = LogisticRegression(C=C, max_iter=2000).fit((X - mean) / scale, y)
-    return ans.Logistic(mean, scale, lr.coef_[0], float(lr.intercept_[0]))
-
-
 def cross_validate(d: dict, model: ans.Model, C: float, folds: int = 5) -> dict[str, float]:
     """Grouped by article: AUROC of the shipped two-input stage, of a two-input stage refitted
     on these instances, and of the three-input stage; and what each refuses at the
@@ -181,8 +172,8 @@ def cross_validate(d: dict, model: ans.Model, C: float, folds: int = 5) -> dict[
     shipped = model.question.predict(X[:, :2])
     two, three = np.zeros(len(y)), np.zeros(len(y))
     for train, test in GroupKFold(folds).split(X, y, d["groups"]):
-        two[test] = _fit(X[train][:, :2], y[train], C).predict(X[test][:, :2])
-        three[test] = _fit(X[train], y[train], C).predict(X[test])
+        two[test] = fit_logistic(X[train][:, :2], y[train], C).predict(X[test][:, :2])
+        three[test] = fit_logistic(X[train], y[train], C).predict(X[test])
     out: dict[str, float] = {"instances": len(y), "answerable": int(y.sum())}
     for name, p in (("shipped", shipped), ("refit_two", two), ("with_reader", three)):
         out[f"{name}_auroc"] = round(float(roc_auc_score(y, p)), 4)
@@ -190,13 +181,6 @@ def cross_validate(d: dict, model: ans.Model, C: float, folds: int = 5) -> dict[
         out[f"{name}_kept_at_0.15"] = round(float((p[y == 1] >= 0.15).mean()), 4)
     out["reader_alone_auroc"] = round(float(roc_auc_score(y, X[:, 2])), 4)
     return out
-
-
-def answerability_sha256(settings: Settings) -> str:
-    """The checksum of the answerability model file the settings select."""
-    choice = settings.answerability_model
-    raw = ans.model_bytes(None if choice == "bundled" else Path(choice))
-    return hashlib.sha256(raw).hexdigest()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -224,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     d = build(args.data, args.cache, settings, model, split, args.limit)
     cv = cross_validate(d, model, args.C)
     print(json.dumps(cv, indent=1))
-    stage = _fit(d["X"], d["y"], args.C)
+    stage = fit_logistic(d["X"], d["y"], args.C)
     print("  coefficients", dict(zip(DECIDE_FEATURES, stage.coef.round(3).tolist(), strict=True)))
     learned = bundled() if settings.reader == "bundled" else Path(settings.reader)
     out = args.out or learned.with_suffix(".json")
@@ -232,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     calibration["decide"] = {
         "features": list(DECIDE_FEATURES),
         **stage.to_json(),
-        "answerability_sha256": answerability_sha256(settings),
+        "answerability_sha256": ans.model_sha256(None if choice == "bundled" else Path(choice)),
         "windows": settings.reader_windows,
         # the reader's P seen on these instances: where a question's decision is the same at
         # both ends, the engine decides without reading (engine.read.DecideStage.decided)
