@@ -11,6 +11,7 @@ NOT_COVERED = "evidence_does_not_cover_question"
 LOW_SUPPORT = "low_support"
 NO_VALUE = "evidence_lacks_asked_value"
 NOT_ANSWERED = "evidence_does_not_answer"
+PART_NOT_ANSWERED = "part_not_answered"  # a question about two things, one of them unanswered
 
 MESSAGES = {
     NO_EVIDENCE: {
@@ -33,6 +34,12 @@ MESSAGES = {
         "zh-Hans": "找到的文档与问题同一话题，但没有一句话回答了这个问题。",
         "zh-Hant": "找到的文件與問題同一話題，但沒有一句話回答了這個問題。",
         "en": "The documents found are on this topic, but no sentence in them answers this question.",
+    },
+    PART_NOT_ANSWERED: {
+        "zh-Hans": "问题问到的“{missing}”这一部分，找到的文档没有回答，因此不作答。",
+        "zh-Hant": "問題問到的「{missing}」這一部分，找到的文件沒有回答，因此不作答。",
+        "en": 'The documents found do not answer the part of the question about "{missing}", so '
+        "it is not answered.",
     },
     LOW_SUPPORT: {
         "zh-Hans": "找到的文档与问题相关，但不足以回答这个问题。",

@@ -353,6 +353,10 @@ def contains(folded_text: str, term: str, unit: str = "") -> bool:
         return number_in(folded_text, term, "" if _YEAR.fullmatch(term) else unit)
     if term == "第一" and term not in folded_text:
         return re.search(r"首[任届次位个家批部座架艘款]", folded_text) is not None
+    if term[-1:] == "i" and term.isascii() and term.isalpha() and term not in folded_text:
+        # an English stem that turned y into i ("warranti", "germani") is not a substring of
+        # the word's own form: "warranty", "Germany"
+        return f"{term[:-1]}y" in folded_text
     return term in folded_text
 
 

@@ -66,7 +66,7 @@ def is_followup(turn: str) -> bool:
     if _CUE.search(text):
         return True
     rest = core
-    for _, span in _slots(core):
+    for _, span in slots(core):
         rest = rest.replace(span, "")
     return bool(core) and not re.sub(r"[\s年的]", "", rest)
 
@@ -77,11 +77,11 @@ def merge(previous: str, followup: str) -> str:
     if not core:
         return previous
     merged, replaced = previous, False
-    for kind, new in _slots(core):
-        old = next((span for k, span in _slots(merged) if k == kind and span != new), None)
+    for kind, new in slots(core):
+        old = next((span for k, span in slots(merged) if k == kind and span != new), None)
         if old is not None:
             merged, replaced = merged.replace(old, new, 1), True
-        elif any(k == kind and span == new for k, span in _slots(merged)):
+        elif any(k == kind and span == new for k, span in slots(merged)):
             replaced = True
     if replaced:
         return merged
@@ -118,7 +118,7 @@ def _core(turn: str) -> str:
     return _TAIL.sub("", text).strip()
 
 
-def _slots(text: str) -> list[tuple[str, str]]:
+def slots(text: str) -> list[tuple[str, str]]:
     """(kind, span) of the slots of `text`, in the order of `_SLOTS`, then proper names."""
     found: list[tuple[str, str]] = []
     taken: list[tuple[int, int]] = []

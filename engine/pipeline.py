@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from core.embedders import Embedder
@@ -16,7 +16,7 @@ from core.sparse import Bm25Encoder, SparseTerms
 from core.store import Store
 from core.text import clean_question, language_of, script_of
 from engine import answerability
-from engine.decide import NOT_ANSWERED, Decision, decide, message
+from engine.decide import NOT_ANSWERED, PART_NOT_ANSWERED, Decision, decide, message
 from engine.evidence import (
     Evidence,
     QuestionTerms,
@@ -28,9 +28,18 @@ from engine.evidence import (
     split_sentences,
 )
 from engine.generative import LlmClient, LlmError, build_messages, enforce
+from engine.pairs import Pair, split_pair
 from engine.read import Reading, ReadStage, Window, load_reader
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Answered:
+    """One question's answer and the evidence it quotes (None when refused)."""
+
+    answer: Answer
+    evidence: Evidence | None
 
 
 class AnswerEngine:
@@ -70,6 +79,57 @@ class AnswerEngine:
         """A cited extractive answer, or a refusal whose message is in the question's script.
         Raises ValueError for a question that is not valid Unicode (`clean_question`)."""
         question = clean_question(question)  # the HTTP edge has done it; eval calls this directly
+        pair = split_pair(question)
+        if pair is not None:
+            answer = self._answer_pair(question, pair, groups)
+            if answer is not None:
+                return answer
+        return self._answer(question, groups).answer
+
+    def _answer_pair(
+        self, question: str, pair: Pair, groups: Sequence[str] | None
+    ) -> Answer | None:
+        """A question about two things (`engine.pairs`): each thing's own question, answered
+        from its own evidence (in either language), the two quoted and cited together
+        (extractive, also in generative mode), never one document's sentences standing for
+        both. Refused, naming the part, when one part is not answered; None when neither is
+        (then it is asked whole: "Research and Development" is one thing)."""
+        parts = [self._answer(q, groups, generate=False) for q in pair.questions]
+        refused = [i for i, part in enumerate(parts) if part.answer.refused]
+        if len(refused) == 2:
+            return None
+        seen: dict[tuple[str, int], Passage] = {}
+        for part in parts:
+            for p in part.answer.passages:
+                seen.setdefault((p.chunk.doc_id, p.chunk.char_start), p)
+        features = {"pair": 1.0}
+        timings: dict[str, float] = {}
+        for i, part in enumerate(parts, 1):
+            features |= {f"{k}_{i}": v for k, v in part.answer.features.items()}
+            for k, ms in part.answer.timings_ms.items():
+                timings[k] = timings.get(k, 0.0) + ms
+        passages = tuple(seen.values())
+        script = script_of(question)
+        if refused:
+            decision = Decision(True, PART_NOT_ANSWERED, (pair.names[refused[0]],))
+            text = message(decision, script)
+            return Answer(None, True, decision.reason, text, (), passages, features, timings)
+        sentences: dict[tuple[str, int, int], Sentence] = {}  # one quote for what both cite
+        for part in parts:
+            assert part.evidence is not None
+            for s in part.evidence.sentences:
+                sentences.setdefault((s.passage.chunk.doc_id, s.start, s.end), s)
+        text, citations = compose(list(sentences.values()), script)
+        return Answer(text, False, None, None, citations, passages, features, timings)
+
+    def _answer(
+        self,
+        question: str,
+        groups: Sequence[str] | None,
+        generate: bool = True,
+    ) -> Answered:
+        """`answer` for one question: the answer and the evidence it quotes (None: refused);
+        `generate=False` keeps it extractive when an LLM is configured."""
         t0 = time.perf_counter()
         passages = self.retrieve(question, groups)
         t1 = time.perf_counter()
@@ -134,7 +194,7 @@ class AnswerEngine:
         if reading is not None:
             features["reader"] = reading.best
         if decision.refused:
-            return Answer(
+            refusal = Answer(
                 None,
                 True,
                 decision.reason,
@@ -143,12 +203,13 @@ class AnswerEngine:
                 features=features,
                 timings_ms=timings,
             )
+            return Answered(refusal, None)
         assert evidence is not None
-        if self.llm is not None:
+        if self.llm is not None and generate:
             generated = self._generate(question, passages, features)
             if generated is not None:
                 text, citations = generated
-                return Answer(
+                generative = Answer(
                     text,
                     False,
                     None,
@@ -159,8 +220,10 @@ class AnswerEngine:
                     timings,
                     "generative",
                 )
+                return Answered(generative, evidence)
         text, citations = compose(evidence.sentences, script_of(question))
-        return Answer(text, False, None, None, citations, tuple(passages), features, timings)
+        extractive = Answer(text, False, None, None, citations, tuple(passages), features, timings)
+        return Answered(extractive, evidence)
 
     def _read_across(
         self, question: str, terms: QuestionTerms, groups: Sequence[str] | None

@@ -120,7 +120,7 @@ def direction(metric: str) -> int:
     """+1 when higher is better, -1 when lower is better, 0 for counts."""
     if metric in COUNTS:
         return 0
-    if metric == "false_refusal_rate" or metric.startswith("latency"):
+    if metric in ("false_refusal_rate", "over_quote_rate") or metric.startswith("latency"):
         return -1
     return 1
 

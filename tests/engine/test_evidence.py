@@ -129,6 +129,21 @@ def test_a_word_jieba_glues_onto_a_name_is_not_part_of_it() -> None:
     assert question_terms("鄭成功因何原因作罷?").critical == ()
 
 
+@pytest.mark.parametrize(
+    ("question", "text"),
+    [
+        ("How long is the warranty of the lock?", "the lock has a warranty of 2 years."),
+        ("Which city in Germany hosts the fair?", "a city in germany hosts the fair."),
+        ("What are the warranties?", "all warranties last 2 years."),
+    ],
+)
+def test_english_stems_ending_in_i_match_the_y_form(question: str, text: str) -> None:
+    # Snowball stems "warranty" to "warranti", not a substring of "warranty" itself
+    terms = question_terms(question)
+    assert all(contains(text, t) for t in terms.weights), terms.weights
+    assert not contains("the lock has a warrant.", "warranti")
+
+
 def test_numbers_match_whole_numbers_only() -> None:
     ev = evidence("预算是否为200万元？", "市场预算为1200万元。")
     assert ev.missing_critical == ("200",)

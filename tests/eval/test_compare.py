@@ -111,6 +111,7 @@ def test_verdict_and_rightness(record: Record, expected: str, right: bool) -> No
         ("false_refusal_rate", 0.1, 0.2, 0.1, "worse"),
         ("false_refusal_rate", 0.2, 0.1, -0.1, "better"),
         ("latency_p95_ms", 120.0, 80.0, -40.0, "better"),
+        ("over_quote_rate", 0.1, 0.3, 0.2, "worse"),
         ("latency_p50_ms", 10.0, 12.5, 2.5, "worse"),
         ("retrieval_recall@5", 0.5, 0.75, 0.25, "better"),
         ("grounding_rate", None, 1.0, None, ""),
