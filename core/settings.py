@@ -156,6 +156,12 @@ class Settings(BaseSettings):
         description="Windows the reader reads for a question in another language than the "
         "passages (the sentences closest to it by e5 cosine)",
     )
+    reader_cross_rank: bool = Field(
+        True,
+        description="Rank the windows of a cross-language question by e5 cosine + the fitted "
+        "weight x logit(P) (reader.json's cross_rank, python -m eval.cross_rank; e5 embedders "
+        "only); false: by the reader's P alone",
+    )
     reader_cross_threshold: float | None = Field(
         None,
         ge=0,

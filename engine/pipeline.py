@@ -29,7 +29,7 @@ from engine.evidence import (
 )
 from engine.generative import LlmClient, LlmError, build_messages, enforce
 from engine.pairs import Pair, split_pair
-from engine.read import Reading, ReadStage, Window, load_reader
+from engine.read import Reading, ReadStage, Window, load_reader, logit
 
 log = logging.getLogger(__name__)
 
@@ -234,9 +234,9 @@ class AnswerEngine:
         languages) of twice top-k passages, within the caller's groups; the reader reads the
         `cross_windows` candidates closest to the question by e5 cosine, and the answer is the
         sentence where its span head puts the answer in its best window (the window's centre
-        when the span is in the title or nowhere) when P(answers) reaches the cross-language
-        threshold and that sentence names no other year or model than the question
-        (`conflicts`; else the next best window). None when
+        when the span is in the title or nowhere; best: by cosine + the fitted weight x logit
+        P, or by P) whose P(answers) reaches the cross-language threshold and whose sentence
+        names no other year or model than the question (`conflicts`). None when
         no candidate is in another language, or when the reader finds none and same-language
         passages were found too (then the same-language refusal and its reason stand)."""
         assert self.reader is not None
@@ -255,14 +255,24 @@ class AnswerEngine:
         if not other:
             return None
         vectors = self.embedder.embed_passages([s.text for s in other])
-        reading = self.reader.read(
-            question, other, (vectors @ query).tolist(), limit=self.reader.cross_windows
-        )
+        cosines = (vectors @ query).tolist()
+        reading = self.reader.read(question, other, cosines, limit=self.reader.cross_windows)
+        order = list(range(len(reading.windows)))  # by P
+        if (weight := self.reader.cross_weight) is not None:
+            # across languages the reader judges the topic better than the asked value: the
+            # question's cosine to the sentence ranks with it (weight fitted: eval.cross_rank)
+            cosine = {id(s): c for s, c in zip(other, cosines, strict=True)}
+            order.sort(
+                key=lambda k: (
+                    -(cosine[id(reading.windows[k].sentence)] + weight * logit(reading.scores[k]))
+                )
+            )
         # The same-language checks' rule that crosses languages: a sentence naming another year
         # or another model of the asked line ("R300" asked, "R500" stated) does not answer.
-        for k, window in enumerate(reading.windows):
+        for k in order:
+            window = reading.windows[k]
             if reading.scores[k] < self.reader.cross_threshold:
-                break
+                continue
             sentence = _answer_sentence(window, reading.spans[k], other)
             if not conflicts(terms, sentence.folded):
                 evidence = Evidence((sentence,), 0.0, (), True)

