@@ -44,6 +44,8 @@ class Pair:
 
 def split_pair(question: str) -> Pair | None:
     """The question's two coordinated names and one question for each, or None."""
+    if not _COORDINATOR.search(question):  # most questions: no tagging needed
+        return None
     units = _units(question)
     for (k1, a1, b1), (k2, a2, b2) in zip(units, units[1:], strict=False):
         if not (k1 == k2 and k1 in _KINDS or {k1, k2} <= _NAMES):
@@ -83,7 +85,7 @@ def _units(question: str) -> list[tuple[str, int, int]]:
     text = folded if len(folded) == len(question) else question
     taken = [(a, b) for _, a, b in found]
     for kind, span in slots(text):
-        i = text.find(span, 0)
+        i = text.find(span)
         while i >= 0 and any(a <= i < b for a, b in taken):
             i = text.find(span, i + 1)
         if i < 0 or kind == "number":

@@ -32,7 +32,8 @@ import numpy as np
 from core.embedders import Embedder, make_embedder
 from core.sentences import sentence_spans
 from core.settings import Settings
-from engine.read import bundled, load_reader, logit
+from engine.read import load_reader, logit
+from eval.reader_stage import update_calibration
 from reader.data import read_xquad, split_of
 
 log = logging.getLogger(__name__)
@@ -138,10 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": round(time.perf_counter() - t0),
     }
     print(json.dumps({"weight": weight, **figures}, indent=1))
-    learned = bundled() if settings.reader == "bundled" else Path(settings.reader)
-    out = args.out or learned.with_suffix(".json")
-    calibration: dict[str, Any] = json.loads(out.read_text("utf-8")) if out.exists() else {}
-    calibration["cross_rank"] = {
+    rank = {
         "weight": weight,
         "embedder": embedder.name,
         "command": f"python -m eval.cross_rank --xquad XQUAD --seed {args.seed}"
@@ -149,10 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         "trained_on": "XQuAD 7d30520 cross-language questions of the reader dev articles",
         **figures,
     }
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(calibration, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(out)
-    print(f"wrote {out}")
+    print(f"wrote {update_calibration(settings, args.out, 'cross_rank', rank)}")
     return 0
 
 

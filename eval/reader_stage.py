@@ -183,6 +183,19 @@ def cross_validate(d: dict, model: ans.Model, C: float, folds: int = 5) -> dict[
     return out
 
 
+def update_calibration(settings: Settings, out: Path | None, key: str, value: Any) -> Path:
+    """Set `key` of the reader's calibration file (`out`, default: the one beside the reader
+    the settings select), written atomically; returns its path."""
+    learned = bundled() if settings.reader == "bundled" else Path(settings.reader)
+    path = out or learned.with_suffix(".json")
+    calibration: dict[str, Any] = json.loads(path.read_text("utf-8")) if path.exists() else {}
+    calibration[key] = value
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(calibration, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m eval.reader_stage", description=__doc__)
     parser.add_argument("--data", type=Path, default=Path("../shared/training"))
@@ -210,10 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(cv, indent=1))
     stage = fit_logistic(d["X"], d["y"], args.C)
     print("  coefficients", dict(zip(DECIDE_FEATURES, stage.coef.round(3).tolist(), strict=True)))
-    learned = bundled() if settings.reader == "bundled" else Path(settings.reader)
-    out = args.out or learned.with_suffix(".json")
-    calibration: dict[str, Any] = json.loads(out.read_text("utf-8")) if out.exists() else {}
-    calibration["decide"] = {
+    decide = {
         "features": list(DECIDE_FEATURES),
         **stage.to_json(),
         "answerability_sha256": ans.model_sha256(None if choice == "bundled" else Path(choice)),
@@ -227,10 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         "trained_on": [f"{f}.json (reader dev articles)" for f in FILES],
         "cross_validation": cv,
     }
-    tmp = out.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(calibration, indent=1) + "\n", encoding="utf-8")
-    tmp.replace(out)
-    print(f"wrote {out}")
+    print(f"wrote {update_calibration(settings, args.out, 'decide', decide)}")
     return 0
 
 

@@ -32,4 +32,5 @@ def test_cross_validation_scores_each_fold_with_a_weight_chosen_without_it(folds
     questions += [(f"b{i}", READER_WINS[1]) for i in range(6)]
     cv = cross_validate(questions, folds)
     assert len(cv["weights"]) == folds and all(w in WEIGHTS for w in cv["weights"])
-    assert 0.0 <= cv["top1"] <= 1.0
+    # each fold's training half holds both kinds, so the weight chosen ranks both right
+    assert cv["top1"] == 1.0
