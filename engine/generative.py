@@ -180,10 +180,16 @@ def build_messages(question: str, passages: Sequence[Passage]) -> list[dict[str,
 
 
 def enforce(
-    question: str, reply: str, passages: Sequence[Passage], min_coverage: float
+    question: str,
+    reply: str,
+    passages: Sequence[Passage],
+    min_coverage: float,
+    judged: Sequence[tuple[str, int, int]] | None = None,
 ) -> tuple[str, tuple[Citation, ...]] | None:
     """Keep the reply's supported sentences, cite the exact spans they rest on; None when
-    nothing usable remains or what remains does not cover the question."""
+    nothing usable remains or what remains does not cover the question. `judged`: (doc_id,
+    start, end) ranges the reader judged as answering; a sentence none of whose cited spans
+    overlaps one is dropped (None: no such check)."""
     if reply.strip().startswith(NO_ANSWER):
         return None
     kept: list[tuple[str, list[Citation]]] = []
@@ -194,6 +200,15 @@ def enforce(
             log.warning("reply cites passage(s) not sent %s: dropped", list(seg.markers))
             continue
         cites = quoted_spans(seg.text, [passages[n - 1] for n in dict.fromkeys(seg.markers)])
+        if (
+            cites is not None
+            and judged is not None
+            and not any(
+                c.doc_id == d and c.start < e and s < c.end for c in cites for d, s, e in judged
+            )
+        ):
+            log.info("reply sentence cites no span the reader judged as answering: dropped")
+            continue
         if cites is not None:
             kept.append((seg.text, cites))
     if not kept or not covers(question, [c.quote for _, cs in kept for c in cs], min_coverage):

@@ -137,6 +137,8 @@ class AnswerEngine:
         evidence, reading = None, None
         top_dense = max((p.dense_score for p in passages), default=0.0)
         first_p = None  # the answerability model's p for the evidence's first sentence
+        sentences: list[Sentence] = []
+        scores: list[float] | None = None
         if passages:
             sentences = split_sentences(passages)
             scores = self._scores(question, terms, sentences)
@@ -206,7 +208,16 @@ class AnswerEngine:
             return Answered(refusal, None)
         assert evidence is not None
         if self.llm is not None and generate:
-            generated = self._generate(question, passages, features)
+            t3 = time.perf_counter()
+            if self.reader is None:
+                shown, judged = list(passages), None
+            else:
+                if reading is None:
+                    reading = self.reader.read(question, sentences, scores, evidence.sentences[0])
+                shown, judged = self._judged(reading, crossed)
+                timings["read"] = timings.get("read", 0.0) + (time.perf_counter() - t3) * 1000
+                features["reader"] = reading.best
+            generated = self._generate(question, shown, features, judged) if shown else None
             if generated is not None:
                 text, citations = generated
                 generative = Answer(
@@ -283,6 +294,21 @@ class AnswerEngine:
         evidence = Evidence((reading.windows[0].sentence,), 0.0, (), True)
         return evidence, reading, Decision(True, NOT_ANSWERED), passages
 
+    def _judged(self, reading: Reading, crossed: bool) -> tuple[list[Passage], list[Window]]:
+        """What the LLM may see and cite when a reader is loaded: the passages holding a window
+        the reader judged as answering (P at least its threshold, the cross-language one for a
+        question read across languages), best window first, and those windows."""
+        assert self.reader is not None
+        threshold = self.reader.cross_threshold if crossed else self.reader.threshold
+        judged = [w for w, p in zip(reading.windows, reading.scores, strict=True) if p >= threshold]
+        shown: dict[tuple[str, int], Passage] = {}
+        for w in judged:
+            shown.setdefault(
+                (w.sentence.passage.chunk.doc_id, w.sentence.passage.chunk.char_start),
+                w.sentence.passage,
+            )
+        return list(shown.values()), judged
+
     def _scores(
         self, question: str, terms: QuestionTerms, sentences: Sequence[Sentence]
     ) -> list[float] | None:
@@ -293,9 +319,15 @@ class AnswerEngine:
         return self.model.probabilities(answerability.sentence_features(q, sentences))
 
     def _generate(
-        self, question: str, passages: Sequence[Passage], features: dict[str, float]
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        features: dict[str, float],
+        judged: Sequence[Window] | None = None,
     ) -> tuple[str, tuple[Citation, ...]] | None:
-        """The LLM's checked answer, or None (then the extractive one stands): never unchecked."""
+        """The LLM's checked answer, or None (then the extractive one stands): never unchecked.
+        `judged`: the windows the reader judged as answering; every kept sentence must cite a
+        span within one of them (None: no reader, today's checks alone)."""
         assert self.llm is not None
         try:
             reply = self.llm.complete(build_messages(question, passages))
@@ -303,7 +335,13 @@ class AnswerEngine:
             log.warning("LLM failed, answering extractively: %s", exc)
             features["llm_error"] = 1.0
             return None
-        result = enforce(question, reply, passages, self.settings.min_coverage)
+        ranges = None
+        if judged is not None:
+            ranges = [
+                (w.sentence.passage.chunk.doc_id, w.start, w.start + len(w.text) - w.body)
+                for w in judged
+            ]
+        result = enforce(question, reply, passages, self.settings.min_coverage, ranges)
         features["llm_rejected"] = float(result is None)
         return result
 

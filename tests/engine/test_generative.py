@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -18,7 +19,9 @@ from core.settings import Settings
 from core.store import QdrantStore
 from engine.generative import LlmClient, _cn_value, supported
 from engine.pipeline import AnswerEngine
+from engine.read import ReadStage
 from ingest.pipeline import Ingestor
+from reader.runtime import Reader
 from tests.conftest import write
 
 DOCS: dict[str, str | bytes] = {
@@ -481,6 +484,72 @@ def test_supported_compares_negation_numbers_and_every_clause(
     assert supported(sentence, [span]) is ok
 
 
+class JudgingReader:
+    """Stands in for reader.runtime.Reader: P 0.9 for a window holding `key`, else 0.01."""
+
+    def __init__(self, key: str) -> None:
+        self.key, self.calls = key, 0
+
+    def score(
+        self, question: str, windows: Sequence[str]
+    ) -> list[tuple[float, tuple[int, int] | None]]:
+        self.calls += 1
+        return [(0.9 if self.key in w else 0.01, None) for w in windows]
+
+
+POLICY = {
+    "hr/policy.md": "# 假期\n员工每年享有15个工作日的带薪年假。年假须提前3天在系统中申请。"
+    "病假须提供医院证明。员工结婚可享受10个工作日婚假。加班须经部门经理批准。",
+    "finance/travel.md": DOCS["finance/travel.md"],
+}
+
+
+def judged_engine(
+    tmp_path: Path, settings: Settings, store: QdrantStore, llm: ScriptedLlm, key: str
+) -> AnswerEngine:
+    emb = HashingEmbedder()
+    Ingestor(settings, store, emb).sync([write(tmp_path / "docs", POLICY)])
+    stage = ReadStage(cast(Reader, JudgingReader(key)), windows=2, threshold=0.5)
+    return AnswerEngine(settings, store, emb, LlmClient(llm.url, "scripted", "k", timeout=2), stage)
+
+
+def test_with_a_reader_the_llm_sees_only_passages_holding_a_window_it_judged_answering(
+    tmp_path: Path, settings: Settings, store: QdrantStore, llm: ScriptedLlm
+) -> None:
+    engine = judged_engine(tmp_path, settings, store, llm, "15个工作日")
+    assert len(engine.retrieve(QUESTION)) > 1  # the travel passage is retrieved too
+    llm.replies = ["员工每年享有15个工作日的带薪年假。 [1]"]
+    a = engine.answer(QUESTION)
+    prompt = llm.requests[-1]["messages"][1]["content"]
+    assert prompt.count("<passage n=") == 1 and "15个工作日" in prompt and "差旅" not in prompt
+    assert a.mode == "generative" and a.text == "员工每年享有15个工作日的带薪年假。 [1]"
+    assert a.features["reader"] == 0.9 and "read" in a.timings_ms
+
+
+def test_a_generated_sentence_citing_no_span_the_reader_judged_is_dropped(
+    tmp_path: Path, settings: Settings, store: QdrantStore, llm: ScriptedLlm
+) -> None:
+    engine = judged_engine(tmp_path, settings, store, llm, "15个工作日")
+    # both sentences are quoted from the one passage shown; the second (婚假) lies outside the
+    # judged window (the 年假 sentence with its neighbours), so it cannot stand
+    llm.replies = ["员工每年享有15个工作日的带薪年假。 [1] 员工结婚可享受10个工作日婚假。 [1]"]
+    a = engine.answer(QUESTION)
+    assert a.mode == "generative" and a.text == "员工每年享有15个工作日的带薪年假。 [1]"
+    llm.replies = ["员工结婚可享受10个工作日婚假。 [1]"]  # nothing judged is cited: extractive
+    a = engine.answer(QUESTION)
+    assert a.mode == "extractive" and "15个工作日" in (a.text or "")
+    assert "婚假" not in (a.text or "")
+
+
+def test_the_llm_is_not_asked_when_the_reader_judges_no_window_answering(
+    tmp_path: Path, settings: Settings, store: QdrantStore, llm: ScriptedLlm
+) -> None:
+    engine = judged_engine(tmp_path, settings, store, llm, "not in any window")
+    a = engine.answer(QUESTION)
+    assert llm.requests == [] and a.mode == "extractive" and not a.refused
+    assert a.features["reader"] == 0.01 and "15个工作日" in (a.text or "")
+
+
 @pytest.mark.parametrize(
     ("run", "value"),
     [
@@ -498,3 +567,22 @@ def test_supported_compares_negation_numbers_and_every_clause(
 )
 def test_chinese_numerals_are_read(run: str, value: int) -> None:
     assert _cn_value(run) == value
+
+
+def test_the_restating_llm_benchmark_restates_every_sentence_of_what_it_is_shown(
+    engine: AnswerEngine, llm: ScriptedLlm
+) -> None:
+    from benchmarks.restating_llm import restate
+
+    llm.replies = ["placeholder"]
+    engine.answer(QUESTION)
+    prompt = llm.requests[-1]["messages"][1]["content"]
+    reply = restate(prompt)
+    n = passage_number(engine, llm, "docs/hr/leave.md")
+    assert f"员工每年享有15个工作日的带薪年假。 [{n}] 年假须提前3天在系统中申请。 [{n}]" in reply
+    shown = prompt.count("<passage n=")
+    assert shown > 1 and all(f"[{i}]" in reply for i in range(1, shown + 1))
+    # restated verbatim, it passes every check: only what the engine shows bounds it
+    llm.replies = [reply]
+    a = engine.answer(QUESTION)
+    assert a.mode == "generative" and "15个工作日" in (a.text or "")
