@@ -478,11 +478,16 @@ def select(
     # question about X1) means the evidence is about something else: the term counts as missing.
     missing += tuple(t for t in conflicts(terms, first.folded) if t not in missing)
     if score_of is not None:
-        # With a model, only a quantity or a price must show as a number: a date may be an era,
-        # a season or a time of day ("宋代", "当天下午"), which the model's kind_match weighs.
-        terms = replace(terms, wants=tuple(k for k in terms.wants if k != "date"))
+        terms = judged_wants(terms)
     kind = any(answers_kind(terms, s.folded) for s in chosen)
     return Evidence(tuple(sorted(chosen, key=lambda s: s.start)), coverage, missing, kind, p_first)
+
+
+def judged_wants(terms: QuestionTerms) -> QuestionTerms:
+    """The kinds of value that must show when a model judges the sentences: only a quantity
+    or a price must show as a number; a date may be an era, a season or a time of day ("宋代",
+    "当天下午", "10:00 to 15:00"), which the model weighs."""
+    return replace(terms, wants=tuple(k for k in terms.wants if k != "date"))
 
 
 def answer_candidates(terms: QuestionTerms, sentences: Sequence[Sentence]) -> list[Sentence]:

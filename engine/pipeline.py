@@ -22,7 +22,9 @@ from engine.evidence import (
     QuestionTerms,
     Sentence,
     answer_candidates,
+    answers_kind,
     conflicts,
+    judged_wants,
     question_terms,
     select,
     split_sentences,
@@ -278,14 +280,17 @@ class AnswerEngine:
                     -(cosine[id(reading.windows[k].sentence)] + weight * logit(reading.scores[k]))
                 )
             )
-        # The same-language checks' rule that crosses languages: a sentence naming another year
-        # or another model of the asked line ("R300" asked, "R500" stated) does not answer.
+        # The same-language checks' rules that cross languages: a sentence naming another year
+        # or another model of the asked line ("R300" asked, "R500" stated) does not answer, nor
+        # one without a value of the kind asked, as when a model judges the sentences (a
+        # quantity or a price: "多久" is not answered by "launched in March 2025").
+        kinds = judged_wants(terms)
         for k in order:
             window = reading.windows[k]
             if reading.scores[k] < self.reader.cross_threshold:
                 continue
             sentence = _answer_sentence(window, reading.spans[k], other)
-            if not conflicts(terms, sentence.folded):
+            if not conflicts(terms, sentence.folded) and answers_kind(kinds, sentence.folded):
                 evidence = Evidence((sentence,), 0.0, (), True)
                 kept = Reading((window,), (reading.scores[k],), (reading.spans[k],))
                 return evidence, kept, Decision(False), passages

@@ -350,6 +350,30 @@ def test_a_cross_language_window_naming_another_model_of_the_asked_line_does_not
     assert trap.refused and trap.reason == NOT_ANSWERED
 
 
+def test_a_cross_language_window_without_a_value_of_the_asked_kind_does_not_answer(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    emb = HashingEmbedder()
+    doc = "# Aurora S2\n\nIt was launched in March 2025. It is sold in Europe. It runs 18 months.\n"
+    Ingestor(settings, store, emb).sync([write(tmp_path / "docs", {"s2.md": doc})])
+    # the reader prefers the windows centred on the launch and on the market to the battery's
+    launch, battery = "It was launched in March 2025. It is sold", "Europe. It runs 18 months"
+    stub = KeyedStub({launch: 0.9, battery: 0.7})
+    stage = ReadStage(cast(Reader, stub), 4, 0.5, 50, 0.6)
+    engine = AnswerEngine(settings, store, emb, reader=stage)
+    # "多久" asks for a quantity: neither the launch date nor the market answers it
+    long = engine.answer("Aurora S2 的电池能用多久？")
+    assert not long.refused and [c.quote for c in long.citations] == ["It runs 18 months."]
+    # a date is the reader's to judge (it may be a season or a time of day), as a model judges
+    # it in the same-language checks: the favourite answers
+    when = engine.answer("Aurora S2 是什么时候上市的？")
+    assert not when.refused
+    assert [c.quote for c in when.citations] == ["It was launched in March 2025."]
+    stub.ps = {launch: 0.9}  # no window with a quantity reaches the threshold
+    refused = engine.answer("Aurora S2 的电池能用多久？")
+    assert refused.refused and refused.reason == NOT_ANSWERED
+
+
 def test_the_span_head_picks_the_neighbour_of_the_centre_that_holds_the_answer() -> None:
     from engine.pipeline import _answer_sentence
 
