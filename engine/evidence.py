@@ -104,7 +104,9 @@ _MODEL_PARTS = re.compile(r"([a-z]+)-?(\d+)")
 
 # What kind of answer a question asks for, and how to recognise a sentence that can give it.
 # Answer values: an Arabic number (with what follows it), or a Chinese numeral before a measure word.
-_VALUE = re.compile(rf"(\d+(?:[.,]\d+)*)\s*(\S?)|([{CN_DIGITS}]+)(?=[{MEASURE}])")
+# A number: digits (not glued to a preceding letter: "S1", "R300" and "IP67" name a model or a
+# code, not a value), or Chinese numerals before a measure word.
+_VALUE = re.compile(rf"(?<![a-z\d.,])(\d+(?:[.,]\d+)*)\s*(\S?)|([{CN_DIGITS}]+)(?=[{MEASURE}])")
 _MONTHS = r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b"
 _WEEKDAYS = r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)day\b|周[一二三四五六日]|星期|週"
 # What kind of answer a question asks for.

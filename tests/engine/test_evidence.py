@@ -322,6 +322,10 @@ def test_headings_are_context_not_answers() -> None:
         ("部曲、佃客以及哪种人为世族控制的人口?", "世族控制的人口有部曲、佃客与奴隶。", True),
         ("贸易条约是在1948年的几月中断的?", "接着于2月底中断两国间的贸易条约。", True),  # a date
         ("工程持续了几个月？", "工程持续了很久。", False),  # a duration
+        # digits glued to a letter name a model or a code, not a value
+        ("Aurora S2 的电池能用多久？", "The Aurora S2 was launched to replace the S1.", False),
+        ("Aurora S2 的电池能用多久？", "The Aurora S2 runs 18 months on one battery.", True),
+        ("How many VPN tunnels does the R300 support?", "The R300 supports IPsec v2.1.", False),
     ],
 )
 def test_the_evidence_must_hold_a_value_of_the_asked_kind(
