@@ -410,8 +410,10 @@ def select(
     when `scores` (one per sentence) are given, else the one that covers the question best (ties
     broken by the kind of answer asked for and by retrieval rank). Further sentences of that
     document join while they add whole words of the question not yet covered, so evidence
-    never stitches a year from one document onto a figure from another. Coverage counts the non-critical terms found in the
-    chosen sentences or the document's title; each critical term must occur in the first
+    never stitches a year from one document onto a figure from another; with `scores`, one the
+    model rates below NEIGHBOUR_SHARE of the first's p is context, counted but not quoted.
+    Coverage counts the non-critical terms found in the chosen sentences, that context or the
+    document's title; each critical term must occur in the first
     sentence's context (its neighbours, the heading above it) or in the document's title.
     """
     all_missing = tuple(shown for shown, _ in terms.critical)
@@ -462,11 +464,21 @@ def select(
             if len(t) > 1
         )
 
-    while same_doc and len(chosen) < max_sentences:
+    context: list[Sentence] = []  # sentences that cover the question's words, not quoted
+    while same_doc and len(chosen) + len(context) < max_sentences:
         best = max(same_doc, key=whole_gain)
-        if best in chosen or whole_gain(best) / terms.total < EXTRA_MIN_GAIN:
+        if best in chosen or best in context or whole_gain(best) / terms.total < EXTRA_MIN_GAIN:
             break
-        chosen.append(best)
+        if (
+            score_of is not None
+            and p_first is not None
+            and score_of[id(best)] < NEIGHBOUR_SHARE * p_first
+        ):
+            # the model does not rate it as answering: it says what the quote is about (as a
+            # title does) and counts towards coverage, but is not quoted
+            context.append(best)
+        else:
+            chosen.append(best)
         covered = {t: max(c, credit(best.folded, t)) for t, c in covered.items()}
     critical = {f for _, f in terms.critical}
     plain = {t: w for t, w in terms.weights.items() if t not in critical}

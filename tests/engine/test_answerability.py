@@ -53,6 +53,24 @@ def test_a_neighbour_the_model_rates_joins_the_first_sentence() -> None:
     assert "光绪十年完工。" not in [s.text for s in alone.sentences]
 
 
+def test_a_further_sentence_the_model_rates_low_counts_as_context_and_is_not_quoted() -> None:
+    text = "员工须提前3天申请年假。食堂每天中午开放。年假审批由直属经理负责。"
+    terms = question_terms("年假要提前几天申请，由谁审批？")
+    quoted = select(terms, sentences_of(text), 3, scores=[0.9, 0.05, 0.6])
+    assert [s.text for s in quoted.sentences] == [
+        "员工须提前3天申请年假。",
+        "年假审批由直属经理负责。",
+    ]
+    # below half of the first's p: it adds the question's words (coverage) but is no answer
+    context = select(terms, sentences_of(text), 3, scores=[0.9, 0.05, 0.3])
+    assert [s.text for s in context.sentences] == ["员工须提前3天申请年假。"]
+    assert (
+        context.coverage
+        == quoted.coverage
+        > select(terms, sentences_of(text), 1, [0.9, 0.05, 0.3]).coverage
+    )
+
+
 def test_an_unsure_first_sentence_is_quoted_with_its_best_neighbour() -> None:
     text = "灯塔建于港口北侧。光绪十年完工。灯塔高三十米。"
     terms = question_terms("港口的灯塔是什么时候建成的？")
