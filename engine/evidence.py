@@ -464,10 +464,10 @@ def select(
             if len(t) > 1
         )
 
-    context: list[Sentence] = []  # sentences that cover the question's words, not quoted
-    while same_doc and len(chosen) + len(context) < max_sentences:
+    unquoted: list[Sentence] = []  # sentences that cover the question's words, not quoted
+    while same_doc and len(chosen) + len(unquoted) < max_sentences:
         best = max(same_doc, key=whole_gain)
-        if best in chosen or best in context or whole_gain(best) / terms.total < EXTRA_MIN_GAIN:
+        if best in chosen or best in unquoted or whole_gain(best) / terms.total < EXTRA_MIN_GAIN:
             break
         if (
             score_of is not None
@@ -476,7 +476,7 @@ def select(
         ):
             # the model does not rate it as answering: it says what the quote is about (as a
             # title does) and counts towards coverage, but is not quoted
-            context.append(best)
+            unquoted.append(best)
         else:
             chosen.append(best)
         covered = {t: max(c, credit(best.folded, t)) for t, c in covered.items()}
