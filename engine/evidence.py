@@ -24,6 +24,7 @@ from engine.quantities import (
     MEASURE,
     MONEY,
     PERIODS,
+    bounds,
     number_in,
     unit_at,
 )
@@ -283,6 +284,9 @@ def conflicts(terms: QuestionTerms, folded_sentence: str) -> tuple[str, ...]:
             rival = _YEAR.pattern
         elif m := _MODEL_PARTS.fullmatch(f):
             rival = rf"(?<![a-z]){m.group(1)}-?\d+"
+        elif f[:1].isdigit() and (unit := terms.units.get(f, "")) and bounds(folded_sentence, unit):
+            out.append(shown)  # another tier: "满10年及以上" where 6 years was asked
+            continue
         else:
             continue
         if re.search(rival, folded_sentence):

@@ -89,6 +89,13 @@ def _amount(text: str) -> float | None:
         return _CN_VALUE.get(text)
 
 
+def bounds(folded_text: str, unit: str) -> bool:
+    """Some clause of the text bounds an amount in `unit` ("满10年及以上", "5 to 10 years")."""
+    u = _UNIT_WORDS.get(unit, re.escape(unit))
+    patterns = [_SPAN, *(pattern for _, pattern in _BOUNDS)]
+    return any(re.search(pattern.format(a=_AMOUNT, u=u), folded_text) for pattern in patterns)
+
+
 def in_range(folded_text: str, n: float, unit: str) -> bool:
     """Some clause of the text bounds an amount in `unit` and `n` meets all its bounds."""
     u = _UNIT_WORDS.get(unit, re.escape(unit))

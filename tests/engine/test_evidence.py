@@ -349,9 +349,15 @@ def test_refuses_when_the_asked_value_is_missing() -> None:
         ("2024年黑客松冠军的奖金是多少？", "黑客松冠军将获得2万元奖金。", ()),  # no rival
         ("GPT4的发布时间", "GPT-3 于2020年发布。", ("gpt4",)),
         ("U19国青队主教练是谁", "U17国少队主教练是杨晨。", ("u19",)),
+        # another tier: a range stated in the asked unit that the asked amount is not in
+        ("入职满6年的员工有几天年假？", "入职满10年及以上的员工享有20天年假。", ("6",)),
+        ("入职满6年的员工有几天年假？", "入职满5年但未满10年的员工享有15天年假。", ()),
+        ("入职满6年的员工有几天年假？", "员工每年享有5天年假。", ()),  # no tier stated
+        ("How much leave after 6 years of service?", "From 10 years on: 20 days.", ()),
+        ("How much leave after 6 years of service?", "At least 10 years: 20 days.", ("6",)),
     ],
 )
-def test_a_sentence_naming_another_year_or_model_conflicts(
+def test_a_sentence_naming_another_year_model_or_tier_conflicts(
     question: str, sentence: str, conflicting: tuple[str, ...]
 ) -> None:
     assert tuple(t.lower() for t in conflicts(question_terms(question), fold(sentence))) == (
