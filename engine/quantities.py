@@ -45,6 +45,48 @@ def chinese_numeral(term: str) -> tuple[str, ...] | None:
     return (written, "两") if n == 2 else (written,)
 
 
+_EN_ONES = [
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_EN_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+
+
+def english_numeral(term: str) -> tuple[str, ...] | None:
+    """How 2..99 is written in English words (28: twenty-eight, twenty eight); None for other
+    terms (1 is left out: "one" is mostly no number)."""
+    if not term.isdigit() or not 1 < int(term) < 100:
+        return None
+    n = int(term)
+    if n < 20:
+        return (_EN_ONES[n - 1],)
+    tens, one = divmod(n, 10)
+    word = _EN_TENS[tens - 2]
+    if not one:
+        return (word,)
+    return (f"{word}-{_EN_ONES[one - 1]}", f"{word} {_EN_ONES[one - 1]}")
+
+
+_EN_NUMERAL_AFTER = rf"(?![\s-]+(?:{'|'.join(_EN_ONES[:9])})\b)"  # twenty, not twenty-eight
+
+
 def unit_at(folded_text: str, pos: int) -> str:
     """The measure word right after a number ending at `pos` ('' when there is none), English
     unit words as their Chinese measure word (6 years -> 年, 3个月 -> 月)."""
@@ -118,13 +160,18 @@ def in_range(folded_text: str, n: float, unit: str) -> bool:
 
 def number_in(folded_text: str, number: str, unit: str = "") -> bool:
     """The number occurs in the text as a whole number (not part of a longer one), or as its
-    Chinese numeral (7 and 七月, 12 and 十二, 2 and 两); with a `unit` (年 in "满3年"), not
+    Chinese numeral (7 and 七月, 12 and 十二, 2 and 两) or English words (3 and "three little
+    birds", 28 and "twenty-eight"); with a `unit` (年 in "满3年"), not
     followed by another unit (3月31日), or inside a range the text states in that unit."""
     for m in re.finditer(rf"(?<![\d.]){re.escape(number)}(?![\d])", folded_text):
         if not unit or unit_at(folded_text, m.end()) in ("", unit):
             return True
     for n in chinese_numeral(number) or ():
         for m in re.finditer(rf"(?<![{CN_DIGITS}]){n}(?![{CN_DIGITS}])", folded_text):
+            if not unit or unit_at(folded_text, m.end()) in ("", unit):
+                return True
+    for w in english_numeral(number) or ():
+        for m in re.finditer(rf"(?<![\w-]){w}\b{_EN_NUMERAL_AFTER}", folded_text):
             if not unit or unit_at(folded_text, m.end()) in ("", unit):
                 return True
     return bool(unit) and in_range(folded_text, float(number.replace(",", "")), unit)

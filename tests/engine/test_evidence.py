@@ -117,6 +117,22 @@ def test_small_numbers_match_their_chinese_numerals(text: str, number: str, foun
     assert contains(fold(text), number) is found
 
 
+@pytest.mark.parametrize(
+    ("text", "number", "found"),
+    [
+        ("Three Little Birds is a song by Bob Marley", "3", True),
+        ("At a four-way stop, the first car to arrive goes first", "4", True),
+        ("February has twenty-eight days in a common year", "28", True),
+        ("February has twenty eight days", "28", True),
+        ("twenty-eight", "20", False),  # part of a larger numeral
+        ("a threefold rise", "3", False),  # part of a word
+        ("someone said so", "1", False),  # "one" is mostly no number: 1 is left out
+    ],
+)
+def test_small_numbers_match_their_english_words(text: str, number: str, found: bool) -> None:
+    assert contains(fold(text), number) is found
+
+
 def test_first_matches_shou_before_a_measure_word() -> None:
     assert contains(fold("首任校长为郭沫若。"), "第一")
     assert not contains(fold("首先，学校扩建了校区。"), "第一")
