@@ -31,6 +31,7 @@ from engine.evidence import (
     split_sentences,
     withheld,
 )
+from engine.quantities import EN_ONES, EN_TENS
 
 log = logging.getLogger(__name__)
 
@@ -53,15 +54,11 @@ _CN_MEASURE = re.compile(
     "[个天年月日周人元倍次名岁位项家台件种条所座场届辆吨米克秒号页章]|小时|分钟"
 )
 _CN_NOT_NUMBERS = frozenset(["千万", "万一", "一一"])
-# fmt: off
-_EN_VALUE = {w: i for i, w in enumerate((
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
-    "nineteen",
-))} | {w: 10 * i for i, w in enumerate((
-    "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
-), 2)}
-# fmt: on
+_EN_VALUE = (
+    {"zero": 0}
+    | {w: i for i, w in enumerate(EN_ONES, 1)}
+    | {w: 10 * i for i, w in enumerate(EN_TENS, 2)}
+)
 _EN_SCALE = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
 _EN_WORD = "|".join([*_EN_VALUE, *_EN_SCALE])
 _EN_NUMBER = re.compile(rf"\b(?:{_EN_WORD})(?:(?:[\s-]+|\s+and\s+)(?:{_EN_WORD}))*\b")
@@ -200,17 +197,14 @@ def enforce(
             log.warning("reply cites passage(s) not sent %s: dropped", list(seg.markers))
             continue
         cites = quoted_spans(seg.text, [passages[n - 1] for n in dict.fromkeys(seg.markers)])
-        if (
-            cites is not None
-            and judged is not None
-            and not any(
-                c.doc_id == d and c.start < e and s < c.end for c in cites for d, s, e in judged
-            )
+        if cites is None:
+            continue
+        if judged is not None and not any(
+            c.doc_id == d and c.start < e and s < c.end for c in cites for d, s, e in judged
         ):
             log.info("reply sentence cites no span the reader judged as answering: dropped")
             continue
-        if cites is not None:
-            kept.append((seg.text, cites))
+        kept.append((seg.text, cites))
     if not kept or not covers(question, [c.quote for _, cs in kept for c in cs], min_coverage):
         return None
     numbered: dict[tuple[str, int, int], Citation] = {}

@@ -342,10 +342,7 @@ class AnswerEngine:
             return None
         ranges = None
         if judged is not None:
-            ranges = [
-                (w.sentence.passage.chunk.doc_id, w.start, w.start + len(w.text) - w.body)
-                for w in judged
-            ]
+            ranges = [(w.sentence.passage.chunk.doc_id, w.start, w.end) for w in judged]
         result = enforce(question, reply, passages, self.settings.min_coverage, ranges)
         features["llm_rejected"] = float(result is None)
         return result

@@ -45,28 +45,13 @@ def chinese_numeral(term: str) -> tuple[str, ...] | None:
     return (written, "两") if n == 2 else (written,)
 
 
-_EN_ONES = [
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-]
-_EN_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+# fmt: off
+EN_ONES = (
+    "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+    "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
+)
+EN_TENS = ("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+# fmt: on
 
 
 def english_numeral(term: str) -> tuple[str, ...] | None:
@@ -76,15 +61,15 @@ def english_numeral(term: str) -> tuple[str, ...] | None:
         return None
     n = int(term)
     if n < 20:
-        return (_EN_ONES[n - 1],)
+        return (EN_ONES[n - 1],)
     tens, one = divmod(n, 10)
-    word = _EN_TENS[tens - 2]
+    word = EN_TENS[tens - 2]
     if not one:
         return (word,)
-    return (f"{word}-{_EN_ONES[one - 1]}", f"{word} {_EN_ONES[one - 1]}")
+    return (f"{word}-{EN_ONES[one - 1]}", f"{word} {EN_ONES[one - 1]}")
 
 
-_EN_NUMERAL_AFTER = rf"(?![\s-]+(?:{'|'.join(_EN_ONES[:9])})\b)"  # twenty, not twenty-eight
+_EN_NUMERAL_AFTER = rf"(?![\s-]+(?:{'|'.join(EN_ONES[:9])})\b)"  # twenty, not twenty-eight
 
 
 def unit_at(folded_text: str, pos: int) -> str:

@@ -74,6 +74,11 @@ class Window:
     start: int = 0
     body: int = 0
 
+    @property
+    def end(self) -> int:
+        """The document offset just past the window's last character."""
+        return self.start + len(self.text) - self.body
+
     def offset(self, i: int) -> int | None:
         """The document offset of the window's character i (None: it is in the title line)."""
         return self.start + i - self.body if self.body <= i < len(self.text) else None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import cast
@@ -23,6 +23,7 @@ from engine.read import ReadStage
 from ingest.pipeline import Ingestor
 from reader.runtime import Reader
 from tests.conftest import write
+from tests.engine.test_read import StubReader
 
 DOCS: dict[str, str | bytes] = {
     "hr/leave.md": "# 年假政策\n员工每年享有15个工作日的带薪年假。年假须提前3天在系统中申请。",
@@ -484,19 +485,6 @@ def test_supported_compares_negation_numbers_and_every_clause(
     assert supported(sentence, [span]) is ok
 
 
-class JudgingReader:
-    """Stands in for reader.runtime.Reader: P 0.9 for a window holding `key`, else 0.01."""
-
-    def __init__(self, key: str) -> None:
-        self.key, self.calls = key, 0
-
-    def score(
-        self, question: str, windows: Sequence[str]
-    ) -> list[tuple[float, tuple[int, int] | None]]:
-        self.calls += 1
-        return [(0.9 if self.key in w else 0.01, None) for w in windows]
-
-
 POLICY = {
     "hr/policy.md": "# 假期\n员工每年享有15个工作日的带薪年假。年假须提前3天在系统中申请。"
     "病假须提供医院证明。员工结婚可享受10个工作日婚假。加班须经部门经理批准。",
@@ -509,7 +497,7 @@ def judged_engine(
 ) -> AnswerEngine:
     emb = HashingEmbedder()
     Ingestor(settings, store, emb).sync([write(tmp_path / "docs", POLICY)])
-    stage = ReadStage(cast(Reader, JudgingReader(key)), windows=2, threshold=0.5)
+    stage = ReadStage(cast(Reader, StubReader(0.9, key)), windows=2, threshold=0.5)
     return AnswerEngine(settings, store, emb, LlmClient(llm.url, "scripted", "k", timeout=2), stage)
 
 

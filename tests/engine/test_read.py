@@ -59,6 +59,8 @@ def test_a_window_is_the_title_then_the_sentence_with_its_neighbours_verbatim() 
         == "休假制度\n第一句讲公司。员工每年有十五天带薪年假。年假须提前一周申请。"
     )
     assert window_of(sentences[0]).text == "休假制度\n第一句讲公司。员工每年有十五天带薪年假。"
+    w = window_of(sentences[1])  # its text after the title is the document's [start, end)
+    assert TEXT[w.start - 100 : w.end - 100] == w.text[w.body :]
     assert window_of(sentences[-1]).text == "休假制度\n年假须提前一周申请。最后一句。"
 
 
