@@ -25,7 +25,9 @@ from engine.quantities import (
     MONEY,
     PERIODS,
     bounds,
+    durations,
     number_in,
+    quarters,
     unit_at,
 )
 
@@ -123,6 +125,14 @@ _WANTS = {
         r"how much (?:does|do|did|is|are|was|were|will)\b.{0,60}\b(?:cost|charge|pay)|"
         r"\bprice\b|\bcost of\b"
     ),
+    # a span of time: the answer states one ("10个工作日", "18 months"), not any number (几年
+    # is left out: "民國幾年" asks for a year)
+    "duration": re.compile(
+        r"多久|多长时间|多少个?(?:年|周|星期|天|小时|分钟|秒|工作日|工作天)|多少个月|"
+        r"几(?:个?(?:星期|小时|工作日|工作天)|个月|周|天|分钟|秒)|how long\b(?! (?:is|was|are|were)\b)|"
+        r"how many (?:working |business |calendar )?(?:years|months|weeks|days|hours|minutes|"
+        r"seconds|decades)\b"
+    ),
     "date": re.compile(
         r"何时|什么时候|哪一?年|哪一?天|几月|几号|日期|(?<!长)(?<!少)(?<!段)时间|when\b|what (?:date|year|day)"
     ),
@@ -155,7 +165,7 @@ QUESTION_WORDS = re.compile(
 @dataclass(frozen=True)
 class QuestionTerms:
     """Folded key terms with weights, the critical ones as (as written, folded), and the kinds
-    of answer the question asks for (quantity, date)."""
+    of answer the question asks for (quantity, duration, money, date)."""
 
     weights: dict[str, float]
     critical: tuple[tuple[str, str], ...]
@@ -164,6 +174,8 @@ class QuestionTerms:
     units: dict[str, str] = field(default_factory=dict)
     # the period a rate is asked per, as written ("每天" in "每天的午餐补助是多少"), and its kind
     period: tuple[str, str] | None = None
+    # the quarter(s) of a year asked about, as written ("第二季度", "Q2"), and their numbers
+    quarter: tuple[str, frozenset[int]] | None = None
 
     @property
     def total(self) -> float:
@@ -250,8 +262,19 @@ def question_terms(question: str) -> QuestionTerms:
         ),
         None,
     )
+    asked_quarters = quarters(asked)
+    quarter = (
+        (_as_written(next(iter(asked_quarters.values())), asked, shown), frozenset(asked_quarters))
+        if asked_quarters
+        else None
+    )
     return QuestionTerms(
-        weights, tuple((shown_t, f) for f, shown_t in critical.items()), wants, units, period
+        weights,
+        tuple((shown_t, f) for f, shown_t in critical.items()),
+        wants,
+        units,
+        period,
+        quarter,
     )
 
 
@@ -296,12 +319,18 @@ def conflicts(terms: QuestionTerms, folded_sentence: str) -> tuple[str, ...]:
         named = {k for k, rx in PERIODS.items() if rx.search(folded_sentence)}
         if named and kind not in named:
             out.append(shown)
+    if terms.quarter is not None:  # 第一季度的收入 does not answer the second quarter's
+        shown, asked = terms.quarter
+        named_quarters = quarters(folded_sentence)
+        if named_quarters and not asked & named_quarters.keys():
+            out.append(shown)
     return tuple(out)
 
 
 def answers_kind(terms: QuestionTerms, folded_sentence: str) -> bool:
-    """The sentence holds a value of the kind the question asks for (a quantity, a date) that
-    is not just one of the question's own numbers (2021 in "2021年的产量是多少" is no answer)."""
+    """The sentence holds a value of the kind the question asks for (a quantity, a span of
+    time, an amount of money, a date) that is not just one of the question's own numbers (2021
+    in "2021年的产量是多少" is no answer)."""
     asked = {f for _, f in terms.critical if f[:1].isdigit()}
     for kind in terms.wants:
         values = []
@@ -316,6 +345,8 @@ def answers_kind(terms: QuestionTerms, folded_sentence: str) -> bool:
         if kind == "date":
             named = re.search(f"{_MONTHS}|{_WEEKDAYS}", folded_sentence) is not None
             found = named or any(k == "date" for k, _ in values)
+        elif kind == "duration":
+            found = bool(durations(folded_sentence, asked))
         elif kind == "money":
             found = any(
                 (m.group("n") or m.group("n2")) not in asked

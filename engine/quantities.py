@@ -30,6 +30,52 @@ MONEY = re.compile(
 )
 
 
+# A quarter of a year: 第一季度 / 一季度 / Q1 / first quarter (not 前三季度, the first three).
+_QUARTER = re.compile(
+    r"(?<!前)(?:第)?([一二三四1-4])季度|(?<![a-z0-9])q([1-4])(?![\d])|"
+    r"\b(first|second|third|fourth|1st|2nd|3rd|4th) quarter\b"
+)
+_QUARTER_NUMBER = {
+    **dict(zip("一二三四", range(1, 5), strict=True)),
+    **{str(n): n for n in range(1, 5)},
+    **dict(zip(("first", "second", "third", "fourth"), range(1, 5), strict=True)),
+    **dict(zip(("1st", "2nd", "3rd", "4th"), range(1, 5), strict=True)),
+}
+
+
+def quarters(folded_text: str) -> dict[int, str]:
+    """The quarters of a year the text names (1..4), each with the words naming it."""
+    out: dict[int, str] = {}
+    for m in _QUARTER.finditer(folded_text):
+        word = next(g for g in m.groups() if g)
+        out.setdefault(_QUARTER_NUMBER[word], m.group(0))
+    return out
+
+
+# A span of time: a number (or a Chinese numeral, 半) and a unit of time after it ("10个工作日",
+# "18 months", "2-year", "两周", "30日内"); not a year (2025年) or a month's name (3月).
+_DURATION = re.compile(
+    rf"(?<![a-z\d.,])(?:\d+(?:\.\d+)?|[{CN_DIGITS}]+)[\s-]*(?:"
+    r"个?(?:工作日|工作天|小时|钟头|星期)|个月|分钟|秒|周|天|年(?!\d|[{CN_DIGITS}]*月)|日(?=内|以内|之内|后|之后|起)|"
+    r"(?:working |business |calendar )?(?:years?|months?|weeks?|days?|hours?|hrs?|minutes?|mins?|"
+    r"seconds?|decades?)\b)"
+)
+
+
+def durations(folded_text: str, excluded: set[str] | frozenset[str] = frozenset()) -> list[str]:
+    """The spans of time the text states ("10个工作日", "18 months"), other than a 4-digit year
+    and those whose number is in `excluded` (the question's own)."""
+    out = []
+    for m in _DURATION.finditer(folded_text):
+        number = re.match(r"[\d.]+", m.group(0))
+        if number and (
+            number.group(0) in excluded or re.fullmatch(r"(?:19|20)\d\d", number.group(0))
+        ):
+            continue
+        out.append(m.group(0))
+    return out
+
+
 def chinese_numeral(term: str) -> tuple[str, ...] | None:
     """How 1..100 is written in Chinese (2 also as 两: 两年); None for other terms."""
     if not term.isdigit() or not 0 < int(term) <= 100:

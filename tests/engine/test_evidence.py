@@ -342,6 +342,13 @@ def test_headings_are_context_not_answers() -> None:
         ("Aurora S2 的电池能用多久？", "The Aurora S2 was launched to replace the S1.", False),
         ("Aurora S2 的电池能用多久？", "The Aurora S2 runs 18 months on one battery.", True),
         ("How many VPN tunnels does the R300 support?", "The R300 supports IPsec v2.1.", False),
+        # a span of time asked: a number without a unit of time does not answer
+        ("Within how many working days must a claim be filed?", "伙食补贴每天120元。", False),
+        ("Within how many working days must a claim be filed?", "出差后10个工作日内提交。", True),
+        ("筆記型電腦核准後多久可以拿到？", "IT部門會在5個工作天內完成交付。", True),
+        ("保修期是多久？", "The electronic parts carry a 2-year warranty.", True),
+        ("保修期是多久？", "Orion R300 于2025年3月上市，售价2999元。", False),  # a date, a price
+        ("於民國幾年升格為省轄市?", "民國七十一年7月1日升格為省轄市。", True),  # 幾年: a year
     ],
 )
 def test_the_evidence_must_hold_a_value_of_the_asked_kind(
@@ -371,6 +378,14 @@ def test_refuses_when_the_asked_value_is_missing() -> None:
         ("入职满6年的员工有几天年假？", "员工每年享有5天年假。", ()),  # no tier stated
         ("How much leave after 6 years of service?", "From 10 years on: 20 days.", ()),
         ("How much leave after 6 years of service?", "At least 10 years: 20 days.", ("6",)),
+        # another quarter of the year
+        (
+            "What was the revenue in the second quarter of 2025?",
+            "2025年第一季度营业收入为1.2亿元。",
+            ("second quarter",),
+        ),
+        ("2025年Q2的营收是多少？", "第二季度营收为1.5亿元。", ()),
+        ("2025年第三季度的营收是多少？", "前三季度营收累计4亿元。", ()),  # not one quarter
     ],
 )
 def test_a_sentence_naming_another_year_model_or_tier_conflicts(
