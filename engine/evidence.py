@@ -140,6 +140,11 @@ _WANTS = {
 # A question with no question word that ends on a measured noun asks for its value
 # ("2022年全国棉花产量", "高考报名人数"); with one, it asks for something else
 # ("哪种人为世族控制的人口?").
+# A question that can only ask for a date (not "时间" or a "when" inside a clause, which may ask
+# for a time of day or be a conjunction).
+_ASKS_DATE = re.compile(
+    r"什么时候|何时|哪一?年|哪一?天|几月|几号|^\s*when\b|\bwhat (?:date|year)\b"
+)
 _QUANTITY_NOUN_END = re.compile(
     r"(?:营收|收入|利润|票房|产量|销量|交付量|出货量|出口量|进口量|成交量|发行量|人数|人次|"
     r"价格|售价|票价|gdp|市值|估值|预算|工资|薪资|增速|增幅|总额|总量|面积|人口|数量|比分|"
@@ -174,6 +179,8 @@ class QuestionTerms:
     units: dict[str, str] = field(default_factory=dict)
     # the period a rate is asked per, as written ("每天" in "每天的午餐补助是多少"), and its kind
     period: tuple[str, str] | None = None
+    # the question can only ask for a date ("什么时候上市", "When was ..."; judged_wants)
+    asks_date: bool = False
     # the quarter(s) of a year asked about, as written ("第二季度", "Q2"), and their numbers
     quarter: tuple[str, frozenset[int]] | None = None
 
@@ -274,6 +281,7 @@ def question_terms(question: str) -> QuestionTerms:
         wants,
         units,
         period,
+        _ASKS_DATE.search(asked) is not None,
         quarter,
     )
 
@@ -532,11 +540,14 @@ def select(
     return Evidence(tuple(sorted(chosen, key=lambda s: s.start)), coverage, missing, kind, p_first)
 
 
-def judged_wants(terms: QuestionTerms) -> QuestionTerms:
+def judged_wants(terms: QuestionTerms, dates: bool = False) -> QuestionTerms:
     """The kinds of value that must show when a model judges the sentences: only a quantity
     or a price must show as a number; a date may be an era, a season or a time of day ("宋代",
-    "当天下午", "10:00 to 15:00"), which the model weighs."""
-    return replace(terms, wants=tuple(k for k in terms.wants if k != "date"))
+    "当天下午", "10:00 to 15:00"), which the model weighs. `dates`: a question that can only ask
+    for a date keeps the date kind (read across languages, where it measured better; in the
+    same language DRCD's dates (1862年, 中世紀, 當天下午) are no date to answers_kind)."""
+    keep = dates and terms.asks_date
+    return replace(terms, wants=tuple(k for k in terms.wants if k != "date" or keep))
 
 
 def answer_candidates(terms: QuestionTerms, sentences: Sequence[Sentence]) -> list[Sentence]:

@@ -283,8 +283,9 @@ class AnswerEngine:
         # The same-language checks' rules that cross languages: a sentence naming another year
         # or another model of the asked line ("R300" asked, "R500" stated) does not answer, nor
         # one without a value of the kind asked, as when a model judges the sentences (a
-        # quantity or a price: "多久" is not answered by "launched in March 2025").
-        kinds = judged_wants(terms)
+        # quantity or a price: "多久" is not answered by "launched in March 2025"; a date where
+        # the question can only ask for one: "什么时候上市" is not answered by a title).
+        kinds = judged_wants(terms, dates=True)
         for k in order:
             window = reading.windows[k]
             if reading.scores[k] < self.reader.cross_threshold:

@@ -9,6 +9,7 @@ from engine.evidence import (
     answers_kind,
     conflicts,
     contains,
+    judged_wants,
     question_terms,
     select,
     split_sentences,
@@ -355,6 +356,25 @@ def test_the_evidence_must_hold_a_value_of_the_asked_kind(
     question: str, sentence: str, answers: bool
 ) -> None:
     assert answers_kind(question_terms(question), fold(sentence)) is answers
+
+
+@pytest.mark.parametrize(
+    ("question", "asks_date"),
+    [
+        ("Aurora S2 是什么时候上市的？", True),
+        ("When was the Aurora S2 launched?", True),
+        ("What year did the plant open?", True),
+        ("What happens when the battery runs out?", False),  # a conjunction
+        ("展会的开放时间", False),  # may ask for a time of day
+    ],
+)
+def test_only_a_question_that_can_only_ask_for_a_date_keeps_the_date_kind_when_judged(
+    question: str, asks_date: bool
+) -> None:
+    terms = question_terms(question)
+    assert terms.asks_date is asks_date
+    assert ("date" in judged_wants(terms, dates=True).wants) is asks_date
+    assert "date" not in judged_wants(terms).wants  # the same-language checks' rule
 
 
 def test_refuses_when_the_asked_value_is_missing() -> None:

@@ -366,11 +366,14 @@ def test_a_cross_language_window_without_a_value_of_the_asked_kind_does_not_answ
     # "多久" asks for a quantity: neither the launch date nor the market answers it
     long = engine.answer("Aurora S2 的电池能用多久？")
     assert not long.refused and [c.quote for c in long.citations] == ["It runs 18 months."]
-    # a date is the reader's to judge (it may be a season or a time of day), as a model judges
-    # it in the same-language checks: the favourite answers
+    # a question that can only ask for a date is not answered by the favourite window when its
+    # sentence holds none (the market), but by the launch
+    market = "2025. It is sold in Europe. It runs"
+    stub.ps = {market: 0.95, launch: 0.9, battery: 0.7}
     when = engine.answer("Aurora S2 是什么时候上市的？")
     assert not when.refused
     assert [c.quote for c in when.citations] == ["It was launched in March 2025."]
+    stub.ps = {launch: 0.9, battery: 0.7}
     stub.ps = {launch: 0.9}  # no window with a quantity reaches the threshold
     refused = engine.answer("Aurora S2 的电池能用多久？")
     assert refused.refused and refused.reason == NOT_ANSWERED
