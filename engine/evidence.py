@@ -145,6 +145,12 @@ _WANTS = {
 _ASKS_DATE = re.compile(
     r"什么时候|何时|哪一?年|哪一?天|几月|几号|^\s*when\b|\bwhat (?:date|year)\b"
 )
+# A question about a rate, a share or a change, which a percentage answers.
+_ASKS_SHARE = re.compile(
+    r"率|比例|比重|占比|百分|份额|增长|增速|增幅|涨幅|跌幅|降幅|下降|下跌|上涨|提高|降低|减少|增加|"
+    r"percent|rate\b|share|grow|increase|decrease|rise|fall|drop|decline|change"
+)
+_PERCENT_AFTER = re.compile(r"\s*(?:%|‰|个?百分点|percent|per cent|pct\b)")
 _QUANTITY_NOUN_END = re.compile(
     r"(?:营收|收入|利润|票房|产量|销量|交付量|出货量|出口量|进口量|成交量|发行量|人数|人次|"
     r"价格|售价|票价|gdp|市值|估值|预算|工资|薪资|增速|增幅|总额|总量|面积|人口|数量|比分|"
@@ -261,6 +267,10 @@ def question_terms(question: str) -> QuestionTerms:
         and not QUESTION_WORDS.search(asked)
     ):
         wants = ("quantity", *wants)
+    if "quantity" in wants and not _ASKS_SHARE.search(asked):
+        # an amount (a total, a count, a price), which a share or a change in percent does not
+        # give ("总产量是多少" is not answered by "占全国的26.1%")
+        wants = (*wants, "amount")
     period = next(
         (
             (_as_written(hit.group(0), asked, shown), kind)
@@ -345,14 +355,19 @@ def answers_kind(terms: QuestionTerms, folded_sentence: str) -> bool:
         for m in _VALUE.finditer(folded_sentence):
             number, after = m.group(1), m.group(2) or ""
             if number is None:
-                values.append(("quantity", m.group(3)))
+                values.append(("quantity", m.group(3), m.end(3)))
             elif number not in asked:
                 year = len(number) == 4 and number[:2] in ("19", "20")
                 is_date = year or (after != "" and after in "月日号")  # "10年" is a duration
-                values.append(("date" if is_date else "quantity", number))
+                values.append(("date" if is_date else "quantity", number, m.end(1)))
         if kind == "date":
             named = re.search(f"{_MONTHS}|{_WEEKDAYS}", folded_sentence) is not None
-            found = named or any(k == "date" for k, _ in values)
+            found = named or any(k == "date" for k, _, _ in values)
+        elif kind == "amount":
+            found = any(
+                k == "quantity" and not _PERCENT_AFTER.match(folded_sentence, end)
+                for k, _, end in values
+            )
         elif kind == "duration":
             found = bool(durations(folded_sentence, asked))
         elif kind == "money":
@@ -361,7 +376,7 @@ def answers_kind(terms: QuestionTerms, folded_sentence: str) -> bool:
                 for m in MONEY.finditer(folded_sentence)
             )
         else:
-            found = any(k == "quantity" for k, _ in values)
+            found = any(k == "quantity" for k, _, _ in values)
         if not found:
             return False
     return True

@@ -350,6 +350,12 @@ def test_headings_are_context_not_answers() -> None:
         ("保修期是多久？", "The electronic parts carry a 2-year warranty.", True),
         ("保修期是多久？", "Orion R300 于2025年3月上市，售价2999元。", False),  # a date, a price
         ("於民國幾年升格為省轄市?", "民國七十一年7月1日升格為省轄市。", True),  # 幾年: a year
+        # an amount asked: a share or a change in percent does not give it; a rate asked, it does
+        ("河南的粮食总产量是多少？", "2020年，河南夏粮总产量占全国的26.1%。", False),
+        ("河南的粮食总产量是多少？", "河南粮食总产量1308.84亿斤。", True),
+        ("2022年英特尔全年营收", "英特尔营收同比下降了32%。", False),
+        ("2021年城镇化率达到了多少？", "城镇化率为64.72%。", True),
+        ("How many people work at Xinghe?", "About 30 percent of the staff work remotely.", False),
     ],
 )
 def test_the_evidence_must_hold_a_value_of_the_asked_kind(
