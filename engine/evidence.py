@@ -151,6 +151,11 @@ _ASKS_SHARE = re.compile(
     r"percent|rate\b|share|grow|increase|decrease|rise|fall|drop|decline|change"
 )
 _PERCENT_AFTER = re.compile(r"\s*(?:%|‰|个?百分点|percent|per cent|pct\b)")
+# Words that make a measure another one: a per-head, average or one-day figure is not the total
+# ("人均GDP为2.69万美元" does not give Shanghai's GDP, "首日票房" not the season's box office).
+_QUALIFIER = re.compile(
+    r"人均|日均|月均|年均|平均|单日|首日|per capita|per head|average|a single day"
+)
 _QUANTITY_NOUN_END = re.compile(
     r"(?:营收|收入|利润|票房|产量|销量|交付量|出货量|出口量|进口量|成交量|发行量|人数|人次|"
     r"价格|售价|票价|gdp|市值|估值|预算|工资|薪资|增速|增幅|总额|总量|面积|人口|数量|比分|"
@@ -187,6 +192,8 @@ class QuestionTerms:
     period: tuple[str, str] | None = None
     # the question can only ask for a date ("什么时候上市", "When was ..."; judged_wants)
     asks_date: bool = False
+    # the qualifiers of a measure the question names itself (人均 in "人均GDP是多少")
+    qualifiers: frozenset[str] = frozenset()
     # the quarter(s) of a year asked about, as written ("第二季度", "Q2"), and their numbers
     quarter: tuple[str, frozenset[int]] | None = None
 
@@ -292,6 +299,7 @@ def question_terms(question: str) -> QuestionTerms:
         units,
         period,
         _ASKS_DATE.search(asked) is not None,
+        frozenset(m.group(0) for m in _QUALIFIER.finditer(asked)),
         quarter,
     )
 
@@ -337,6 +345,15 @@ def conflicts(terms: QuestionTerms, folded_sentence: str) -> tuple[str, ...]:
         named = {k for k, rx in PERIODS.items() if rx.search(folded_sentence)}
         if named and kind not in named:
             out.append(shown)
+    # a value asked: the per-head figure (人均GDP) is not the GDP asked
+    for m in _QUALIFIER.finditer(folded_sentence) if "amount" in terms.wants else ():
+        asked_term = next(
+            (t for t in terms.weights if len(t) > 1 and folded_sentence.startswith(t, m.end())),
+            None,
+        )
+        if m.group(0) not in terms.qualifiers and asked_term is not None:
+            out.append(asked_term)
+            break
     if terms.quarter is not None:  # 第一季度的收入 does not answer the second quarter's
         shown, asked = terms.quarter
         named_quarters = quarters(folded_sentence)

@@ -412,6 +412,11 @@ def test_refuses_when_the_asked_value_is_missing() -> None:
         ),
         ("2025年Q2的营收是多少？", "第二季度营收为1.5亿元。", ()),
         ("2025年第三季度的营收是多少？", "前三季度营收累计4亿元。", ()),  # not one quarter
+        # a per-head, average or one-day figure is another measure than the one asked
+        ("上海2021年的GDP是多少", "上海2021年人均GDP为2.69万美元。", ("gdp",)),
+        ("上海2021年的人均GDP是多少", "上海2021年人均GDP为2.69万美元。", ()),
+        ("2022年春节档的总票房是多少", "大年初一单日票房15亿元。", ("票房",)),
+        ("2023年春节档首日票房冠军", "《流浪地球2》成为首日票房冠军，单日票房4.67亿元。", ()),
     ],
 )
 def test_a_sentence_naming_another_year_model_or_tier_conflicts(
