@@ -150,6 +150,12 @@ _ASKS_SHARE = re.compile(
     r"率|比例|比重|占比|百分|份额|增长|增速|增幅|涨幅|跌幅|降幅|下降|下跌|上涨|提高|降低|减少|增加|"
     r"percent|rate\b|share|grow|increase|decrease|rise|fall|drop|decline|change"
 )
+# An amount of money asked by what it is (revenue, profit, pay); a rank asked of it.
+_ASKS_EARNINGS = re.compile(
+    r"营收|收入|收益|利润|营业额|销售额|市值|估值|工资|薪资|薪水|奖金|罚款|"
+    r"revenue|profit|income|earnings|salary|valuation"
+)
+_ASKS_RANK = re.compile(r"第几|排名|排第|\brank")
 _PERCENT_AFTER = re.compile(r"\s*(?:%|‰|个?百分点|percent|per cent|pct\b)")
 # Words that make a measure another one: a per-head, average or one-day figure is not the total
 # ("人均GDP为2.69万美元" does not give Shanghai's GDP, "首日票房" not the season's box office).
@@ -278,6 +284,9 @@ def question_terms(question: str) -> QuestionTerms:
         # an amount (a total, a count, a price), which a share or a change in percent does not
         # give ("总产量是多少" is not answered by "占全国的26.1%")
         wants = (*wants, "amount")
+        ranked = _ASKS_RANK.search(asked) is not None  # 市值名列第几: a rank, not the sum
+        if "money" not in wants and not ranked and _ASKS_EARNINGS.search(asked):
+            wants = (*wants, "money")  # 营收 is given in money, not in 人次
     period = next(
         (
             (_as_written(hit.group(0), asked, shown), kind)

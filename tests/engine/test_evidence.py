@@ -356,6 +356,10 @@ def test_headings_are_context_not_answers() -> None:
         ("2022年英特尔全年营收", "英特尔营收同比下降了32%。", False),
         ("2021年城镇化率达到了多少？", "城镇化率为64.72%。", True),
         ("How many people work at Xinghe?", "About 30 percent of the staff work remotely.", False),
+        # revenue, profit or pay asked: a sum of money answers, a head count does not
+        ("2022年国庆节假期全国旅游收益是多少？", "全国国内旅游出游4.22亿人次。", False),
+        ("2022年国庆节假期全国旅游收益是多少？", "实现国内旅游收入2872.1亿元。", True),
+        ("總市值在全球名列第幾位?", "合計總市值在全球名列第四位。", True),  # a rank asked
     ],
 )
 def test_the_evidence_must_hold_a_value_of_the_asked_kind(
