@@ -22,6 +22,7 @@ from core.text import STOPWORDS, fold, idf, words
 from engine.quantities import (
     CN_DIGITS,
     MEASURE,
+    MEASURES,
     MONEY,
     PERIODS,
     bounds,
@@ -133,6 +134,8 @@ _WANTS = {
         r"how many (?:working |business |calendar )?(?:years|months|weeks|days|hours|minutes|"
         r"seconds|decades)\b"
     ),
+    # a weight: the answer states one in a unit of weight ("1.2公斤", "3 lb"), not a price
+    "weight": re.compile(r"多重|多少(?:公斤|千克|克|斤|吨)|重量|\bweigh|how heavy"),
     "date": re.compile(
         r"何时|什么时候|哪一?年|哪一?天|几月|几号|日期|(?<!长)(?<!少)(?<!段)时间|when\b|what (?:date|year|day)"
     ),
@@ -394,6 +397,8 @@ def answers_kind(terms: QuestionTerms, folded_sentence: str) -> bool:
                 k == "quantity" and not _PERCENT_AFTER.match(folded_sentence, end)
                 for k, _, end in values
             )
+        elif kind in MEASURES:
+            found = any(m.group("n") not in asked for m in MEASURES[kind].finditer(folded_sentence))
         elif kind == "duration":
             found = bool(durations(folded_sentence, asked))
         elif kind == "money":

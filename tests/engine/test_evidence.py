@@ -360,6 +360,9 @@ def test_headings_are_context_not_answers() -> None:
         ("2022年国庆节假期全国旅游收益是多少？", "全国国内旅游出游4.22亿人次。", False),
         ("2022年国庆节假期全国旅游收益是多少？", "实现国内旅游收入2872.1亿元。", True),
         ("總市值在全球名列第幾位?", "合計總市值在全球名列第四位。", True),  # a rank asked
+        # a weight asked: a price does not give it
+        ("How much does the Orion R500 weigh?", "Orion R500 的起售价为2999元。", False),
+        ("How much does the Orion R500 weigh?", "Orion R500 重1.2公斤。", True),
     ],
 )
 def test_the_evidence_must_hold_a_value_of_the_asked_kind(
