@@ -125,6 +125,10 @@ def test_tiny_model_builds_and_loads(tmp_path: Path, tiny_e5_weights: Path) -> N
     pair = enc.pair(q, p)
     assert pair[0] == enc.bos and pair[-1] == enc.eos and len(pair) == enc.max_positions
     assert enc.forward([pair], output="hidden")[0].shape == (enc.max_positions, 32)
+    # one loaded tokenizer per file content (the reader's folder holds the embedder's)
+    copy = tmp_path / "copy"
+    shutil.copytree(folder, copy)
+    assert Encoder(copy, threads=1).tokenizer is enc.tokenizer
 
 
 def test_a_built_model_is_found_not_rebuilt(
