@@ -147,6 +147,32 @@ class ReaderModel(nn.Module):
         out["lora.scale"] = np.array(self.alpha / self.rank, np.float32)
         return out
 
+    def load_learned(self, learned: Mapping[str, np.ndarray]) -> None:
+        """Set the trainable part from `learned()`'s arrays (a learned.npz, or the shipped
+        reader.npz in float16), to train on from it. Raises ValueError when the file's rank or
+        scale is not this model's."""
+        scale = float(learned["lora.scale"])
+        if not np.isclose(scale, self.alpha / self.rank):
+            raise ValueError(f"LoRA scale {scale} is not alpha / rank = {self.alpha / self.rank}")
+        with torch.no_grad():
+            for i, module in enumerate(self.layers):
+                for name in LINEARS:
+                    lin = cast(LoRALinear, cast(nn.ModuleDict, module)[name])
+                    for part in ("lora_a", "lora_b"):
+                        _copy(getattr(lin, part), learned[f"l{i}.{name}.{part}"])
+            _copy(self.answerable.weight, learned["head.answerable.w"])
+            _copy(self.answerable.bias, learned["head.answerable.b"])
+            _copy(self.span.weight, learned["head.span.w"])
+            _copy(self.span.bias, learned["head.span.b"])
+
+
+def _copy(param: torch.Tensor, value: np.ndarray) -> None:
+    if tuple(param.shape) != value.shape:
+        raise ValueError(
+            f"learned array of shape {value.shape} for a parameter of {tuple(param.shape)}"
+        )
+    param.copy_(torch.from_numpy(np.asarray(value, np.float32)))
+
 
 def mean_pooled(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """build_graph's `pooled`: the masked mean over all tokens (not normalised)."""

@@ -2,7 +2,8 @@
 
 DIR holds train.jsonl and dev.jsonl from `python -m reader.data`. AdamW on the LoRA adapters
 and heads (base weights frozen); a checkpoint (`checkpoint.pt`: trainable state, optimiser,
-step) every --checkpoint-every steps and at the end, which --resume continues from; then the dev
+step) every --checkpoint-every steps and at the end, which --resume continues from (--init
+starts from a learned part instead, such as the shipped one); then the dev
 figures (`dev_figures.json`) and the learned part (`learned.npz`, float32, for reader.export).
 Stops at --max-steps or --max-minutes, whichever comes first.
 """
@@ -153,6 +154,11 @@ def train(
         opt.load_state_dict(state["optimizer"])
         step = state["step"]
         log.warning("resumed from %s at step %d", ckpt, step)
+    elif args.init:
+        # a checkpoint lives with the machine that wrote it; the shipped learned part does not
+        with np.load(args.init) as f:
+            model.load_learned({k: f[k] for k in f.files})
+        log.warning("started from the learned part %s (the optimiser afresh)", args.init)
     start_step = step
 
     def save() -> None:
@@ -226,6 +232,12 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--checkpoint-every", type=int, default=500)
     ap.add_argument("--log-every", type=int, default=50)
     ap.add_argument("--resume", action="store_true")
+    ap.add_argument(
+        "--init",
+        type=Path,
+        help="start from a learned part (the shipped engine/models/reader.npz or a learned.npz: "
+        "adapters and heads; same --rank and --alpha) when there is no checkpoint to resume",
+    )
     ap.add_argument("--limit", type=int, default=0, help="use only the first N training examples")
     ap.add_argument(
         "--dev-limit", type=int, default=0, help="evaluate on N dev examples (seeded sample)"

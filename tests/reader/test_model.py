@@ -130,6 +130,43 @@ def test_training_checkpoints_and_resumes(tmp_path: Path) -> None:
     assert learned["l0.q.lora_b"].shape == (32, 4) and np.abs(learned["l0.q.lora_b"]).sum() > 0
 
 
+def test_training_starts_from_a_learned_part(tmp_path: Path) -> None:
+    w = tiny_weights()
+    folder = write_folder(w, tmp_path / "enc")
+    data = tmp_path / "data"
+    data.mkdir()
+    for part in ("train", "dev"):
+        (data / f"{part}.jsonl").write_text(
+            "".join(e.to_json() + "\n" for e in _examples()), "utf-8"
+        )
+    args = ["--data", str(data), "--device", "cpu", "--batch", "4", "--seq-len", "64"]
+    args += ["--lr", "3e-3", "--rank", "4"]
+    parse = train_mod.parser().parse_args
+    train_mod.train(
+        parse([*args, "--out", str(tmp_path / "a"), "--max-steps", "8"]), weights=w, folder=folder
+    )
+    trained = dict(np.load(tmp_path / "a" / "learned.npz"))
+    shipped = tmp_path / "shipped.npz"  # as reader.export ships it: float16
+    np.savez(shipped, **{k: v.astype(np.float16) for k, v in trained.items()})
+    out = tmp_path / "b"
+    train_mod.train(
+        parse([*args, "--out", str(out), "--max-steps", "0", "--init", str(shipped)]),
+        weights=w,
+        folder=folder,
+    )
+    started = dict(np.load(out / "learned.npz"))
+    for k, v in trained.items():
+        assert np.allclose(started[k], v.astype(np.float16), atol=1e-6), k
+    fresh = tmp_path / "c"
+    train_mod.train(
+        parse([*args, "--out", str(fresh), "--max-steps", "0"]), weights=w, folder=folder
+    )
+    assert not np.allclose(np.load(fresh / "learned.npz")["head.span.w"], trained["head.span.w"])
+    # another rank is refused, not silently mixed
+    with pytest.raises(ValueError, match="scale"):
+        ReaderModel(w, rank=8, alpha=16.0).load_learned(trained)
+
+
 @pytest.mark.slow
 def test_zero_lora_matches_the_real_fp32_encoder(tmp_path: Path) -> None:
     w = read_weights(default_source())
