@@ -140,9 +140,6 @@ _WANTS = {
         r"何时|什么时候|哪一?年|哪一?天|几月|几号|日期|(?<!长)(?<!少)(?<!段)时间|when\b|what (?:date|year|day)"
     ),
 }
-# A question with no question word that ends on a measured noun asks for its value
-# ("2022年全国棉花产量", "高考报名人数"); with one, it asks for something else
-# ("哪种人为世族控制的人口?").
 # A question that can only ask for a date (not "时间" or a "when" inside a clause, which may ask
 # for a time of day or be a conjunction).
 _ASKS_DATE = re.compile(
@@ -159,12 +156,16 @@ _ASKS_EARNINGS = re.compile(
     r"revenue|profit|income|earnings|salary|valuation"
 )
 _ASKS_RANK = re.compile(r"第几|排名|排第|\brank")
+# What follows a number given in percent (or per mille, or in percentage points).
 _PERCENT_AFTER = re.compile(r"\s*(?:%|‰|个?百分点|percent|per cent|pct\b)")
 # Words that make a measure another one: a per-head, average or one-day figure is not the total
 # ("人均GDP为2.69万美元" does not give Shanghai's GDP, "首日票房" not the season's box office).
 _QUALIFIER = re.compile(
     r"人均|日均|月均|年均|平均|单日|首日|per capita|per head|average|a single day"
 )
+# A question with no question word that ends on a measured noun asks for its value
+# ("2022年全国棉花产量", "高考报名人数"); with one, it asks for something else
+# ("哪种人为世族控制的人口?").
 _QUANTITY_NOUN_END = re.compile(
     r"(?:营收|收入|利润|票房|产量|销量|交付量|出货量|出口量|进口量|成交量|发行量|人数|人次|"
     r"价格|售价|票价|gdp|市值|估值|预算|工资|薪资|增速|增幅|总额|总量|面积|人口|数量|比分|"
@@ -190,7 +191,7 @@ QUESTION_WORDS = re.compile(
 @dataclass(frozen=True)
 class QuestionTerms:
     """Folded key terms with weights, the critical ones as (as written, folded), and the kinds
-    of answer the question asks for (quantity, duration, money, date)."""
+    of answer the question asks for (quantity, amount, money, duration, weight, date)."""
 
     weights: dict[str, float]
     critical: tuple[tuple[str, str], ...]
@@ -375,9 +376,9 @@ def conflicts(terms: QuestionTerms, folded_sentence: str) -> tuple[str, ...]:
 
 
 def answers_kind(terms: QuestionTerms, folded_sentence: str) -> bool:
-    """The sentence holds a value of the kind the question asks for (a quantity, a span of
-    time, an amount of money, a date) that is not just one of the question's own numbers (2021
-    in "2021年的产量是多少" is no answer)."""
+    """The sentence holds a value of the kind the question asks for (a quantity, an amount
+    that is no percentage, a sum of money, a span of time, a weight, a date) that is not just
+    one of the question's own numbers (2021 in "2021年的产量是多少" is no answer)."""
     asked = {f for _, f in terms.critical if f[:1].isdigit()}
     for kind in terms.wants:
         values = []
