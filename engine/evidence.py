@@ -147,7 +147,7 @@ _ASKS_DATE = re.compile(
 )
 # A question about a rate, a share or a change, which a percentage answers.
 _ASKS_SHARE = re.compile(
-    r"率|比例|比重|占比|百分|份额|增长|增速|增幅|涨幅|跌幅|降幅|下降|下跌|上涨|提高|降低|减少|增加|"
+    r"率|比例|比重|占比|百分|份额|幅度|增长|增速|增幅|涨幅|跌幅|降幅|下降|下跌|上涨|提高|降低|减少|增加|"
     r"percent|rate\b|share|grow|increase|decrease|rise|fall|drop|decline|change"
 )
 # An amount of money asked by what it is (revenue, profit, pay); a rank asked of it.

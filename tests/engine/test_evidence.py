@@ -355,6 +355,7 @@ def test_headings_are_context_not_answers() -> None:
         ("河南的粮食总产量是多少？", "河南粮食总产量1308.84亿斤。", True),
         ("2022年英特尔全年营收", "英特尔营收同比下降了32%。", False),
         ("2021年城镇化率达到了多少？", "城镇化率为64.72%。", True),
+        ("2024年全员调薪幅度是多少？", "2024年全员调薪幅度为8%。", True),  # a change's size
         ("How many people work at Xinghe?", "About 30 percent of the staff work remotely.", False),
         # revenue, profit or pay asked: a sum of money answers, a head count does not
         ("2022年国庆节假期全国旅游收益是多少？", "全国国内旅游出游4.22亿人次。", False),
