@@ -156,6 +156,11 @@ _ASKS_EARNINGS = re.compile(
     r"revenue|profit|income|earnings|salary|valuation"
 )
 _ASKS_RANK = re.compile(r"第几|排名|排第|\brank")
+# What comes before a year that a figure is compared with (the figure is for another year).
+_COMPARED_BEFORE = re.compile(
+    r"(?:相比|相较|对比|比|较|高于|低于|超过|超出|不及|compared (?:with|to)|than|versus|vs\.?)"
+    r"\s*(?:于|去年)?\s*$"
+)
 # What follows a number given in percent (or per mille, or in percentage points).
 _PERCENT_AFTER = re.compile(r"\s*(?:%|‰|个?百分点|percent|per cent|pct\b)")
 # Words that make a measure another one: a per-head, average or one-day figure is not the total
@@ -214,6 +219,13 @@ class QuestionTerms:
     def has(self, folded_text: str, critical: str) -> bool:
         """A critical term occurs in the text (a number with the question's unit, or inside a
         range the text states for that unit: 3 years is in "未满5年")."""
+        if _YEAR.fullmatch(critical):
+            # a year that is only the base of a comparison ("相比2021年增长65%", "超过2022年")
+            # is not the year the sentence's figure is for
+            return any(
+                not _COMPARED_BEFORE.search(folded_text[max(0, m.start() - 8) : m.start()])
+                for m in re.finditer(rf"(?<!\d){critical}(?!\d)", folded_text)
+            )
         return contains(folded_text, critical, self.units.get(critical, ""))
 
 

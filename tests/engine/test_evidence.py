@@ -420,6 +420,14 @@ def test_refuses_when_the_asked_value_is_missing() -> None:
         ),
         ("2025年Q2的营收是多少？", "第二季度营收为1.5亿元。", ()),
         ("2025年第三季度的营收是多少？", "前三季度营收累计4亿元。", ()),  # not one quarter
+        # the asked year only as the base of a comparison: the figure is for another year
+        (
+            "2021年中国电影市场总票房是多少？",
+            "北美总票房达75亿美元，相比2021年增长65%。",
+            ("2021",),
+        ),
+        ("2021年的营收是多少", "2021年营收比2020年增长10%。", ()),
+        ("生活成本最高的城市在2006年時為？", "多倫多於2006年被列為生活成本最高的城市。", ()),
         # a per-head, average or one-day figure is another measure than the one asked
         ("上海2021年的GDP是多少", "上海2021年人均GDP为2.69万美元。", ("gdp",)),
         ("上海2021年的人均GDP是多少", "上海2021年人均GDP为2.69万美元。", ()),
