@@ -209,8 +209,9 @@ class QuestionTerms:
     asks_date: bool = False
     # the qualifiers of a measure the question names itself (人均 in "人均GDP是多少")
     qualifiers: frozenset[str] = frozenset()
-    # the quarter(s) of a year asked about, as written ("第二季度", "Q2"), and their numbers
-    quarter: tuple[str, frozenset[int]] | None = None
+    # the parts of a year asked about (quarters, halves, public holidays: "第二季度", "Q2",
+    # "中秋"), as written, and their keys (quantities.quarters)
+    quarter: tuple[str, frozenset[int | str]] | None = None
 
     @property
     def total(self) -> float:
@@ -379,7 +380,7 @@ def conflicts(terms: QuestionTerms, folded_sentence: str) -> tuple[str, ...]:
         if m.group(0) not in terms.qualifiers and asked_term is not None:
             out.append(asked_term)
             break
-    if terms.quarter is not None:  # 第一季度的收入 does not answer the second quarter's
+    if terms.quarter is not None:  # 第一季度 does not answer the second quarter, 端午 not 中秋
         shown, asked = terms.quarter
         named_quarters = quarters(folded_sentence)
         if named_quarters and not asked & named_quarters.keys():

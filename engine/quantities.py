@@ -43,12 +43,25 @@ _QUARTER_NUMBER = {
 }
 
 
-def quarters(folded_text: str) -> dict[int, str]:
-    """The quarters of a year the text names (1..4), each with the words naming it."""
-    out: dict[int, str] = {}
+# Other named parts of a year: its halves and its public holidays (folded, simplified).
+_PART_OF_YEAR = {
+    "h1": r"上半年|first half", "h2": r"下半年|second half",
+    "spring festival": r"春节|春运|chinese new year|lunar new year", "qingming": r"清明",
+    "labour day": r"劳动节|五一(?:假期|黄金周)|may day", "dragon boat": r"端午|dragon boat",
+    "mid-autumn": r"中秋|mid-autumn", "national day": r"国庆|十一(?:假期|黄金周)",
+}  # fmt: skip
+
+
+def quarters(folded_text: str) -> dict[int | str, str]:
+    """The quarters of a year the text names (1..4), its halves ("h1", "h2") and its public
+    holidays (by name), each with the words naming it."""
+    out: dict[int | str, str] = {}
     for m in _QUARTER.finditer(folded_text):
         word = next(g for g in m.groups() if g)
         out.setdefault(_QUARTER_NUMBER[word], m.group(0))
+    for name, pattern in _PART_OF_YEAR.items():
+        if hit := re.search(pattern, folded_text):
+            out.setdefault(name, hit.group(0))
     return out
 
 

@@ -420,6 +420,10 @@ def test_refuses_when_the_asked_value_is_missing() -> None:
         ),
         ("2025年Q2的营收是多少？", "第二季度营收为1.5亿元。", ()),
         ("2025年第三季度的营收是多少？", "前三季度营收累计4亿元。", ()),  # not one quarter
+        # another half of the year, another public holiday
+        ("2022年中秋假期旅游收入是多少", "端午节全国国内旅游收入258.2亿元。", ("中秋",)),
+        ("2022年中秋假期旅游收入是多少", "跟端午节相比，中秋节假期旅游收入不降反升。", ()),
+        ("2022年下半年征兵体检时间", "2022年上半年征兵体检于2月开始。", ("下半年",)),
         # the asked year only as the base of a comparison: the figure is for another year
         (
             "2021年中国电影市场总票房是多少？",
