@@ -11,7 +11,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from core.encoder import Encoder  # noqa: E402
-from core.encoder_build import default_source, ensure_model, read_weights  # noqa: E402
+from core.encoder_build import E5Weights, default_source, ensure_model, read_weights  # noqa: E402
 from reader import train as train_mod  # noqa: E402
 from reader.data import Example  # noqa: E402
 from reader.model import ReaderModel, loss_fn, mean_pooled  # noqa: E402
@@ -107,7 +107,8 @@ def test_tiny_overfit_lowers_the_loss(tmp_path: Path) -> None:
     assert figures["auroc"] == 1.0 and figures["span_exact_match"] == 1.0
 
 
-def test_training_checkpoints_and_resumes(tmp_path: Path) -> None:
+def _tiny_training(tmp_path: Path) -> tuple[E5Weights, Path, Path]:
+    """Tiny weights, their encoder folder and a data folder of _examples() as train and dev."""
     w = tiny_weights()
     folder = write_folder(w, tmp_path / "enc")
     data = tmp_path / "data"
@@ -116,6 +117,11 @@ def test_training_checkpoints_and_resumes(tmp_path: Path) -> None:
         (data / f"{part}.jsonl").write_text(
             "".join(e.to_json() + "\n" for e in _examples()), "utf-8"
         )
+    return w, folder, data
+
+
+def test_training_checkpoints_and_resumes(tmp_path: Path) -> None:
+    w, folder, data = _tiny_training(tmp_path)
     args = ["--data", str(data), "--out", str(tmp_path / "out"), "--device", "cpu", "--batch", "4"]
     args += ["--seq-len", "64", "--lr", "3e-3", "--rank", "4", "--checkpoint-every", "5"]
     parse = train_mod.parser().parse_args
@@ -131,14 +137,7 @@ def test_training_checkpoints_and_resumes(tmp_path: Path) -> None:
 
 
 def test_training_starts_from_a_learned_part(tmp_path: Path) -> None:
-    w = tiny_weights()
-    folder = write_folder(w, tmp_path / "enc")
-    data = tmp_path / "data"
-    data.mkdir()
-    for part in ("train", "dev"):
-        (data / f"{part}.jsonl").write_text(
-            "".join(e.to_json() + "\n" for e in _examples()), "utf-8"
-        )
+    w, folder, data = _tiny_training(tmp_path)
     args = ["--data", str(data), "--device", "cpu", "--batch", "4", "--seq-len", "64"]
     args += ["--lr", "3e-3", "--rank", "4"]
     parse = train_mod.parser().parse_args
