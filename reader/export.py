@@ -94,6 +94,8 @@ def model_card(summary: Mapping, figures: Mapping, stats: Mapping | None, size: 
         steps=summary.get("steps", "?"),
         resumed=f" (resumed at step {summary['start_step']}; the seconds are this run's)"
         if summary.get("start_step")
+        else f", started from the learned part {Path(args['init']).name} (--init)"
+        if args.get("init") not in (None, "None")
         else "",
         seconds=summary.get("seconds", "?"),
         device=summary.get("device", "?"),

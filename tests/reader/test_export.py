@@ -48,3 +48,29 @@ def test_an_oversized_learned_part_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="over 10000"):
         export.write_learned(learned, tmp_path / "reader.npz", max_bytes=10_000)
     assert not (tmp_path / "reader.npz").exists()
+
+
+def test_the_card_says_when_training_started_from_a_learned_part(tmp_path: Path) -> None:
+    learned = {"head.answerable.w": np.ones((1, 8), np.float32)}
+    out = _train_out(tmp_path, learned)
+    summary = json.loads((out / "train_summary.json").read_text())
+    card = export.model_card(summary, {}, None, 1)
+    assert "--init" not in card
+    summary["args"]["init"] = "/somewhere/engine/models/reader.npz"
+    card = export.model_card(summary, {}, None, 1)
+    assert "started from the learned part reader.npz (--init)" in card
+
+
+def test_the_stage3_candidate_is_the_file_its_card_describes() -> None:
+    """reader/candidates/stage3: the committed npz is the one whose sha256 its card gives, and
+    its calibration names it (GQA_READER=that path reads reader.json beside it)."""
+    import hashlib
+    import re
+
+    folder = Path(export.__file__).parent / "candidates" / "stage3"
+    card = (folder / "CARD.md").read_text(encoding="utf-8")
+    digest = re.search(r"sha256 ([0-9a-f]{64})", card)
+    assert digest is not None
+    assert hashlib.sha256((folder / "reader.npz").read_bytes()).hexdigest() == digest.group(1)
+    calibration = json.loads((folder / "reader.json").read_text(encoding="utf-8"))
+    assert calibration["learned"] == "reader.npz" and {"decide", "cross_rank"} <= set(calibration)
