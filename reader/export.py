@@ -81,6 +81,11 @@ def model_card(summary: Mapping, figures: Mapping, stats: Mapping | None, size: 
         for k, v in args.items()
         if k in ("batch", "seq_len", "lr", "rank", "alpha", "max_steps", "max_minutes", "seed")
     )
+    origin = ""
+    if summary.get("start_step"):
+        origin = f" (resumed at step {summary['start_step']}; the seconds are this run's)"
+    elif args.get("init") not in (None, "None"):  # train_summary.json keeps the args as strings
+        origin = f", started from the learned part {Path(args['init']).name} (--init)"
     return CARD.format(
         rank=args.get("rank", "?"),
         alpha=args.get("alpha", "?"),
@@ -92,11 +97,7 @@ def model_card(summary: Mapping, figures: Mapping, stats: Mapping | None, size: 
         else "(stats.json not given)",
         train_args=train_args,
         steps=summary.get("steps", "?"),
-        resumed=f" (resumed at step {summary['start_step']}; the seconds are this run's)"
-        if summary.get("start_step")
-        else f", started from the learned part {Path(args['init']).name} (--init)"
-        if args.get("init") not in (None, "None")
-        else "",
+        resumed=origin,
         seconds=summary.get("seconds", "?"),
         device=summary.get("device", "?"),
         figures="```json\n" + json.dumps(figures, indent=1) + "\n```",
