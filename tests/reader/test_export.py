@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -64,9 +66,6 @@ def test_the_card_says_when_training_started_from_a_learned_part(tmp_path: Path)
 def test_the_stage3_candidate_is_the_file_its_card_describes() -> None:
     """reader/candidates/stage3: the committed npz is the one whose sha256 its card gives, and
     its calibration names it (GQA_READER=that path reads reader.json beside it)."""
-    import hashlib
-    import re
-
     folder = Path(export.__file__).parent / "candidates" / "stage3"
     card = (folder / "CARD.md").read_text(encoding="utf-8")
     digest = re.search(r"sha256 ([0-9a-f]{64})", card)
