@@ -14,7 +14,17 @@ not enough, the reader must see the asked constraint missing):
   window states, replaced by another value the window does not state;
 - `perturbed_entity`: a name, place or organisation of the question (jieba POS tags nr/ns/nt for
   Chinese, capitalised spans for English) that the window states, replaced by an entity of the
-  same kind from another article that the window does not contain.
+  same kind from another article that the window does not contain;
+- `hard_window` (`--hard-windows N`): the N windows of the same article, other than those above,
+  that share the most question terms and do not contain the answer: what a retriever puts first
+  when the answer is not there (the random `other_window` is mostly an easy negative);
+- `other_article` (`--other-articles N`): the same from other articles of the same file, found by
+  the question's terms: a passage about the same names or subject in another document.
+With `--query-forms F`, a share F of the questions has its examples given again with the question
+as people type it into a search box (`query_form`: no question mark, English lowercased, a
+trailing Chinese interrogative dropped), labels unchanged, so that the form does not decide.
+Term overlap is weighted by inverse document frequency over the file's windows; the terms are
+character bigrams of Chinese runs and lowercased words of other scripts.
 
 The train/dev split is by article (a hash of seed and article key), so no article is in both.
 Pure Python (no torch): `python -m reader.data --training DIR --out DIR`.
@@ -27,6 +37,7 @@ import functools
 import hashlib
 import json
 import logging
+import math
 import random
 import re
 from collections import Counter
@@ -40,7 +51,15 @@ log = logging.getLogger(__name__)
 
 SOURCES = ("cmrc2018_dev", "cmrc2018_trial", "DRCD_test", "squad2_dev_part")
 CROSS_SOURCES = ("xquad_en2zh", "xquad_zh2en")  # question and window in different languages
-KINDS = ("positive", "other_window", "squad2_unanswerable", "perturbed_number", "perturbed_entity")
+KINDS = (
+    "positive",
+    "other_window",
+    "squad2_unanswerable",
+    "perturbed_number",
+    "perturbed_entity",
+    "hard_window",
+    "other_article",
+)
 
 
 @dataclass(frozen=True)
@@ -251,6 +270,74 @@ def perturb_entity(
     return None
 
 
+# --- questions as people type them -----------------------------------------------------------
+# A trailing interrogative of a Chinese question (simplified or traditional), with the copula or
+# particle around it: "锣鼓经是什么？" -> "锣鼓经", "北京大学创建于哪一年？" -> "北京大学创建于".
+_ZH_ASKED = re.compile(
+    r"(?:是|为|為|在|有|的)?(?:什么时候|什麼時候|什么|什麼|甚麼|哪一年|哪一个|哪一個|哪一|哪些|哪个|哪個"
+    r"|哪里|哪裡|哪儿|哪|谁|誰|多少|多久|几|幾|何时|何時|何处|何處|为什么|為什麼|为何|為何|如何"
+    r"|怎样|怎樣|怎么|怎麼)(?:呢|了|的|啊)?$"
+)
+
+
+def query_form(question: str, language: str) -> str:
+    """The question as it is typed into a search box: an English one lowercased without its
+    question mark ("what tractor was made in charles city iowa"), a Chinese one without its
+    question mark and its trailing interrogative ("2022年法网开始时间" style; an interrogative
+    inside the question stays). The question itself when nothing is left to drop or keep."""
+    bare = question.strip().rstrip("？?。.！! ")
+    if language == "en":
+        return bare.lower() or question
+    short = _ZH_ASKED.sub("", bare).rstrip("，, ")
+    if short == bare and len(bare) > 3 and bare[-1] in "为為是":
+        short = bare[:-1]  # "負責管理的單位為？"
+    return short if len(short) >= 2 else bare or question
+
+
+# --- retrieval-like negatives ----------------------------------------------------------------
+_HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
+_WORD = re.compile(r"[^\W\d_]{2,}|\d+", re.UNICODE)
+
+
+def terms(text: str) -> set[str]:
+    """Character bigrams of the Chinese runs (a lone character alone) and the lowercased words
+    (digit runs too) of the rest: the overlap measure of the retrieval-like negatives."""
+    out: set[str] = set()
+    for run in _HAN_RUN.findall(text):
+        out.update(run[i : i + 2] for i in range(max(1, len(run) - 1)))
+    out.update(w.lower() for w in _WORD.findall(_HAN_RUN.sub(" ", text)))
+    return out
+
+
+class TermIndex:
+    """An inverted index of windows' terms with idf weights: the windows that share the most
+    weight with a question. Written here: a BM25 library would add a dependency for twenty
+    lines, and the weights only rank negatives."""
+
+    def __init__(self, texts: Sequence[str], max_df: float = 0.05) -> None:
+        self.postings: dict[str, list[int]] = {}
+        for i, t in enumerate(texts):
+            for term in terms(t):
+                self.postings.setdefault(term, []).append(i)
+        n = max(1, len(texts))
+        self.idf = {t: math.log(n / len(ids)) for t, ids in self.postings.items()}
+        self.cap = max(50, int(max_df * n))  # terms in more windows rank nothing
+
+    def weight(self, question_terms: set[str], text: str) -> float:
+        return sum(self.idf.get(t, 0.0) for t in question_terms & terms(text))
+
+    def top(self, question_terms: set[str], k: int) -> list[int]:
+        """Indices of the (up to) k windows with the highest shared weight (ties: lower index)."""
+        score: Counter[int] = Counter()
+        for t in question_terms:
+            ids = self.postings.get(t, ())
+            if 0 < len(ids) <= self.cap:
+                w = self.idf[t]
+                for i in ids:
+                    score[i] += w  # type: ignore[assignment]  # Counter of floats
+        return [i for i, _ in sorted(score.items(), key=lambda kv: (-kv[1], kv[0]))[:k]]
+
+
 # --- reading and building ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class Question:
@@ -357,59 +444,127 @@ def examples_for(
     pool: EntityPool,
     seed: int = 13,
     other_windows: int = 2,
+    hard_windows: int = 0,
+    other_articles: int = 0,
+    dev_fraction: float | None = None,
+    query_forms: float = 0.0,
 ) -> Iterator[Example]:
-    """All examples of the paragraphs (of any number of articles), in input order."""
+    """All examples of the paragraphs (of any number of articles), in input order.
+    `dev_fraction`: the split (`split_of` with `seed`), so that an `other_article` negative comes
+    from an article of the question's own split (None: any article). `query_forms`: the share of
+    questions whose examples are given again with the question in its search-query form."""
     by_article: dict[str, list[Window]] = {}
     for p in paragraphs:
         by_article.setdefault(p.article, []).extend(windows(p.title, p.context))
+    by_source: dict[str, list[tuple[str, Window]]] = {}
+    if hard_windows or other_articles:
+        for p in paragraphs:
+            by_source.setdefault(p.source, []).extend((p.article, w) for w in by_article[p.article])
+    index = {src: TermIndex([w.text for _, w in ws]) for src, ws in by_source.items()}
+
+    def part(article: str) -> str:
+        return "" if dev_fraction is None else split_of(article, seed, dev_fraction)
+
+    def of_question(p: Paragraph, q: Question, lang: str) -> Iterator[Example]:
+        rng = _rng(seed, q.id)
+        base = dict(source=p.source, article=p.article, question=q.text)
+        if q.impossible or not q.answers:
+            w = _unanswerable_window(p, q)
+            if w is not None:
+                yield Example(
+                    q.id,
+                    **base,
+                    window=w.text,
+                    answerable=False,
+                    span=None,
+                    kind="squad2_unanswerable",
+                )
+            return
+        answer, start = q.answers[0]
+        w = centre_window(p.title, p.context, start)
+        span = w.span_of(start, start + len(answer)) if w else None
+        if w is None or span is None:
+            return  # the answer crosses the window's edge
+        text = w.text
+        yield Example(q.id, **base, window=text, answerable=True, span=span, kind="positive")
+        others = [
+            o
+            for o in by_article[p.article]
+            if all(a not in o.text for a, _ in q.answers) and o.text != text
+        ]
+        sampled = rng.sample(others, min(other_windows, len(others)))
+        for i, o in enumerate(sampled):
+            yield Example(
+                f"{q.id}#w{i}",
+                **base,
+                window=o.text,
+                answerable=False,
+                span=None,
+                kind="other_window",
+            )
+        num = perturb_number(q.text, text, rng)
+        if num is not None:
+            yield Example(
+                f"{q.id}#n", p.source, p.article, num[0], text, False, None, "perturbed_number"
+            )
+        ent = perturb_entity(q.text, text, p.article, lang, pool, rng, p.source)
+        if ent is not None:
+            yield Example(
+                f"{q.id}#e", p.source, p.article, ent[0], text, False, None, "perturbed_entity"
+            )
+        if not (hard_windows or other_articles) or p.question_language is not None:
+            return  # across languages the terms do not match
+        # after the kinds above, drawing nothing from rng: their examples stay as they were
+        asked, idx = terms(q.text), index[p.source]
+        taken = {o.text for o in sampled}
+        ranked = sorted(others, key=lambda o: -idx.weight(asked, o.text))  # stable on ties
+        hard = 0
+        for o in ranked:
+            if hard >= hard_windows:
+                break
+            if o.text in taken:
+                continue
+            taken.add(o.text)
+            hard += 1
+            yield Example(
+                f"{q.id}#h{hard - 1}",
+                **base,
+                window=o.text,
+                answerable=False,
+                span=None,
+                kind="hard_window",
+            )
+        found = 0
+        for j in idx.top(asked, 50):
+            article, o = by_source[p.source][j]
+            if found >= other_articles:
+                break
+            if article == p.article or part(article) != part(p.article):
+                continue
+            if o.text in taken or any(a in o.text for a, _ in q.answers):
+                continue  # a short paragraph's windows can be one text
+            taken.add(o.text)
+            yield Example(
+                f"{q.id}#a{found}",
+                **base,
+                window=o.text,
+                answerable=False,
+                span=None,
+                kind="other_article",
+            )
+            found += 1
+
     for p in paragraphs:
         lang = p.question_language or language_of(p.context)
         for q in p.questions:
-            rng = _rng(seed, q.id)
-            base = dict(source=p.source, article=p.article, question=q.text)
-            if q.impossible or not q.answers:
-                w = _unanswerable_window(p, q)
-                if w is not None:
-                    yield Example(
-                        q.id,
-                        **base,
-                        window=w.text,
-                        answerable=False,
-                        span=None,
-                        kind="squad2_unanswerable",
-                    )
-                continue
-            answer, start = q.answers[0]
-            w = centre_window(p.title, p.context, start)
-            span = w.span_of(start, start + len(answer)) if w else None
-            if w is None or span is None:
-                continue  # the answer crosses the window's edge
-            text = w.text
-            yield Example(q.id, **base, window=text, answerable=True, span=span, kind="positive")
-            others = [
-                o
-                for o in by_article[p.article]
-                if all(a not in o.text for a, _ in q.answers) and o.text != text
-            ]
-            for i, o in enumerate(rng.sample(others, min(other_windows, len(others)))):
-                yield Example(
-                    f"{q.id}#w{i}",
-                    **base,
-                    window=o.text,
-                    answerable=False,
-                    span=None,
-                    kind="other_window",
-                )
-            num = perturb_number(q.text, text, rng)
-            if num is not None:
-                yield Example(
-                    f"{q.id}#n", p.source, p.article, num[0], text, False, None, "perturbed_number"
-                )
-            ent = perturb_entity(q.text, text, p.article, lang, pool, rng, p.source)
-            if ent is not None:
-                yield Example(
-                    f"{q.id}#e", p.source, p.article, ent[0], text, False, None, "perturbed_entity"
-                )
+            made = list(of_question(p, q, lang))
+            yield from made
+            if query_forms and _rng(seed, q.id, "query").random() < query_forms:
+                # the same pairs asked as a search box query (`query_form`), labels unchanged
+                for ex in made:
+                    form = query_form(ex.question, lang)
+                    if form != ex.question:
+                        yield replace(ex, id=f"{ex.id}~q", question=form)
 
 
 def _unanswerable_window(p: Paragraph, q: Question) -> Window | None:
@@ -435,6 +590,9 @@ def build(
     dev_fraction: float = 0.1,
     other_windows: int = 2,
     xquad: Path | None = None,
+    hard_windows: int = 0,
+    other_articles: int = 0,
+    query_forms: float = 0.0,
 ) -> dict:
     """Write train.jsonl, dev.jsonl and stats.json under `out`; returns the stats. `xquad`: a
     folder with XQuAD's xquad.en.json and xquad.zh.json, for the cross-language examples."""
@@ -459,7 +617,16 @@ def build(
         open(out / "dev.jsonl", "w", encoding="utf-8") as fdev,
     ):
         files = {"train": ftrain, "dev": fdev}
-        for ex in examples_for(paragraphs, pool, seed, other_windows):
+        for ex in examples_for(
+            paragraphs,
+            pool,
+            seed,
+            other_windows,
+            hard_windows,
+            other_articles,
+            dev_fraction,
+            query_forms,
+        ):
             part = split_of(ex.article, seed, dev_fraction)
             files[part].write(ex.to_json() + "\n")
             counts[part][f"{ex.source}:{ex.kind}"] += 1
@@ -485,6 +652,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--dev-fraction", type=float, default=0.1)
     ap.add_argument("--other-windows", type=int, default=2, help="per answerable question")
     ap.add_argument(
+        "--hard-windows",
+        type=int,
+        default=0,
+        help="per answerable question: windows of its article sharing the most question terms",
+    )
+    ap.add_argument(
+        "--other-articles",
+        type=int,
+        default=0,
+        help="per answerable question: windows of other articles sharing the most question terms",
+    )
+    ap.add_argument(
+        "--query-forms",
+        type=float,
+        default=0.0,
+        help="share of questions also given as search-box queries (no question mark, English "
+        "lowercased, a trailing Chinese interrogative dropped), with the same windows and labels",
+    )
+    ap.add_argument(
         "--xquad",
         type=Path,
         default=None,
@@ -496,7 +682,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.getLogger("jieba").setLevel(logging.WARNING)  # it logs its dictionary load at DEBUG
     try:
         stats = build(
-            args.training, args.out, args.seed, args.dev_fraction, args.other_windows, args.xquad
+            args.training,
+            args.out,
+            args.seed,
+            args.dev_fraction,
+            args.other_windows,
+            args.xquad,
+            args.hard_windows,
+            args.other_articles,
+            args.query_forms,
         )
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}")

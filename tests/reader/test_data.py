@@ -264,3 +264,115 @@ def test_xquad_files_that_are_not_the_pinned_ones_or_do_not_align_are_refused(
     digests["en"] = hashlib.sha256(raw).hexdigest()
     with pytest.raises(ValueError, match="questions differ"):
         data.read_xquad(tmp_path, digests)
+
+
+def test_terms_are_chinese_bigrams_and_lowercased_words() -> None:
+    assert data.terms("北京大学 in Beijing, 1898年") == {
+        "北京",
+        "京大",
+        "大学",
+        "年",
+        "in",
+        "beijing",
+        "1898",
+    }
+
+
+HARD_CONTEXT = (
+    "校园位于北京海淀区。北京大学创建于1898年。初名京师大学堂。学校有很多学生。食堂很大。"
+    "操场也很大。图书馆藏书很多。创建者希望它成为全国最高学府。今天它仍然很有名。游客也很多。"
+)
+
+
+def _paragraphs(tmp_path: Path, articles: list[dict]) -> list[data.Paragraph]:
+    (tmp_path / "cmrc2018_dev.json").write_text(json.dumps(_squad(articles)), "utf-8")
+    return data.read_squad(tmp_path / "cmrc2018_dev.json", "cmrc2018_dev")
+
+
+def test_hard_window_shares_the_most_question_terms_without_the_answer(tmp_path: Path) -> None:
+    paras = _paragraphs(tmp_path, [_zh_article(context=HARD_CONTEXT)])
+    exs = list(data.examples_for(paras, EntityPool(), seed=1, other_windows=0, hard_windows=1))
+    (hard,) = [e for e in exs if e.kind == "hard_window"]
+    # 创建 of the question is in the windows around the founder's sentence, not in the others
+    assert "创建者" in hard.window and "1898" not in hard.window
+    assert not hard.answerable and hard.span is None and hard.id == "z1#h0"
+
+
+def test_hard_window_is_not_one_of_the_random_other_windows(tmp_path: Path) -> None:
+    paras = _paragraphs(tmp_path, [_zh_article(context=HARD_CONTEXT)])
+    exs = list(data.examples_for(paras, EntityPool(), seed=1, other_windows=7, hard_windows=1))
+    others = {e.window for e in exs if e.kind == "other_window"}
+    assert len(others) == 7  # every window without the answer ...
+    assert [e for e in exs if e.kind == "hard_window"] == []  # ... so none is left to add
+
+
+def test_new_kinds_leave_the_earlier_examples_as_they_were(tmp_path: Path) -> None:
+    paras = _paragraphs(tmp_path, [_zh_article(context=HARD_CONTEXT)])
+    before = list(data.examples_for(paras, EntityPool(), seed=1))
+    after = list(data.examples_for(paras, EntityPool(), seed=1, hard_windows=2, other_articles=1))
+    assert [e for e in after if e.kind not in ("hard_window", "other_article")] == before
+    assert len([e for e in after if e.kind == "hard_window"]) == 2
+
+
+def _other_articles(tmp_path: Path, seed: int, dev_fraction: float | None) -> list[Example]:
+    tsinghua = {
+        "title": "清华大学",
+        "paragraphs": [{"context": "清华大学创建于1911年。它位于北京。", "qas": []}],
+    }
+    river = {"title": "长江", "paragraphs": [{"context": "长江是中国最长的河流。", "qas": []}]}
+    paras = _paragraphs(tmp_path, [_zh_article(), river, tsinghua])
+    exs = data.examples_for(
+        paras, EntityPool(), seed, other_windows=0, other_articles=2, dev_fraction=dev_fraction
+    )
+    return [e for e in exs if e.kind == "other_article"]
+
+
+def test_other_article_is_a_same_subject_window_of_another_article(tmp_path: Path) -> None:
+    (ex,) = _other_articles(tmp_path, seed=1, dev_fraction=None)
+    assert ex.window.startswith("清华大学\n清华大学创建于1911年。")  # 长江 shares no term
+    assert not ex.answerable and ex.article == "cmrc2018_dev/北京大学" and ex.id == "z1#a0"
+
+
+def test_other_article_comes_from_the_questions_own_split(tmp_path: Path) -> None:
+    a, b = "cmrc2018_dev/北京大学", "cmrc2018_dev/清华大学"
+    apart = next(s for s in range(200) if data.split_of(a, s, 0.5) != data.split_of(b, s, 0.5))
+    together = next(s for s in range(200) if data.split_of(a, s, 0.5) == data.split_of(b, s, 0.5))
+    assert _other_articles(tmp_path, apart, 0.5) == []
+    assert len(_other_articles(tmp_path, together, 0.5)) == 1
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "form"),
+    [
+        ("锣鼓经是什么？", "zh", "锣鼓经"),
+        ("北京大学创建于哪一年？", "zh", "北京大学创建于"),
+        ("《人世间》的编剧是谁", "zh", "《人世间》的编剧"),
+        ("負責管理馬祖國家風景區的單位為？", "zh", "負責管理馬祖國家風景區的單位"),
+        ("入职满6年的员工每年可以休几天带薪年假？", "zh", "入职满6年的员工每年可以休几天带薪年假"),
+        ("2022年高考报名人数", "zh", "2022年高考报名人数"),
+        ("谁？", "zh", "谁"),
+        (
+            "What tractor was produced in Charles City, Iowa?",
+            "en",
+            "what tractor was produced in charles city, iowa",
+        ),
+    ],
+)
+def test_query_form_is_the_question_as_typed_into_a_search_box(
+    question: str, language: str, form: str
+) -> None:
+    assert data.query_form(question, language) == form
+
+
+def test_query_forms_repeat_a_questions_examples_with_its_query_form(tmp_path: Path) -> None:
+    paras = _paragraphs(tmp_path, [_zh_article(context=HARD_CONTEXT)])
+    before = list(data.examples_for(paras, EntityPool(), seed=1, hard_windows=1))
+    after = list(data.examples_for(paras, EntityPool(), seed=1, hard_windows=1, query_forms=1.0))
+    assert after[: len(before)] == before
+    again = after[len(before) :]
+    assert [(e.id, e.window, e.answerable, e.span, e.kind) for e in again] == [
+        (f"{e.id}~q", e.window, e.answerable, e.span, e.kind) for e in before
+    ]
+    assert {e.question for e in again} == {"北京大学创建于"}
+    none = list(data.examples_for(paras, EntityPool(), seed=1, hard_windows=1, query_forms=0.0))
+    assert none == before
