@@ -11,8 +11,6 @@ retrieval the answerability model was trained with (`eval.answerability_training
 - answerable: the top-k chunks by dense cosine, when they hold the gold answer;
 - unanswerable: the top-k chunks among those that do not hold it (same-topic passages), and
   SQuAD 2.0's unanswerable questions with their top-k chunks as they are.
-With --query-forms every question is also asked as typed into a search box (`reader.data.
-query_form`), so that the stage is fitted on both forms of what people ask.
 Only instances the engine's other checks would answer (a critical term missing, no value of the
 asked kind, low coverage refuse before the reader) are kept: the stage decides only those.
 
@@ -30,7 +28,7 @@ import logging
 import random
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +44,7 @@ from engine.evidence import question_terms, select, split_sentences
 from engine.read import DECIDE_FEATURES, ReadStage, bundled, load_reader, logit
 from eval.answerability_training import TOP_K, embeddings, fit_logistic
 from eval.answerability_training import read as read_chunks
-from reader.data import language_of, query_form, split_of
+from reader.data import split_of
 
 log = logging.getLogger(__name__)
 FILES = ("cmrc2018_dev", "cmrc2018_trial", "DRCD_test", "squad2_dev_part")
@@ -71,15 +69,6 @@ def items_of(path: Path) -> list[Item]:
                 if answers or qa.get("is_impossible"):
                     out.append(Item(qa["question"].strip(), answers, f"{path.stem}/{title}"))
     return out
-
-
-def with_query_forms(items: list[Item]) -> list[Item]:
-    """The items, then each one asked in its search-query form (`reader.data.query_form`) where
-    that differs: the same answers and article, so grouped cross-validation keeps them together."""
-    forms = [
-        replace(it, question=query_form(it.question, language_of(it.question))) for it in items
-    ]
-    return items + [f for f, it in zip(forms, items, strict=True) if f.question != it.question]
 
 
 def instances(
@@ -130,11 +119,8 @@ def build(
     model: ans.Model,
     split: tuple[int, float],
     limit: int | None,
-    query_forms: bool = False,
 ) -> dict:
-    """Feature rows, labels and article groups of the reader-dev questions of FILES;
-    `query_forms`: each question also asked in its search-query form (`reader.data.query_form`),
-    in the same article group."""
+    """Feature rows, labels and article groups of the reader-dev questions of FILES."""
     embedder = OnnxE5Embedder(settings.encoder_dir, threads=settings.encoder_threads)
     reader = load_reader(settings)
     assert reader is not None
@@ -145,8 +131,6 @@ def build(
         items = [it for it in items_of(path) if split_of(it.article, *split) == "dev"]
         random.Random(0).shuffle(items)
         items = items[:limit] if limit else items
-        if query_forms:
-            items = with_query_forms(items)
         c_vecs = embeddings(
             [f"title: {c.title}\n\n{c.text}" for c in chunks], cache, embedder.embed_passages
         )
@@ -221,12 +205,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=13, help="reader.data's split seed")
     parser.add_argument("--dev-fraction", type=float, default=0.1)
     parser.add_argument("--limit", type=int, help="dev questions per file (default: all)")
-    parser.add_argument(
-        "--query-forms",
-        action="store_true",
-        help="also ask each question as typed into a search box (no question mark, English "
-        "lowercased, a trailing Chinese interrogative dropped)",
-    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     missing = [f for f in FILES if not (args.data / f"{f}.json").exists()]
@@ -240,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     choice = settings.answerability_model
     model = ans.load(None if choice == "bundled" else Path(choice))
     split = (args.seed, args.dev_fraction)
-    d = build(args.data, args.cache, settings, model, split, args.limit, args.query_forms)
+    d = build(args.data, args.cache, settings, model, split, args.limit)
     cv = cross_validate(d, model, args.C)
     print(json.dumps(cv, indent=1))
     stage = fit_logistic(d["X"], d["y"], args.C)
@@ -255,8 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         "reader_range": [round(float(x), 4) for x in (d["P"].min(), d["P"].max())],
         "command": "python -m eval.reader_stage --data ../shared/training"
         + f" --C {args.C} --seed {args.seed} --dev-fraction {args.dev_fraction}"
-        + (f" --limit {args.limit}" if args.limit else "")
-        + (" --query-forms" if args.query_forms else ""),
+        + (f" --limit {args.limit}" if args.limit else ""),
         "trained_on": [f"{f}.json (reader dev articles)" for f in FILES],
         "cross_validation": cv,
     }

@@ -17,7 +17,7 @@ from core.text import fold
 from engine import answerability as ans
 from engine.read import ReadStage, logit
 from eval.answerability_training import read as read_chunks
-from eval.reader_stage import Item, cross_validate, instances, items_of, with_query_forms
+from eval.reader_stage import Item, cross_validate, instances, items_of
 from reader.data import read_squad
 from reader.runtime import Reader
 from tests.eval.test_answerability_training import ARTICLE
@@ -95,16 +95,3 @@ def test_cross_validation_credits_the_reader_when_the_label_follows_it() -> None
     cv = cross_validate(d, model, C=1.0)
     assert cv["with_reader_auroc"] > 0.9 > 0.7 > cv["refit_two_auroc"]
     assert cv["instances"] == n and cv["answerable"] == int(y.sum())
-
-
-def test_query_forms_add_each_question_as_typed_into_a_search_box() -> None:
-    items = [
-        Item("星河港建于哪一年？", ("1921年",), "tiny/星河港"),
-        Item("Who built the port?", (), "squad/Port"),
-        Item("2022年高考报名人数", ("1193万",), "rgb/x"),  # already a query: not repeated
-    ]
-    assert with_query_forms(items) == [
-        *items,
-        Item("星河港建于", ("1921年",), "tiny/星河港"),
-        Item("who built the port", (), "squad/Port"),
-    ]
