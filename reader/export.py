@@ -41,8 +41,10 @@ all 12 layers, an answerability head on `<s>` and start/end heads (`reader.npz`,
 {licences}
 
 Examples built by `python -m reader.data` (seed {data_seed}, dev = a hash-chosen tenth of the
-articles): positives, other windows of the same article, SQuAD 2.0 unanswerables, questions with
-a number or entity perturbed so the window no longer answers them.
+articles): positives and the negative kinds counted below (`reader.data` describes each: other
+windows of the article, SQuAD 2.0 unanswerables, questions with a number or entity perturbed so
+the window no longer answers them, and where built so, retrieval-like windows of the article or
+of other articles).
 {stats}
 
 ## Recipe

@@ -63,10 +63,11 @@ def test_the_card_says_when_training_started_from_a_learned_part(tmp_path: Path)
     assert "started from the learned part reader.npz (--init)" in card
 
 
-def test_the_stage3_candidate_is_the_file_its_card_describes() -> None:
-    """reader/candidates/stage3: the committed npz is the one whose sha256 its card gives, and
-    its calibration names it (GQA_READER=that path reads reader.json beside it)."""
-    folder = Path(export.__file__).parent / "candidates" / "stage3"
+@pytest.mark.parametrize("stage", ["stage3", "stage5"])
+def test_each_candidate_is_the_file_its_card_describes(stage: str) -> None:
+    """reader/candidates/*: the committed npz is the one whose sha256 its card gives, and its
+    calibration names it (GQA_READER=that path reads reader.json beside it)."""
+    folder = Path(export.__file__).parent / "candidates" / stage
     card = (folder / "CARD.md").read_text(encoding="utf-8")
     digest = re.search(r"sha256 ([0-9a-f]{64})", card)
     assert digest is not None
