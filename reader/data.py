@@ -299,14 +299,15 @@ _HAN_RUN = re.compile(r"[\u4e00-\u9fff]+")
 _WORD = re.compile(r"[^\W\d_]{2,}|\d+", re.UNICODE)
 
 
-def terms(text: str) -> set[str]:
+@functools.lru_cache(maxsize=262144)  # a window's terms, asked once per question of its article
+def terms(text: str) -> frozenset[str]:
     """Character bigrams of the Chinese runs (a lone character alone) and the lowercased words
     (digit runs too) of the rest: the overlap measure of the retrieval-like negatives."""
     out: set[str] = set()
     for run in _HAN_RUN.findall(text):
         out.update(run[i : i + 2] for i in range(max(1, len(run) - 1)))
     out.update(w.lower() for w in _WORD.findall(_HAN_RUN.sub(" ", text)))
-    return out
+    return frozenset(out)
 
 
 class TermIndex:
@@ -323,13 +324,15 @@ class TermIndex:
         self.idf = {t: math.log(n / len(ids)) for t, ids in self.postings.items()}
         self.cap = max(50, int(max_df * n))  # terms in more windows rank nothing
 
-    def weight(self, question_terms: set[str], text: str) -> float:
-        return sum(self.idf.get(t, 0.0) for t in question_terms & terms(text))
+    def weight(self, question_terms: frozenset[str], text: str) -> float:
+        # in sorted order: a float sum in set order (string hashes differ per process) would break
+        # ties differently from one run to the next
+        return sum(self.idf.get(t, 0.0) for t in sorted(question_terms & terms(text)))
 
-    def top(self, question_terms: set[str], k: int) -> list[int]:
+    def top(self, question_terms: frozenset[str], k: int) -> list[int]:
         """Indices of the (up to) k windows with the highest shared weight (ties: lower index)."""
         score: Counter[int] = Counter()
-        for t in question_terms:
+        for t in sorted(question_terms):  # sorted, as in `weight`
             ids = self.postings.get(t, ())
             if 0 < len(ids) <= self.cap:
                 w = self.idf[t]
@@ -493,66 +496,49 @@ def examples_for(
             if all(a not in o.text for a, _ in q.answers) and o.text != text
         ]
         sampled = rng.sample(others, min(other_windows, len(others)))
-        for i, o in enumerate(sampled):
-            yield Example(
-                f"{q.id}#w{i}",
-                **base,
-                window=o.text,
-                answerable=False,
-                span=None,
-                kind="other_window",
+
+        def negative(suffix: str, window: str, kind: str, question: str = q.text) -> Example:
+            return Example(
+                f"{q.id}#{suffix}", p.source, p.article, question, window, False, None, kind
             )
+
+        for i, o in enumerate(sampled):
+            yield negative(f"w{i}", o.text, "other_window")
         num = perturb_number(q.text, text, rng)
         if num is not None:
-            yield Example(
-                f"{q.id}#n", p.source, p.article, num[0], text, False, None, "perturbed_number"
-            )
+            yield negative("n", text, "perturbed_number", num[0])
         ent = perturb_entity(q.text, text, p.article, lang, pool, rng, p.source)
         if ent is not None:
-            yield Example(
-                f"{q.id}#e", p.source, p.article, ent[0], text, False, None, "perturbed_entity"
-            )
+            yield negative("e", text, "perturbed_entity", ent[0])
         if not (hard_windows or other_articles) or p.question_language is not None:
             return  # across languages the terms do not match
         # after the kinds above, drawing nothing from rng: their examples stay as they were
         asked, idx = terms(q.text), index[p.source]
         taken = {o.text for o in sampled}
+
+        def fresh(texts: Iterable[str], n: int) -> Iterator[str]:
+            """The first n texts not taken yet (a short paragraph's windows can be one text)."""
+            for t in texts:
+                if n <= 0:
+                    return
+                if t not in taken:
+                    taken.add(t)
+                    n -= 1
+                    yield t
+
         ranked = sorted(others, key=lambda o: -idx.weight(asked, o.text))  # stable on ties
-        hard = 0
-        for o in ranked:
-            if hard >= hard_windows:
-                break
-            if o.text in taken:
-                continue
-            taken.add(o.text)
-            hard += 1
-            yield Example(
-                f"{q.id}#h{hard - 1}",
-                **base,
-                window=o.text,
-                answerable=False,
-                span=None,
-                kind="hard_window",
-            )
-        found = 0
-        for j in idx.top(asked, 50):
-            article, o = by_source[p.source][j]
-            if found >= other_articles:
-                break
-            if article == p.article or part(article) != part(p.article):
-                continue
-            if o.text in taken or any(a in o.text for a, _ in q.answers):
-                continue  # a short paragraph's windows can be one text
-            taken.add(o.text)
-            yield Example(
-                f"{q.id}#a{found}",
-                **base,
-                window=o.text,
-                answerable=False,
-                span=None,
-                kind="other_article",
-            )
-            found += 1
+        for i, t in enumerate(fresh((o.text for o in ranked), hard_windows)):
+            yield negative(f"h{i}", t, "hard_window")
+        near = (by_source[p.source][j] for j in idx.top(asked, 50))
+        elsewhere = (
+            o.text
+            for article, o in near
+            if article != p.article
+            and part(article) == part(p.article)
+            and all(a not in o.text for a, _ in q.answers)
+        )
+        for i, t in enumerate(fresh(elsewhere, other_articles)):
+            yield negative(f"a{i}", t, "other_article")
 
     for p in paragraphs:
         lang = p.question_language or language_of(p.context)
