@@ -1,0 +1,71 @@
+"""Does the question's form change the reader's judgement? `python -m reader.forms --learned
+READER.npz --data D` scores the same dev pairs asked both ways, as written and in the search-query
+form that `reader.data --query-forms` adds (ids ending `~q`), and prints, per form, the AUROC of
+P(answers), the AUROC by negative kind and the mean P of the answerable windows. Same-language
+pairs only; a seeded sample of `--pairs` questions' pairs. No torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from reader.calibrate import score_all
+from reader.data import CROSS_SOURCES, Example, read_examples
+from reader.metrics import auroc
+from reader.runtime import Reader, ensure_reader
+
+
+def paired(dev: Sequence[Example], n: int, seed: int = 13) -> tuple[list[Example], list[Example]]:
+    """(as written, query form): the same pairs in both forms, a seeded sample of n of them."""
+    by_id = {ex.id: ex for ex in dev if ex.source not in CROSS_SOURCES}
+    both = sorted(i for i in by_id if not i.endswith("~q") and f"{i}~q" in by_id)
+    chosen = random.Random(seed).sample(both, min(n, len(both)))
+    return [by_id[i] for i in chosen], [by_id[f"{i}~q"] for i in chosen]
+
+
+def figures(examples: Sequence[Example], probs: Sequence[float]) -> dict:
+    labels = [ex.answerable for ex in examples]
+    out = {
+        "pairs": len(examples),
+        "auroc": round(auroc(labels, probs), 4),
+        "mean_p_answerable": round(
+            float(np.mean([p for p, y in zip(probs, labels, strict=True) if y])), 4
+        ),
+    }
+    for kind in sorted({ex.kind for ex in examples} - {"positive"}):
+        keep = [i for i, ex in enumerate(examples) if ex.kind in (kind, "positive")]
+        out[f"auroc_{kind}"] = round(auroc([labels[i] for i in keep], [probs[i] for i in keep]), 4)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m reader.forms", description=__doc__.split("\n")[0])
+    ap.add_argument("--learned", type=Path, required=True, help="reader.npz")
+    ap.add_argument(
+        "--data", type=Path, required=True, help="reader.data --out, with --query-forms"
+    )
+    ap.add_argument("--pairs", type=int, default=700)
+    ap.add_argument("--encoder-cache", type=Path, default=Path(".data/encoder"))
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    written, query = paired(read_examples(args.data / "dev.jsonl"), args.pairs)
+    if not written:
+        print(f"error: {args.data}/dev.jsonl has no query forms (build it with --query-forms)")
+        return 2
+    reader = Reader(ensure_reader(args.encoder_cache, args.learned), threads=args.threads)
+    out = {
+        "as_written": figures(written, score_all(reader, written)),
+        "query_form": figures(query, score_all(reader, query)),
+    }
+    print(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
