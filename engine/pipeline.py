@@ -14,7 +14,7 @@ from core.records import Answer, Citation, Passage
 from core.settings import Settings
 from core.sparse import Bm25Encoder, SparseTerms
 from core.store import Store
-from core.text import clean_question, language_of, script_of
+from core.text import clean_question, fold, language_of, script_of
 from engine import answerability
 from engine.decide import NOT_ANSWERED, PART_NOT_ANSWERED, Decision, decide, message
 from engine.evidence import (
@@ -28,6 +28,7 @@ from engine.evidence import (
     question_terms,
     select,
     split_sentences,
+    unstated_numbers,
 )
 from engine.generative import LlmClient, LlmError, build_messages, enforce
 from engine.pairs import Pair, split_pair
@@ -248,8 +249,10 @@ class AnswerEngine:
         `cross_windows` candidates closest to the question by e5 cosine, and the answer is the
         sentence where its span head puts the answer in its best window (the window's centre
         when the span is in the title or nowhere; best: by cosine + the fitted weight x logit
-        P, or by P) whose P(answers) reaches the cross-language threshold and whose sentence
-        names no other year or model than the question (`conflicts`). None when
+        P, or by P) whose P(answers) reaches the cross-language threshold, whose window states
+        every number the question writes in digits (`unstated_numbers`: a version, year or
+        figure) and whose sentence names no other year or model than the question
+        (`conflicts`). None when
         no candidate is in another language, or when the reader finds none and same-language
         passages were found too (then the same-language refusal and its reason stand)."""
         assert self.reader is not None
@@ -291,6 +294,8 @@ class AnswerEngine:
             if reading.scores[k] < self.reader.cross_threshold:
                 continue
             sentence = _answer_sentence(window, reading.spans[k], other)
+            if unstated_numbers(terms, fold(window.text)):
+                continue  # a year, version or figure asked that the window does not state
             if not conflicts(terms, sentence.folded) and answers_kind(kinds, sentence.folded):
                 evidence = Evidence((sentence,), 0.0, (), True)
                 kept = Reading((window,), (reading.scores[k],), (reading.spans[k],))

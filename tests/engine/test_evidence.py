@@ -13,6 +13,7 @@ from engine.evidence import (
     question_terms,
     select,
     split_sentences,
+    unstated_numbers,
 )
 
 
@@ -445,6 +446,24 @@ def test_a_sentence_naming_another_year_model_or_tier_conflicts(
     assert tuple(t.lower() for t in conflicts(question_terms(question), fold(sentence))) == (
         conflicting
     )
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "unstated"),
+    [
+        ("Nimbus X2 固件2.6版本什么时候发布？", "Firmware version 2.5 ships in 2025.", ("2.6",)),
+        ("Nimbus X2 固件2.5版本什么时候发布？", "Firmware version 2.5 ships in 2025.", ()),
+        ("What was the revenue in the first quarter of 2025?", "2025年第一季度营收1.2亿元。", ()),
+        ("What was the turnover rate in 2024?", "2025年员工流失率为5%。", ("2024",)),
+        ("Which model costs 25 dollars?", "The 2.5 model costs 250 dollars.", ("25",)),
+        ("R500 的售价？", "The R300 costs $299.", ()),  # a model code: `conflicts` judges it
+        ("大约3年后呢？", "五年后。", ()),  # an approximate number is not critical
+    ],
+)
+def test_the_numbers_asked_in_digits_must_be_stated_in_any_language(
+    question: str, text: str, unstated: tuple[str, ...]
+) -> None:
+    assert unstated_numbers(question_terms(question), fold(text)) == unstated
 
 
 def test_the_best_sentence_about_another_model_refuses_and_rivals_never_join() -> None:

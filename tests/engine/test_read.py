@@ -352,6 +352,29 @@ def test_a_cross_language_window_naming_another_model_of_the_asked_line_does_not
     assert trap.refused and trap.reason == NOT_ANSWERED
 
 
+def test_a_cross_language_window_that_does_not_state_the_asked_number_does_not_answer(
+    tmp_path: Path, settings: Settings, store: QdrantStore
+) -> None:
+    emb = HashingEmbedder()
+    doc = (
+        "# Nimbus X2 firmware\n\nThe firmware team ships updates twice a year. Firmware "
+        "version 2.5 is planned for release on January 20, 2025. It fixes the Wi-Fi bug.\n"
+    )
+    Ingestor(settings, store, emb).sync([write(tmp_path / "docs", {"x2.md": doc})])
+    centred = "version 2.5 is planned"
+    stage = ReadStage(cast(Reader, StubReader(0.9, key=centred)), 4, 0.5, 50, 0.6)
+    engine = AnswerEngine(settings, store, emb, reader=stage)
+    asked = engine.answer("Nimbus X2 固件2.5版本什么时候发布？")
+    assert not asked.refused and "January 20, 2025" in (asked.text or "")
+    # digits read alike in both languages: a version, year or figure the window lacks
+    for trap in (
+        "Nimbus X2 固件2.6版本什么时候发布？",
+        "Nimbus X2 固件2.5版本在2026年的发布日期？",
+    ):
+        answer = engine.answer(trap)
+        assert answer.refused and answer.reason == NOT_ANSWERED, trap
+
+
 def test_a_cross_language_window_without_a_value_of_the_asked_kind_does_not_answer(
     tmp_path: Path, settings: Settings, store: QdrantStore
 ) -> None:
