@@ -349,13 +349,13 @@ def _approximate(shown: str, m: re.Match[str]) -> bool:
 
 def unstated_numbers(terms: QuestionTerms, folded_text: str) -> tuple[str, ...]:
     """The question's critical numbers written in digits ("2.6", "2025") that the text does not
-    state: digits read the same in every language, so this part of the critical-term check
-    holds across languages too (no unit is compared: "3 years" may be "3年")."""
+    state (`contains`): digits read the same in every language, so this part of the
+    critical-term check holds across languages too (no unit is compared: "3 years" may be
+    "3年")."""
     return tuple(
         shown
         for shown, f in terms.critical
-        if _NUMBER.fullmatch(f)
-        and not re.search(rf"(?<![\d.]){re.escape(f)}(?!\d|[.,]\d)", folded_text)
+        if _NUMBER.fullmatch(f) and not contains(folded_text, f)
     )
 
 

@@ -293,9 +293,9 @@ class AnswerEngine:
             window = reading.windows[k]
             if reading.scores[k] < self.reader.cross_threshold:
                 continue
-            sentence = _answer_sentence(window, reading.spans[k], other)
             if unstated_numbers(terms, fold(window.text)):
                 continue  # a year, version or figure asked that the window does not state
+            sentence = _answer_sentence(window, reading.spans[k], other)
             if not conflicts(terms, sentence.folded) and answers_kind(kinds, sentence.folded):
                 evidence = Evidence((sentence,), 0.0, (), True)
                 kept = Reading((window,), (reading.scores[k],), (reading.spans[k],))

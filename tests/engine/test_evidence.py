@@ -456,6 +456,7 @@ def test_a_sentence_naming_another_year_model_or_tier_conflicts(
         ("What was the revenue in the first quarter of 2025?", "2025年第一季度营收1.2亿元。", ()),
         ("What was the turnover rate in 2024?", "2025年员工流失率为5%。", ("2024",)),
         ("Which model costs 25 dollars?", "The 2.5 model costs 250 dollars.", ("25",)),
+        ("How many meeting rooms does it have, 12?", "该办公室有十二间会议室。", ()),
         ("R500 的售价？", "The R300 costs $299.", ()),  # a model code: `conflicts` judges it
         ("大约3年后呢？", "五年后。", ()),  # an approximate number is not critical
     ],
