@@ -349,6 +349,17 @@ class Model:
             return best_sentence
         return float(self.question.predict([[best_sentence, top_dense]])[0])
 
+    def ranking(self, probabilities: Sequence[float], cosines: Sequence[float]) -> list[float]:
+        """The key that picks the evidence's first sentence: each sentence's p(answerable) by
+        the question stage, as if it were the best sentence and its own passage's dense cosine
+        the top one. A sentence of a passage far from the question must then be rated that much
+        better than one of the passage closest to it (ClapNQ's "where is Yemen located"
+        answered from a river's "headwaters ... are located", a lower-cosine passage, is how the
+        sentence's p alone chose). Without a question stage: the probabilities."""
+        if self.question is None or not len(probabilities):
+            return list(probabilities)
+        return [float(p) for p in self.question.predict(np.c_[probabilities, cosines])]
+
     def for_embedder(self, name: str) -> Model:
         """The model for passages scored by embedder `name`. Cosines are on the scale of the
         embedder the model was trained with (meta["embedder"]), shared by embedders of the same

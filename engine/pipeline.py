@@ -145,7 +145,10 @@ class AnswerEngine:
         if passages:
             sentences = split_sentences(passages)
             scores = self._scores(question, terms, sentences)
-            evidence = select(terms, sentences, self.settings.max_answer_sentences, scores)
+            rank = None
+            if self.model is not None and scores is not None:
+                rank = self.model.ranking(scores, [x.passage.dense_score for x in sentences])
+            evidence = select(terms, sentences, self.settings.max_answer_sentences, scores, rank)
             first_p = evidence.answerability
             if self.model is not None and first_p is not None:
                 evidence = replace(

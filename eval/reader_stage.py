@@ -102,7 +102,8 @@ def instances(
         passages = [Passage(chunks[i], float(cos[i]), float(cos[i])) for i in idx]
         sentences = split_sentences(passages)
         scores = model.probabilities(ans.sentence_features(q, sentences))
-        evidence = select(terms, sentences, settings.max_answer_sentences, scores)
+        rank = model.ranking(scores, [s.passage.dense_score for s in sentences])  # as the engine
+        evidence = select(terms, sentences, settings.max_answer_sentences, scores, rank)
         top_dense = float(max(cos[i] for i in idx))
         gate = decide(evidence, top_dense, settings.min_coverage, settings.min_dense_score)
         if gate.refused or evidence.answerability is None:

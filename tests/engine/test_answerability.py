@@ -43,6 +43,27 @@ def test_scores_choose_the_first_sentence_and_its_document() -> None:
     assert [s.text for s in by_model.sentences] == ["报销差旅费用的流程见附件。"]
 
 
+def test_a_ranking_picks_the_first_sentence_and_its_own_p_decides() -> None:
+    sents = sentences_of("差旅报销须在30天内提交。", "报销差旅费用的流程见附件。")
+    terms = question_terms("差旅报销要在几天内提交？")
+    picked = select(terms, sents, 1, scores=[0.4, 0.5], rank=[0.6, 0.3])
+    assert [s.text for s in picked.sentences] == ["差旅报销须在30天内提交。"]
+    assert picked.answerability == 0.4  # the chosen sentence's p, not its rank key
+
+
+def test_the_ranking_weighs_each_sentences_own_passage_cosine() -> None:
+    model = answerability.load()
+    # a sentence of a passage far from the question (cosine 0.80) must be rated much better
+    # than one of the passage closest to it (0.86) to be chosen
+    near, far = model.ranking([0.30, 0.45], [0.86, 0.80])
+    assert near > far
+    assert model.ranking([0.30, 0.45], [0.86, 0.86])[1] > near  # same cosine: p decides
+    assert model.ranking([], []) == []
+    other = model.for_embedder(HashingEmbedder.name)  # another network: no cosine to weigh
+    assert other.question is None
+    assert other.ranking([0.30, 0.45], [0.86, 0.80]) == [0.30, 0.45]
+
+
 def test_a_neighbour_the_model_rates_joins_the_first_sentence() -> None:
     text = "灯塔建于港口北侧。光绪十年完工。灯塔高三十米。"
     sents = sentences_of(text)
@@ -229,3 +250,36 @@ def test_cosine_features_are_kept_for_the_same_network_and_dropped_for_another()
     other = model.for_embedder(HashingEmbedder.name)
     assert other.question is None
     assert other.sentence.coef[answerability.FEATURES.index("dense")] == 0.0
+
+
+def test_the_engine_picks_the_first_sentence_by_its_own_passages_ranking(
+    tmp_path: Path, settings: Settings, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine import pipeline
+    from ingest.pipeline import Ingestor
+    from tests.conftest import write
+
+    docs = {
+        "leave.md": "# 休假\n\n员工每年有十五天带薪年假。年假须提前一周申请。\n",
+        "travel.md": "# 差旅\n\n出差住宿标准为每晚六百元。\n",
+    }
+    emb = HashingEmbedder()
+    Ingestor(settings, store, emb).sync([write(tmp_path / "docs", docs)])
+    raw = answerability.load().to_json()
+    raw["meta"]["embedder"] = HashingEmbedder.name  # cosines on the scale it was fitted on
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    seen = []
+    real = pipeline.select
+
+    def spy(terms, sentences, n, scores=None, rank=None):  # noqa: ANN001, ANN202
+        seen.append((sentences, scores, rank))
+        return real(terms, sentences, n, scores, rank)
+
+    monkeypatch.setattr(pipeline, "select", spy)
+    fitted = settings.model_copy(update={"answerability_model": str(path)})
+    AnswerEngine(fitted, store, emb).answer("员工每年有多少天带薪年假？")
+    ((sentences, scores, rank),) = seen
+    model = answerability.load()
+    assert rank == model.ranking(scores, [s.passage.dense_score for s in sentences])
+    assert len({s.passage.dense_score for s in sentences}) > 1  # the cosines differ
