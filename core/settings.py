@@ -150,6 +150,12 @@ class Settings(BaseSettings):
         description="Candidate windows the reader reads besides the chosen evidence's (the "
         "decide stage was fitted reading 2; the veto)",
     )
+    reader_pick: bool = Field(
+        True,
+        description="The reader chooses the sentence that starts a same-language answer among "
+        "the best-ranked candidates (reader.json's pick, python -m eval.reader_pick; reads them "
+        "for every question with a candidate); false: the answerability model's ranking alone",
+    )
     reader_cross_windows: int = Field(
         12,
         ge=1,

@@ -519,13 +519,15 @@ def select(
     max_sentences: int,
     scores: Sequence[float] | None = None,
     rank: Sequence[float] | None = None,
+    first: Sentence | None = None,
 ) -> Evidence:
     """Greedy weighted set cover within one document.
 
     The first sentence chooses the document: the one the answerability model scores highest
     when `scores` (one per sentence) are given (by `rank`, one per sentence, when given: the
     model's question stage, `answerability.Model.ranking`), else the one that covers the
-    question best (ties broken by the kind of answer asked for and by retrieval rank). Further sentences of that
+    question best (ties broken by the kind of answer asked for and by retrieval rank); or
+    `first`, when given (a candidate the reader's pick stage chose). Further sentences of that
     document join while they add whole words of the question not yet covered, so evidence
     never stitches a year from one document onto a figure from another; with `scores`, one the
     model rates below NEIGHBOUR_SHARE of the first's p is context, counted but not quoted.
@@ -549,11 +551,12 @@ def select(
         kind = WANT_BONUS if terms.wants and answers_kind(terms, s.folded) else 0.0
         return kind + 0.05 * s.passage.dense_score + 0.02 / (1 + s.rank)
 
-    if score_of is not None:
-        rank_of = dict(zip(map(id, sentences), rank, strict=True)) if rank is not None else score_of
-        first = max(candidates, key=lambda s: (rank_of[id(s)], prior(s)))
-    else:
-        first = max(candidates, key=lambda s: gain(s, {}) / terms.total + prior(s))
+    if first is None or all(c is not first for c in candidates):
+        if score_of is not None:
+            rank_of = dict(zip(map(id, sentences), rank, strict=True)) if rank else score_of
+            first = max(candidates, key=lambda s: (rank_of[id(s)], prior(s)))
+        else:
+            first = max(candidates, key=lambda s: gain(s, {}) / terms.total + prior(s))
     p_first = score_of[id(first)] if score_of is not None else None
     title = fold(first.passage.chunk.title)
     about = {t: credit(title, t) for t in terms.weights} if title else {}

@@ -138,6 +138,7 @@ class AnswerEngine:
         t1 = time.perf_counter()
         terms = question_terms(question)
         evidence, reading = None, None
+        read_ms = 0.0  # time the pick stage spent reading
         top_dense = max((p.dense_score for p in passages), default=0.0)
         first_p = None  # the answerability model's p for the evidence's first sentence
         sentences: list[Sentence] = []
@@ -148,7 +149,17 @@ class AnswerEngine:
             rank = None
             if self.model is not None and scores is not None:
                 rank = self.model.ranking(scores, [x.passage.dense_score for x in sentences])
-            evidence = select(terms, sentences, self.settings.max_answer_sentences, scores, rank)
+            first = None
+            if self.reader is not None and self.reader.pick is not None and rank is not None:
+                # the reader chooses among the best-ranked candidates (None: no pick stage)
+                tp = time.perf_counter()
+                picked = self.reader.choose(question, terms, sentences, rank)
+                if picked is not None:
+                    first, reading = picked
+                    read_ms = (time.perf_counter() - tp) * 1000
+            evidence = select(
+                terms, sentences, self.settings.max_answer_sentences, scores, rank, first
+            )
             first_p = evidence.answerability
             if self.model is not None and first_p is not None:
                 evidence = replace(
@@ -170,9 +181,12 @@ class AnswerEngine:
             # The other checks pass: the reader's P joins the answerability model's inputs; it
             # is read (~0.2 CPU-s a window here) only when its P can change the decision
             assert self.reader is not None and evidence is not None
-            p = stage.decided(first_p, top_dense, s.min_answerability) if s.reader_skip else None
+            p = None
+            if reading is None and s.reader_skip:
+                p = stage.decided(first_p, top_dense, s.min_answerability)
             if p is None:
-                reading = self.reader.read(question, sentences, scores, evidence.sentences[0])
+                if reading is None:
+                    reading = self.reader.read(question, sentences, scores, evidence.sentences[0])
                 p = stage.answerability(first_p, top_dense, reading.best)
             evidence = replace(evidence, answerability=p)
             decision = decide(evidence, top_dense, *limits)
@@ -189,7 +203,8 @@ class AnswerEngine:
                 crossed = True
         timings = {"retrieve": (t1 - t0) * 1000, "select": (t2 - t1) * 1000}
         if reading is not None:
-            timings["read"] = (time.perf_counter() - t2) * 1000
+            timings["read"] = read_ms + (time.perf_counter() - t2) * 1000
+            timings["select"] -= read_ms
         features = {
             "coverage": evidence.coverage if evidence else 0.0,
             "missing_critical": float(len(evidence.missing_critical)) if evidence else 0.0,

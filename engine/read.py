@@ -22,7 +22,7 @@ from core.errors import ConfigError
 from core.sentences import sentence_spans
 from core.settings import Settings
 from engine import answerability
-from engine.evidence import Sentence
+from engine.evidence import QuestionTerms, Sentence, answer_candidates
 from reader.runtime import Reader, ensure_reader
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,26 @@ class DecideStage:
         return None
 
 
+# The pick stage's inputs, per candidate sentence: the answerability model's ranking key
+# (`answerability.Model.ranking`) and the reader's P(answers) of its window, as logits, and
+# whether the reader's span head puts the answer inside the sentence itself.
+PICK_FEATURES = ("rank_logit", "reader_logit", "span_in_sentence")
+
+
+@dataclass(frozen=True)
+class PickStage:
+    """Which of the `candidates` best-ranked candidate sentences starts the evidence: the
+    highest weights . PICK_FEATURES, a conditional logit fitted by `python -m eval.reader_pick`
+    on the reader's dev articles (key "pick" of reader.json)."""
+
+    weights: tuple[float, ...]
+    candidates: int = 3
+
+    def key(self, rank: float, reader: float, span_in: bool) -> float:
+        w = self.weights
+        return w[0] * logit(rank) + w[1] * logit(reader) + w[2] * float(span_in)
+
+
 @dataclass(frozen=True)
 class Window:
     """What the reader sees for one candidate sentence: `text` is the title, a line break and
@@ -98,6 +118,13 @@ class Reading:
         return self.scores[0] if self.scores else 0.0
 
 
+def span_in_sentence(window: Window, span: tuple[int, int] | None) -> bool:
+    """Whether the reader's span starts inside the window's centre sentence (not in a
+    neighbour, the title, or nowhere)."""
+    at = window.offset(span[0]) if span is not None else None
+    return at is not None and window.sentence.start <= at < window.sentence.end
+
+
 def window_of(s: Sentence) -> Window:
     """The title, then the sentence with its neighbours within its chunk."""
     chunk = s.passage.chunk
@@ -123,7 +150,8 @@ class ReadStage:
         (`AnswerEngine._read_across`); decide: the stage that weighs the reader's P beside the
         answerability model's (None: the reader does not decide same-language answers);
         cross_weight: cross-language windows rank by cosine + cross_weight * logit(P) (None:
-        by P).
+        by P); pick: the stage that chooses the sentence starting a same-language answer
+        (None: the answerability model's ranking chooses it).
     """
 
     def __init__(
@@ -135,9 +163,10 @@ class ReadStage:
         cross_threshold: float | None = None,
         decide: DecideStage | None = None,
         cross_weight: float | None = None,
+        pick: PickStage | None = None,
     ) -> None:
         self.reader, self.windows, self.threshold = reader, windows, threshold
-        self.decide, self.cross_weight = decide, cross_weight
+        self.decide, self.cross_weight, self.pick = decide, cross_weight, pick
         self.cross_windows = cross_windows
         self.cross_threshold = threshold if cross_threshold is None else cross_threshold
 
@@ -169,6 +198,39 @@ class ReadStage:
             tuple(scored[i][1] for i in ranked),
         )
 
+    def choose(
+        self,
+        question: str,
+        terms: QuestionTerms,
+        sentences: Sequence[Sentence],
+        rank: Sequence[float],
+    ) -> tuple[Sentence, Reading] | None:
+        """The pick stage: read the windows of the pick stage's `candidates` best-ranked
+        sentences that may start an answer (`answer_candidates`; `rank`: one key per sentence,
+        `answerability.Model.ranking`) and return the one whose PICK_FEATURES score highest,
+        with the reading (best P first). None without a pick stage or a candidate."""
+        if self.pick is None:
+            return None
+        key = {id(s): r for s, r in zip(sentences, rank, strict=True)}
+        pool = answer_candidates(terms, sentences)
+        top = sorted(pool, key=lambda s: -key[id(s)])[: self.pick.candidates]  # stable: ties
+        if not top:
+            return None
+        windows = [window_of(s) for s in top]
+        scored = self.reader.score(question, [w.text for w in windows])
+        keys = [
+            self.pick.key(key[id(s)], p, span_in_sentence(w, span))
+            for s, w, (p, span) in zip(top, windows, scored, strict=True)
+        ]
+        chosen = top[max(range(len(keys)), key=lambda k: (keys[k], -k))]
+        ranked = sorted(range(len(windows)), key=lambda k: (-scored[k][0], k))
+        reading = Reading(
+            tuple(windows[k] for k in ranked),
+            tuple(scored[k][0] for k in ranked),
+            tuple(scored[k][1] for k in ranked),
+        )
+        return chosen, reading
+
 
 def bundled() -> Path:
     """The shipped learned file (engine/models/reader.npz; its calibration reader.json beside)."""
@@ -196,6 +258,7 @@ def load_reader(settings: Settings) -> ReadStage | None:
             cross = float(calibration["cross_threshold"])
         decide = _decide_stage(settings, calibration.get("decide"))
         cross_weight = _cross_weight(settings, calibration.get("cross_rank"))
+        pick = _pick_stage(settings, calibration.get("pick"))
         folder = ensure_reader(settings.encoder_dir, learned)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(
@@ -211,7 +274,29 @@ def load_reader(settings: Settings) -> ReadStage | None:
         cross,
         decide,
         cross_weight,
+        pick,
     )
+
+
+def _pick_stage(settings: Settings, fitted: dict | None) -> PickStage | None:
+    """The calibration's pick stage when the settings use it and it was fitted beside the
+    answerability model they select (its ranking input is that model's; beside another: None,
+    logged); None when off or not fitted."""
+    if not settings.reader_pick or fitted is None or settings.answerability_model == "off":
+        return None
+    if tuple(fitted["features"]) != PICK_FEATURES:
+        raise ValueError(f"pick stage has features {fitted['features']}")
+    choice = settings.answerability_model
+    if answerability.model_sha256(None if choice == "bundled" else Path(choice)) != fitted.get(
+        "answerability_sha256"
+    ):
+        log.warning(
+            "the reader's pick stage was fitted beside another answerability model than %s "
+            "(refit: python -m eval.reader_pick); the answerability model's ranking chooses",
+            choice,
+        )
+        return None
+    return PickStage(tuple(float(w) for w in fitted["weights"]), int(fitted["candidates"]))
 
 
 def _cross_weight(settings: Settings, fitted: dict | None) -> float | None:

@@ -5,7 +5,9 @@
 The engine answers when p(answerable) reaches GQA_MIN_ANSWERABILITY. Without the reader that p
 comes from the answerability model's question stage (its best sentence's p and the top passage's
 dense cosine). This command fits a third input beside those two, the reader's best P(answers)
-over the windows the engine reads (as a logit), on questions of the training files' *reader dev*
+over the windows the engine reads (as a logit: the pick stage's windows when reader.json has one
+and GQA_READER_PICK is on, as in the engine; else the best candidates' and the evidence's), on
+questions of the training files' *reader dev*
 articles (`reader.data.split_of`, the articles the reader never trained on), put to the same
 retrieval the answerability model was trained with (`eval.answerability_training`):
 - answerable: the top-k chunks by dense cosine, when they hold the gold answer;
@@ -103,12 +105,17 @@ def instances(
         sentences = split_sentences(passages)
         scores = model.probabilities(ans.sentence_features(q, sentences))
         rank = model.ranking(scores, [s.passage.dense_score for s in sentences])  # as the engine
-        evidence = select(terms, sentences, settings.max_answer_sentences, scores, rank)
+        first, reading = None, None
+        picked = reader.choose(item.question, terms, sentences, rank)  # None: no pick stage
+        if picked is not None:
+            first, reading = picked
+        evidence = select(terms, sentences, settings.max_answer_sentences, scores, rank, first)
         top_dense = float(max(cos[i] for i in idx))
         gate = decide(evidence, top_dense, settings.min_coverage, settings.min_dense_score)
         if gate.refused or evidence.answerability is None:
             continue
-        reading = reader.read(item.question, sentences, scores, evidence.sentences[0])
+        if reading is None:
+            reading = reader.read(item.question, sentences, scores, evidence.sentences[0])
         out.append(([evidence.answerability, top_dense, logit(reading.best)], label))
     return out
 
@@ -229,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         **stage.to_json(),
         "answerability_sha256": ans.model_sha256(None if choice == "bundled" else Path(choice)),
         "windows": settings.reader_windows,
+        # the reading it was fitted on: the pick stage's windows when it is on (engine.read)
+        "reader_pick": settings.reader_pick,
         # the reader's P seen on these instances: where a question's decision is the same at
         # both ends, the engine decides without reading (engine.read.DecideStage.decided)
         "reader_range": [round(float(x), 4) for x in (d["P"].min(), d["P"].max())],

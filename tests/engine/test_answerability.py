@@ -272,9 +272,9 @@ def test_the_engine_picks_the_first_sentence_by_its_own_passages_ranking(
     seen = []
     real = pipeline.select
 
-    def spy(terms, sentences, n, scores=None, rank=None):  # noqa: ANN001, ANN202
+    def spy(terms, sentences, n, scores=None, rank=None, first=None):  # noqa: ANN001, ANN202
         seen.append((sentences, scores, rank))
-        return real(terms, sentences, n, scores, rank)
+        return real(terms, sentences, n, scores, rank, first)
 
     monkeypatch.setattr(pipeline, "select", spy)
     fitted = settings.model_copy(update={"answerability_model": str(path)})
