@@ -218,3 +218,32 @@ def test_reader_pick_refuses_missing_data_and_too_few_candidates(
         (tmp_path / f"{name}.json").write_text('{"data": []}', encoding="utf-8")
     assert main(["--data", str(tmp_path), "--candidates", "1"]) == 2
     assert "at least 2" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_the_bundled_reader_picks_the_answer_the_answerability_model_ranks_second(
+    tmp_path: Path,
+) -> None:
+    from engine.read import load_reader
+
+    settings = Settings(
+        _env_file=None, data_dir=tmp_path / "data", embedder="hashing", reader="bundled"
+    )  # type: ignore[call-arg]
+    stage = load_reader(settings)
+    assert stage is not None and stage.pick is not None
+    text = (
+        "灯塔位于港口北侧的山丘上，是港口的标志性建筑。灯塔建成于光绪十年，由英国工程师设计。"
+        "灯塔高三十米，每晚亮灯。"
+    )
+    chunk = Chunk("d1", 0, text, 0, len(text), "lh.md", "港口灯塔", ("public",))
+    s = split_sentences([Passage(chunk, 0.9, 0.88)])
+    question = "港口的灯塔是什么时候建成的？"
+    terms = question_terms(question)
+    model = answerability.load()
+    p = model.probabilities(
+        answerability.sentence_features(answerability.analyse(terms, question), s)
+    )
+    rank = model.ranking(p, [x.passage.dense_score for x in s])
+    assert max(range(3), key=lambda i: rank[i]) == 0  # the topic sentence ranks first
+    picked = stage.choose(question, terms, s, rank)
+    assert picked is not None and picked[0] is s[1]  # "灯塔建成于光绪十年，…"
