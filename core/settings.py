@@ -130,7 +130,8 @@ class Settings(BaseSettings):
     reader_veto: bool = Field(
         False,
         description="The reader also re-reads every same-language answer and refuses it below "
-        "its threshold (~1 CPU-s a question here); off: it reads only cross-language questions",
+        "its threshold (~1 CPU-s a question on an AVX2 CPU); off: no veto (the pick and decide "
+        "stages still read)",
     )
     reader_decides: bool = Field(
         True,
