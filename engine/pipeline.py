@@ -178,8 +178,9 @@ class AnswerEngine:
             and self.model.question is not None  # cosines on the scale the stage was fitted on
             and not decide(evidence, top_dense, s.min_coverage, s.min_dense_score).refused
         ):
-            # The other checks pass: the reader's P joins the answerability model's inputs; it
-            # is read (~0.2 CPU-s a window here) only when its P can change the decision
+            # The other checks pass: the reader's P joins the answerability model's inputs (the
+            # pick's reading; without a pick, the reader is read only when its P can change the
+            # decision)
             assert self.reader is not None and evidence is not None
             p = None
             if reading is None and s.reader_skip:

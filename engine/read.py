@@ -2,10 +2,12 @@
 
 Each candidate sentence is shown to the reader as it was trained (`reader.data`): the document's
 title on its own line, then the sentence with the one before and the one after it in its chunk,
-copied verbatim. The reader gives P(this window answers the question); the question's reading is
-the best window. It reads only questions the other checks would answer; the decide stage then
-refuses below the calibrated threshold that ships with the model (`engine/models/reader.json`, chosen on the dev split of the training data after int8
-quantisation, never on a benchmark).
+copied verbatim. The reader gives P(this window answers the question) and the answer's span; the
+question's reading is the best window. The pick stage reads the three best-ranked candidates and
+chooses the sentence that starts the answer; the decide stage weighs the best P beside the
+answerability model's inputs; the veto (off by default) refuses below the calibrated threshold.
+Every weight and threshold ships in `engine/models/reader.json`, fitted or chosen on the dev split
+of the training data after int8 quantisation, never on a benchmark.
 """
 
 from __future__ import annotations
@@ -79,9 +81,9 @@ class PickStage:
     weights: tuple[float, ...]
     candidates: int = 3
 
-    def key(self, rank: float, reader: float, span_in: bool) -> float:
-        w = self.weights
-        return w[0] * logit(rank) + w[1] * logit(reader) + w[2] * float(span_in)
+    def key(self, row: Sequence[float]) -> float:
+        """weights . a candidate's PICK_FEATURES row (`pick_inputs`)."""
+        return sum(w * x for w, x in zip(self.weights, row, strict=True))
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,38 @@ def span_in_sentence(window: Window, span: tuple[int, int] | None) -> bool:
     neighbour, the title, or nowhere)."""
     at = window.offset(span[0]) if span is not None else None
     return at is not None and window.sentence.start <= at < window.sentence.end
+
+
+def pick_inputs(
+    reader: Reader,
+    question: str,
+    terms: QuestionTerms,
+    sentences: Sequence[Sentence],
+    rank: Sequence[float],
+    candidates: int,
+) -> tuple[list[Sentence], Reading, list[list[float]]] | None:
+    """The first `candidates` sentences that may start an answer (`answer_candidates`) by
+    `rank` (one key per sentence, `answerability.Model.ranking`; ties keep retrieval order), the
+    reader's reading of their windows (best P first) and each one's PICK_FEATURES row, in rank
+    order: what the pick stage weighs, and what `eval.reader_pick` fits it on. None when no
+    sentence may start an answer."""
+    key = {id(s): r for s, r in zip(sentences, rank, strict=True)}
+    top = sorted(answer_candidates(terms, sentences), key=lambda s: -key[id(s)])[:candidates]
+    if not top:
+        return None
+    windows = [window_of(s) for s in top]
+    scored = reader.score(question, [w.text for w in windows])
+    rows = [
+        [logit(key[id(s)]), logit(p), float(span_in_sentence(w, span))]
+        for s, w, (p, span) in zip(top, windows, scored, strict=True)
+    ]
+    ranked = sorted(range(len(windows)), key=lambda k: (-scored[k][0], k))
+    reading = Reading(
+        tuple(windows[k] for k in ranked),
+        tuple(scored[k][0] for k in ranked),
+        tuple(scored[k][1] for k in ranked),
+    )
+    return top, reading, rows
 
 
 def window_of(s: Sentence) -> Window:
@@ -206,30 +240,17 @@ class ReadStage:
         rank: Sequence[float],
     ) -> tuple[Sentence, Reading] | None:
         """The pick stage: read the windows of the pick stage's `candidates` best-ranked
-        sentences that may start an answer (`answer_candidates`; `rank`: one key per sentence,
-        `answerability.Model.ranking`) and return the one whose PICK_FEATURES score highest,
-        with the reading (best P first). None without a pick stage or a candidate."""
+        sentences that may start an answer and return the one whose PICK_FEATURES score
+        highest (`PickStage.key`; ties: the better ranked), with the reading (best P first).
+        None without a pick stage or a candidate."""
         if self.pick is None:
             return None
-        key = {id(s): r for s, r in zip(sentences, rank, strict=True)}
-        pool = answer_candidates(terms, sentences)
-        top = sorted(pool, key=lambda s: -key[id(s)])[: self.pick.candidates]  # stable: ties
-        if not top:
+        read = pick_inputs(self.reader, question, terms, sentences, rank, self.pick.candidates)
+        if read is None:
             return None
-        windows = [window_of(s) for s in top]
-        scored = self.reader.score(question, [w.text for w in windows])
-        keys = [
-            self.pick.key(key[id(s)], p, span_in_sentence(w, span))
-            for s, w, (p, span) in zip(top, windows, scored, strict=True)
-        ]
-        chosen = top[max(range(len(keys)), key=lambda k: (keys[k], -k))]
-        ranked = sorted(range(len(windows)), key=lambda k: (-scored[k][0], k))
-        reading = Reading(
-            tuple(windows[k] for k in ranked),
-            tuple(scored[k][0] for k in ranked),
-            tuple(scored[k][1] for k in ranked),
-        )
-        return chosen, reading
+        top, reading, rows = read
+        keys = [self.pick.key(row) for row in rows]
+        return top[max(range(len(keys)), key=lambda k: (keys[k], -k))], reading
 
 
 def bundled() -> Path:
@@ -296,7 +317,12 @@ def _pick_stage(settings: Settings, fitted: dict | None) -> PickStage | None:
             choice,
         )
         return None
-    return PickStage(tuple(float(w) for w in fitted["weights"]), int(fitted["candidates"]))
+    weights = tuple(float(w) for w in fitted["weights"])
+    if len(weights) != len(PICK_FEATURES) or int(fitted["candidates"]) < 1:
+        raise ValueError(
+            f"pick stage has {len(weights)} weights, {fitted['candidates']} candidates"
+        )
+    return PickStage(weights, int(fitted["candidates"]))
 
 
 def _cross_weight(settings: Settings, fitted: dict | None) -> float | None:

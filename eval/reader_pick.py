@@ -33,16 +33,17 @@ from pathlib import Path
 import numpy as np
 
 from core.embedders import OnnxE5Embedder
-from core.records import Passage
+from core.records import Chunk, Passage
 from core.settings import Settings
 from core.text import fold
 from engine import answerability as ans
 from engine.evidence import answer_candidates, question_terms, split_sentences
-from engine.read import PICK_FEATURES, ReadStage, load_reader, logit, span_in_sentence, window_of
+from engine.read import PICK_FEATURES, load_reader, pick_inputs
 from eval.answerability_training import TOP_K, embeddings
 from eval.answerability_training import read as read_chunks
 from eval.reader_stage import FILES, Item, items_of, update_calibration
 from reader.data import split_of
+from reader.runtime import Reader
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +51,10 @@ log = logging.getLogger(__name__)
 def question_rows(
     item: Item,
     q_vec: np.ndarray,
-    chunks: list,
+    chunks: list[Chunk],
     c_vecs: np.ndarray,
     model: ans.Model,
-    reader: ReadStage,
+    reader: Reader,
     candidates: int,
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """PICK_FEATURES and labels (holds a gold answer) of one question's first `candidates`
@@ -64,21 +65,15 @@ def question_rows(
     sentences = split_sentences(passages)
     terms = question_terms(item.question)
     p = model.probabilities(ans.sentence_features(ans.analyse(terms, item.question), sentences))
-    rank = model.ranking(p, [s.passage.dense_score for s in sentences])
-    key = {id(s): r for s, r in zip(sentences, rank, strict=True)}
     gold = [fold(a) for a in item.answers]
-    pool = answer_candidates(terms, sentences)
-    if not any(any(g in s.folded for g in gold) for s in pool):
+    if not any(any(g in s.folded for g in gold) for s in answer_candidates(terms, sentences)):
         return None
-    top = sorted(pool, key=lambda s: -key[id(s)])[:candidates]
-    windows = [window_of(s) for s in top]
-    scored = reader.reader.score(item.question, [w.text for w in windows])
-    X = [
-        [logit(key[id(s)]), logit(P), float(span_in_sentence(w, span))]
-        for s, w, (P, span) in zip(top, windows, scored, strict=True)
-    ]
+    rank = model.ranking(p, [s.passage.dense_score for s in sentences])
+    read = pick_inputs(reader, item.question, terms, sentences, rank, candidates)  # as the engine
+    assert read is not None  # a candidate holds the answer
+    top, _, rows = read
     y = [int(any(g in s.folded for g in gold)) for s in top]
-    return np.asarray(X, float), np.asarray(y)
+    return np.asarray(rows, float), np.asarray(y)
 
 
 def build(data: Path, cache: Path, settings: Settings, candidates: int, limit: int | None) -> list:
@@ -88,8 +83,8 @@ def build(data: Path, cache: Path, settings: Settings, candidates: int, limit: i
         None if settings.answerability_model == "bundled" else Path(settings.answerability_model)
     )
     embedder = OnnxE5Embedder(settings.encoder_dir, threads=settings.encoder_threads)
-    reader = load_reader(settings.model_copy(update={"reader_pick": False}))
-    assert reader is not None
+    stage = load_reader(settings.model_copy(update={"reader_pick": False}))
+    assert stage is not None
     out = []
     for name in FILES:
         path = data / f"{name}.json"
@@ -109,7 +104,7 @@ def build(data: Path, cache: Path, settings: Settings, candidates: int, limit: i
         )
         t = time.perf_counter()
         for item, q_vec in zip(items, q_vecs, strict=True):
-            rows = question_rows(item, q_vec, chunks, c_vecs, model, reader, candidates)
+            rows = question_rows(item, q_vec, chunks, c_vecs, model, stage.reader, candidates)
             if rows is not None:
                 out.append((name, item.article, *rows))
         log.warning(

@@ -158,8 +158,8 @@ def test_the_pick_stage_loads_only_as_fitted_and_when_on(
     settings = Settings(**base)  # type: ignore[arg-type]
     stage = _pick_stage(settings, _fitted())
     assert stage == PickStage((1.0, 0.4, 2.0), 3)
-    assert stage.key(0.5, 0.5, True) == pytest.approx(2.0)
-    assert stage.key(0.9, 0.2, False) == pytest.approx(logit(0.9) + 0.4 * logit(0.2))
+    assert stage.key([logit(0.5), logit(0.5), 1.0]) == pytest.approx(2.0)
+    assert stage.key([logit(0.9), logit(0.2), 0.0]) == pytest.approx(logit(0.9) + 0.4 * logit(0.2))
     assert _pick_stage(settings, None) is None
     assert _pick_stage(Settings(**base, reader_pick=False), _fitted()) is None  # type: ignore[arg-type]
     assert _pick_stage(Settings(**base, answerability_model="off"), _fitted()) is None  # type: ignore[arg-type]
@@ -171,6 +171,8 @@ def test_the_pick_stage_loads_only_as_fitted_and_when_on(
     assert "another answerability model" in caplog.text
     with pytest.raises(ValueError, match="features"):
         _pick_stage(settings, _fitted(features=["rank_logit", "reader_logit"]))
+    with pytest.raises(ValueError, match="weights"):
+        _pick_stage(settings, _fitted(weights=[1.0, 0.4]))
 
 
 def test_the_shipped_pick_stage_was_fitted_beside_the_shipped_answerability_model(
