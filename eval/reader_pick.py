@@ -76,6 +76,13 @@ def question_rows(
     return np.asarray(rows, float), np.asarray(y)
 
 
+def dev_items(path: Path, limit: int | None) -> list[Item]:
+    """The answerable questions of a training file's reader dev articles (seeded order)."""
+    items = [it for it in items_of(path) if it.answers and split_of(it.article, 13, 0.1) == "dev"]
+    random.Random(0).shuffle(items)
+    return items[:limit] if limit else items
+
+
 def build(data: Path, cache: Path, settings: Settings, candidates: int, limit: int | None) -> list:
     """(file, article, X, y) of each answerable reader-dev question of FILES whose candidates
     hold the answer somewhere (y may be all 0: the answer is below the first `candidates`)."""
@@ -89,11 +96,7 @@ def build(data: Path, cache: Path, settings: Settings, candidates: int, limit: i
     for name in FILES:
         path = data / f"{name}.json"
         chunks, _ = read_chunks(path)
-        items = [
-            it for it in items_of(path) if it.answers and split_of(it.article, 13, 0.1) == "dev"
-        ]
-        random.Random(0).shuffle(items)
-        items = items[:limit] if limit else items
+        items = dev_items(path, limit)
         c_vecs = embeddings(
             [f"title: {c.title}\n\n{c.text}" for c in chunks], cache, embedder.embed_passages
         )
@@ -192,12 +195,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.candidates < 2:
         print("error: --candidates must be at least 2 (one is no choice)", file=sys.stderr)
         return 2
+    if not any(dev_items(args.data / f"{f}.json", args.limit) for f in FILES):
+        print(
+            f"error: no answerable question in the reader dev articles of {args.data}",
+            file=sys.stderr,
+        )
+        return 2
     settings = Settings()
     if settings.reader == "off" or settings.answerability_model == "off":
         print("error: the pick stage needs the reader and the answerability model", file=sys.stderr)
         return 2
     t = time.perf_counter()
     rows = build(args.data, args.cache, settings, args.candidates, args.limit)
+    if not any(y.any() for _, _, _, y in rows):
+        print(
+            "error: no dev question has its answer among its candidates: nothing to fit",
+            file=sys.stderr,
+        )
+        return 2
     cv = cross_validate(rows)
     print(json.dumps({k: v for k, v in cv.items() if k != "weights"}, indent=1))
     weights = fit([(X, y) for _, _, X, y in rows])

@@ -209,8 +209,17 @@ def test_the_conditional_logit_learns_which_input_marks_the_answer() -> None:
     ).shape == (3,)
 
 
+def _one_dev_question() -> dict:
+    """A SQuAD-format file whose one article falls in the reader's dev split."""
+    from reader.data import split_of
+
+    title = next(f"t{i}" for i in range(1000) if split_of(f"DRCD_test/t{i}", 13, 0.1) == "dev")
+    qa = {"id": "q", "question": "問題？", "answers": [{"text": "答案", "answer_start": 0}]}
+    return {"data": [{"title": title, "paragraphs": [{"context": "答案。", "qas": [qa]}]}]}
+
+
 def test_reader_pick_refuses_missing_data_and_too_few_candidates(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from eval.reader_pick import main
 
@@ -220,6 +229,12 @@ def test_reader_pick_refuses_missing_data_and_too_few_candidates(
         (tmp_path / f"{name}.json").write_text('{"data": []}', encoding="utf-8")
     assert main(["--data", str(tmp_path), "--candidates", "1"]) == 2
     assert "at least 2" in capsys.readouterr().err
+    assert main(["--data", str(tmp_path)]) == 2  # before any model is loaded
+    assert "no answerable question" in capsys.readouterr().err
+    monkeypatch.setenv("GQA_READER", "off")
+    (tmp_path / "DRCD_test.json").write_text(json.dumps(_one_dev_question()), encoding="utf-8")
+    assert main(["--data", str(tmp_path)]) == 2
+    assert "needs the reader" in capsys.readouterr().err
 
 
 @pytest.mark.slow
