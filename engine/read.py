@@ -307,15 +307,7 @@ def _pick_stage(settings: Settings, fitted: dict | None) -> PickStage | None:
         return None
     if tuple(fitted["features"]) != PICK_FEATURES:
         raise ValueError(f"pick stage has features {fitted['features']}")
-    choice = settings.answerability_model
-    if answerability.model_sha256(None if choice == "bundled" else Path(choice)) != fitted.get(
-        "answerability_sha256"
-    ):
-        log.warning(
-            "the reader's pick stage was fitted beside another answerability model than %s "
-            "(refit: python -m eval.reader_pick); the answerability model's ranking chooses",
-            choice,
-        )
+    if not _fitted_beside(settings, fitted, "pick", "the answerability model's ranking chooses"):
         return None
     weights = tuple(float(w) for w in fitted["weights"])
     if len(weights) != len(PICK_FEATURES) or int(fitted["candidates"]) < 1:
@@ -323,6 +315,25 @@ def _pick_stage(settings: Settings, fitted: dict | None) -> PickStage | None:
             f"pick stage has {len(weights)} weights, {fitted['candidates']} candidates"
         )
     return PickStage(weights, int(fitted["candidates"]))
+
+
+def _fitted_beside(settings: Settings, fitted: dict, stage: str, otherwise: str) -> bool:
+    """Whether a stage of reader.json was fitted beside the answerability model the settings
+    select (its sha256); logs what happens instead when not (another model's p is misread)."""
+    choice = settings.answerability_model
+    sha = answerability.model_sha256(None if choice == "bundled" else Path(choice))
+    if sha == fitted.get("answerability_sha256"):
+        return True
+    command = {"pick": "eval.reader_pick", "decide": "eval.reader_stage"}[stage]
+    log.warning(
+        "the reader's %s stage was fitted beside another answerability model than %s; %s "
+        "(refit: python -m %s)",
+        stage,
+        choice,
+        otherwise,
+        command,
+    )
+    return False
 
 
 def _cross_weight(settings: Settings, fitted: dict | None) -> float | None:
@@ -341,15 +352,7 @@ def _decide_stage(settings: Settings, fitted: dict | None) -> DecideStage | None
         return None
     if tuple(fitted["features"]) != DECIDE_FEATURES:
         raise ValueError(f"decide stage has features {fitted['features']}")
-    choice = settings.answerability_model
-    if answerability.model_sha256(None if choice == "bundled" else Path(choice)) != fitted.get(
-        "answerability_sha256"
-    ):
-        log.warning(
-            "the reader's decide stage was fitted beside another answerability model than %s; "
-            "the answerability model alone decides (refit: python -m eval.reader_stage)",
-            choice,
-        )
+    if not _fitted_beside(settings, fitted, "decide", "the answerability model alone decides"):
         return None
     if fitted.get("windows") not in (None, settings.reader_windows):
         log.warning(

@@ -41,7 +41,7 @@ from engine.evidence import answer_candidates, question_terms, split_sentences
 from engine.read import PICK_FEATURES, load_reader, pick_inputs
 from eval.answerability_training import TOP_K, embeddings
 from eval.answerability_training import read as read_chunks
-from eval.reader_stage import FILES, Item, items_of, update_calibration
+from eval.reader_stage import FILES, Item, items_of, missing_files, update_calibration
 from reader.data import split_of
 from reader.runtime import Reader
 
@@ -188,9 +188,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="dev questions per file (default: all)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    missing = [f for f in FILES if not (args.data / f"{f}.json").exists()]
-    if missing:
-        print(f"error: {args.data} lacks {', '.join(missing)}.json", file=sys.stderr)
+    if (problem := missing_files(args.data)) is not None:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     if args.candidates < 2:
         print("error: --candidates must be at least 2 (one is no choice)", file=sys.stderr)

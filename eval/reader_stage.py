@@ -191,6 +191,12 @@ def cross_validate(d: dict, model: ans.Model, C: float, folds: int = 5) -> dict[
     return out
 
 
+def missing_files(data: Path) -> str | None:
+    """What of FILES the training folder lacks, said for an error message (None: nothing)."""
+    missing = [f for f in FILES if not (data / f"{f}.json").exists()]
+    return f"{data} lacks {', '.join(missing)}.json" if missing else None
+
+
 def update_calibration(settings: Settings, out: Path | None, key: str, value: Any) -> Path:
     """Set `key` of the reader's calibration file (`out`, default: the one beside the reader
     the settings select), written atomically; returns its path."""
@@ -215,9 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, help="dev questions per file (default: all)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    missing = [f for f in FILES if not (args.data / f"{f}.json").exists()]
-    if missing:
-        print(f"error: {args.data} lacks {', '.join(missing)}.json", file=sys.stderr)
+    if (problem := missing_files(args.data)) is not None:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     settings = Settings()
     if settings.reader == "off":
