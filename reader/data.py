@@ -19,7 +19,11 @@ not enough, the reader must see the asked constraint missing):
   that share the most question terms and do not contain the answer: what a retriever puts first
   when the answer is not there (the random `other_window` is mostly an easy negative);
 - `other_article` (`--other-articles N`): the same from other articles of the same file, found by
-  the question's terms: a passage about the same names or subject in another document.
+  the question's terms: a passage about the same names or subject in another document;
+- `answer_removed` (`--answer-removed`): the positive's own context with the sentence holding the
+  answer taken out (the three nearest other sentences of its paragraph, in order, none holding an
+  answer text): the same entity, event and time, but not the asked value, as when a retrieved
+  report about the asked event never states it.
 With `--query-forms F`, a share F of the questions has its examples given again with the question
 as people type it into a search box (`query_form`: no question mark, English lowercased, a
 trailing Chinese interrogative dropped), labels unchanged, so that the form does not decide.
@@ -59,6 +63,7 @@ KINDS = (
     "perturbed_entity",
     "hard_window",
     "other_article",
+    "answer_removed",
 )
 
 
@@ -451,6 +456,7 @@ def examples_for(
     other_articles: int = 0,
     dev_fraction: float | None = None,
     query_forms: float = 0.0,
+    answer_removed: bool = False,
 ) -> Iterator[Example]:
     """All examples of the paragraphs (of any number of articles), in input order.
     `dev_fraction`: the split (`split_of` with `seed`), so that an `other_article` negative comes
@@ -510,6 +516,10 @@ def examples_for(
         ent = perturb_entity(q.text, text, p.article, lang, pool, rng, p.source)
         if ent is not None:
             yield negative("e", text, "perturbed_entity", ent[0])
+        if answer_removed:  # drawing nothing from rng, like the kinds below
+            rest = _without_answer(p, q, start)
+            if rest is not None:
+                yield negative("r", rest, "answer_removed")
         if not (hard_windows or other_articles) or p.question_language is not None:
             return  # across languages the terms do not match
         # after the kinds above, drawing nothing from rng: their examples stay as they were
@@ -553,6 +563,24 @@ def examples_for(
                         yield replace(ex, id=f"{ex.id}~q", question=form)
 
 
+def _without_answer(p: Paragraph, q: Question, start: int, n: int = 3) -> str | None:
+    """The title and the n sentences of the paragraph nearest the one where the answer starts,
+    that one left out and none holding an answer text, in their order (None: none left)."""
+    spans = sentence_spans(p.context)
+    at = next((i for i, (s, e) in enumerate(spans) if s <= start < e), None)
+    if at is None:
+        return None
+    near = sorted((i for i in range(len(spans)) if i != at), key=lambda i: (abs(i - at), i))
+    kept = [
+        i for i in near if all(a not in p.context[spans[i][0] : spans[i][1]] for a, _ in q.answers)
+    ][:n]
+    if not kept:
+        return None
+    sep = " " if language_of(p.context) == "en" else ""
+    body = sep.join(p.context[spans[i][0] : spans[i][1]].strip() for i in sorted(kept))
+    return f"{p.title}\n{body}"
+
+
 def _unanswerable_window(p: Paragraph, q: Question) -> Window | None:
     if q.plausible:
         return centre_window(p.title, p.context, q.plausible[0][1])
@@ -579,6 +607,7 @@ def build(
     hard_windows: int = 0,
     other_articles: int = 0,
     query_forms: float = 0.0,
+    answer_removed: bool = False,
 ) -> dict:
     """Write train.jsonl, dev.jsonl and stats.json under `out`; returns the stats. `xquad`: a
     folder with XQuAD's xquad.en.json and xquad.zh.json, for the cross-language examples."""
@@ -612,6 +641,7 @@ def build(
             other_articles,
             dev_fraction,
             query_forms,
+            answer_removed,
         ):
             part = split_of(ex.article, seed, dev_fraction)
             files[part].write(ex.to_json() + "\n")
@@ -657,6 +687,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         "lowercased, a trailing Chinese interrogative dropped), with the same windows and labels",
     )
     ap.add_argument(
+        "--answer-removed",
+        action="store_true",
+        help="per answerable question: its context without the sentence holding the answer",
+    )
+    ap.add_argument(
         "--xquad",
         type=Path,
         default=None,
@@ -677,6 +712,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.hard_windows,
             args.other_articles,
             args.query_forms,
+            args.answer_removed,
         )
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}")

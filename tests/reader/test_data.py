@@ -376,3 +376,57 @@ def test_query_forms_repeat_a_questions_examples_with_its_query_form(tmp_path: P
     assert {e.question for e in again} == {"北京大学创建于"}
     none = list(data.examples_for(paras, EntityPool(), seed=1, hard_windows=1, query_forms=0.0))
     assert none == before
+
+
+def test_answer_removed_is_the_answers_context_without_its_sentence(tmp_path: Path) -> None:
+    paras = _paragraphs(tmp_path, [_zh_article(context=HARD_CONTEXT)])
+    exs = list(data.examples_for(paras, EntityPool(), seed=1, answer_removed=True))
+    (ex,) = [e for e in exs if e.kind == "answer_removed"]
+    # the three sentences nearest 北京大学创建于1898年。 (one before, two after), in their order
+    assert ex.window == "北京大学\n校园位于北京海淀区。初名京师大学堂。学校有很多学生。"
+    assert not ex.answerable and ex.span is None and ex.id == "z1#r"
+    before = list(data.examples_for(paras, EntityPool(), seed=1))
+    assert [e for e in exs if e.kind != "answer_removed"] == before
+
+
+def test_answer_removed_skips_sentences_that_also_hold_the_answer(tmp_path: Path) -> None:
+    context = "北京大学创建于1898年。1898年是戊戌年。初名京师大学堂。"
+    paras = _paragraphs(tmp_path, [_zh_article(context=context)])
+    (ex,) = [
+        e
+        for e in data.examples_for(paras, EntityPool(), seed=1, answer_removed=True)
+        if e.kind == "answer_removed"
+    ]
+    assert ex.window == "北京大学\n初名京师大学堂。"
+    only = _paragraphs(tmp_path, [_zh_article(context="北京大学创建于1898年。")])
+    exs = data.examples_for(only, EntityPool(), seed=1, answer_removed=True)
+    assert [e for e in exs if e.kind == "answer_removed"] == []  # nothing else to show
+
+
+def test_answer_removed_joins_english_sentences_with_a_space(tmp_path: Path) -> None:
+    article = {
+        "title": "Normans",
+        "paragraphs": [
+            {
+                "context": EN_CONTEXT,
+                "qas": [
+                    {
+                        "id": "e1",
+                        "question": "When did the Normans arrive?",
+                        "answers": [{"text": "911", "answer_start": EN_CONTEXT.index("911")}],
+                    }
+                ],
+            }
+        ],
+    }
+    (tmp_path / "squad2_dev_part.json").write_text(json.dumps(_squad([article])), "utf-8")
+    paras = data.read_squad(tmp_path / "squad2_dev_part.json", "squad2_dev_part")
+    (ex,) = [
+        e
+        for e in data.examples_for(paras, EntityPool(), seed=1, answer_removed=True)
+        if e.kind == "answer_removed"
+    ]
+    assert ex.window == (
+        "Normans\nThe Normans gave their name to Normandy. Their dukes ruled until 1204. "
+        "Paris was far away."
+    )
