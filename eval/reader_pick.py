@@ -76,14 +76,22 @@ def question_rows(
     return np.asarray(rows, float), np.asarray(y)
 
 
-def dev_items(path: Path, limit: int | None) -> list[Item]:
-    """The answerable questions of a training file's reader dev articles (seeded order)."""
-    items = [it for it in items_of(path) if it.answers and split_of(it.article, 13, 0.1) == "dev"]
+def dev_items(path: Path, limit: int | None, split: tuple[int, float] = (13, 0.1)) -> list[Item]:
+    """The answerable questions of a training file's reader dev articles (seeded order);
+    `split`: reader.data's seed and dev fraction."""
+    items = [it for it in items_of(path) if it.answers and split_of(it.article, *split) == "dev"]
     random.Random(0).shuffle(items)
     return items[:limit] if limit else items
 
 
-def build(data: Path, cache: Path, settings: Settings, candidates: int, limit: int | None) -> list:
+def build(
+    data: Path,
+    cache: Path,
+    settings: Settings,
+    candidates: int,
+    limit: int | None,
+    split: tuple[int, float] = (13, 0.1),
+) -> list:
     """(file, article, X, y) of each answerable reader-dev question of FILES whose candidates
     hold the answer somewhere (y may be all 0: the answer is below the first `candidates`)."""
     model = ans.load(
@@ -96,7 +104,7 @@ def build(data: Path, cache: Path, settings: Settings, candidates: int, limit: i
     for name in FILES:
         path = data / f"{name}.json"
         chunks, _ = read_chunks(path)
-        items = dev_items(path, limit)
+        items = dev_items(path, limit, split)
         c_vecs = embeddings(
             [f"title: {c.title}\n\n{c.text}" for c in chunks], cache, embedder.embed_passages
         )
@@ -185,8 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="reader.json to update (default: the reader's)")
     parser.add_argument("--cache", type=Path, default=Path(".data/training-cache"))
     parser.add_argument("--candidates", type=int, default=3, help="candidates the reader reads")
+    parser.add_argument("--seed", type=int, default=13, help="reader.data's split seed")
+    parser.add_argument("--dev-fraction", type=float, default=0.1)
     parser.add_argument("--limit", type=int, help="dev questions per file (default: all)")
     args = parser.parse_args(argv)
+    split = (args.seed, args.dev_fraction)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     if (problem := missing_files(args.data)) is not None:
         print(f"error: {problem}", file=sys.stderr)
@@ -194,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.candidates < 2:
         print("error: --candidates must be at least 2 (one is no choice)", file=sys.stderr)
         return 2
-    if not any(dev_items(args.data / f"{f}.json", args.limit) for f in FILES):
+    if not any(dev_items(args.data / f"{f}.json", args.limit, split) for f in FILES):
         print(
             f"error: no answerable question in the reader dev articles of {args.data}",
             file=sys.stderr,
@@ -205,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         print("error: the pick stage needs the reader and the answerability model", file=sys.stderr)
         return 2
     t = time.perf_counter()
-    rows = build(args.data, args.cache, settings, args.candidates, args.limit)
+    rows = build(args.data, args.cache, settings, args.candidates, args.limit, split)
     if not any(y.any() for _, _, _, y in rows):
         print(
             "error: no dev question has its answer among its candidates: nothing to fit",
@@ -222,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         "weights": [round(float(w), 6) for w in weights],
         "candidates": args.candidates,
         "answerability_sha256": ans.model_sha256(None if choice == "bundled" else Path(choice)),
-        "command": f"python -m eval.reader_pick --data ../shared/training --candidates {args.candidates}"
+        "command": "python -m eval.reader_pick --data ../shared/training"
+        + f" --candidates {args.candidates} --seed {args.seed} --dev-fraction {args.dev_fraction}"
         + (f" --limit {args.limit}" if args.limit else ""),
         "trained_on": [f"{f}.json (reader dev articles, answerable questions)" for f in FILES],
         "cross_validation": cv,

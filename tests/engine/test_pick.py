@@ -235,6 +235,9 @@ def test_reader_pick_refuses_missing_data_and_too_few_candidates(
     (tmp_path / "DRCD_test.json").write_text(json.dumps(_one_dev_question()), encoding="utf-8")
     assert main(["--data", str(tmp_path)]) == 2
     assert "needs the reader" in capsys.readouterr().err
+    # the split is reader.data's: with no dev article there is no question to fit on
+    assert main(["--data", str(tmp_path), "--dev-fraction", "0"]) == 2
+    assert "no answerable question" in capsys.readouterr().err
 
 
 @pytest.mark.slow
