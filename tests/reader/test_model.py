@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import numpy as np
@@ -176,3 +177,37 @@ def test_zero_lora_matches_the_real_fp32_encoder(tmp_path: Path) -> None:
         "passage: The Normans gave their name to Normandy.",
     ]
     _hidden_both(w, folder, texts)
+
+
+def test_batches_without_grouping_are_the_earlier_order() -> None:
+    for n in (3, 16, 37):
+        old = train_mod._order(n, 5, 2)
+        want = [old[i * 4 : (i + 1) * 4] for i in range(n // 4)]
+        assert train_mod.batches([1] * n, 4, 5, 2) == want
+
+
+def test_batches_grouped_by_length_pad_less_and_keep_each_pair_once() -> None:
+    rng = random.Random(0)
+    lengths = [rng.randint(20, 190) for _ in range(1003)]
+    grouped = train_mod.batches(lengths, 16, 7, 0, group=10)
+    assert grouped == train_mod.batches(lengths, 16, 7, 0, group=10)  # resumable
+    assert grouped != train_mod.batches(lengths, 16, 7, 1, group=10)  # another epoch
+    flat = [i for b in grouped for i in b]
+    assert len(grouped) == 1003 // 16 and all(len(b) == 16 for b in grouped)
+    assert len(set(flat)) == len(flat)
+
+    def padded(bs: list) -> int:
+        return sum(16 * max(lengths[i] for i in b) for b in bs)
+
+    assert padded(grouped) < 0.8 * padded(train_mod.batches(lengths, 16, 7, 0))
+
+
+def test_training_grouped_by_length_runs_and_resumes(tmp_path: Path) -> None:
+    w, folder, data = _tiny_training(tmp_path)
+    args = ["--data", str(data), "--out", str(tmp_path / "out"), "--device", "cpu", "--batch", "2"]
+    args += ["--seq-len", "64", "--rank", "4", "--group-by-length", "2"]
+    parse = train_mod.parser().parse_args
+    train_mod.train(parse([*args, "--max-steps", "5"]), weights=w, folder=folder)
+    train_mod.train(parse([*args, "--max-steps", "9", "--resume"]), weights=w, folder=folder)
+    summary = json.loads((tmp_path / "out" / "train_summary.json").read_text("utf-8"))
+    assert summary["steps"] == 9 and summary["start_step"] == 5
