@@ -123,13 +123,16 @@ def _order(n: int, seed: int, epoch: int) -> list[int]:
 
 
 def batches(lengths: Sequence[int], batch: int, seed: int, epoch: int, group: int = 0) -> list:
-    """An epoch's full batches of example indices, a pure function of (seed, epoch) so that
-    --resume continues the same order. `group` > 1: the shuffled order is cut into runs of
+    """An epoch's len(lengths) // batch full batches of example indices (all of them as one
+    batch when there are fewer), a function of (seed, epoch) so that --resume continues the
+    same order. `group` > 1: the shuffled order is cut into runs of
     `group` batches, each run sorted by length before it is cut into batches, and the batches
     are shuffled; a batch is padded to its longest pair, so pairs of like length waste less
     (by hand: torch has no length-grouped sampler; transformers' LengthGroupedSampler is the
     same idea and not a dependency here)."""
     order = _order(len(lengths), seed, epoch)
+    if len(order) < batch:
+        return [order]  # fewer examples than one batch: all of them
     if group <= 1:
         return [order[i : i + batch] for i in range(0, len(order) - batch + 1, batch)]
     out = []
@@ -189,18 +192,13 @@ def train(
     t0 = time.monotonic()
     lengths = [len(f["ids"]) for f in train_f]
     per_epoch = max(1, len(train_f) // args.batch)
-    epoch_batches: tuple[int, list] = (-1, [])
+    epoch, epoch_batches = -1, []
     model.train()
     while step < args.max_steps and (time.monotonic() - t0) < args.max_minutes * 60:
-        epoch, pos = divmod(step, per_epoch)
-        if epoch_batches[0] != epoch:
-            epoch_batches = (
-                epoch,
-                batches(lengths, args.batch, args.seed, epoch, args.group_by_length),
-            )
-        order = epoch_batches[1][pos] if pos < len(epoch_batches[1]) else []
-        if not order:  # fewer examples than one batch: all of them, as before
-            order = _order(len(train_f), args.seed, epoch)[: args.batch]
+        if step // per_epoch != epoch:
+            epoch = step // per_epoch
+            epoch_batches = batches(lengths, args.batch, args.seed, epoch, args.group_by_length)
+        order = epoch_batches[step % per_epoch]
         batch = collate([train_f[i] for i in order], tok.pad, device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
             out = model(batch["ids"], batch["mask"])

@@ -182,7 +182,7 @@ def test_zero_lora_matches_the_real_fp32_encoder(tmp_path: Path) -> None:
 def test_batches_without_grouping_are_the_earlier_order() -> None:
     for n in (3, 16, 37):
         old = train_mod._order(n, 5, 2)
-        want = [old[i * 4 : (i + 1) * 4] for i in range(n // 4)]
+        want = [old[i * 4 : (i + 1) * 4] for i in range(n // 4)] or [old]
         assert train_mod.batches([1] * n, 4, 5, 2) == want
 
 
