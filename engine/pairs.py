@@ -11,6 +11,7 @@ questions, and no LLM runs here to rewrite them.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -31,6 +32,15 @@ _SUFFIXES = ("季度", "年", "月", "")
 # "each" words, which a question about one thing drops: 分别是多少 -> 是多少
 _ONE = re.compile(r"分别|分別|各自|\s*\b(?:respectively|both|each)\b", re.I)
 _NAMES = {"latin", "model", "proper", "place", "person", "org", "name"}
+# an English question's lead that a second clause shares: "What is the", "How many ... are"
+_LEAD = re.compile(
+    r"\s*(?:what|which|how\s+\w+|when|where|who)\s+(?:is|are|was|were)\s+(?:the\s+)?", re.I
+)
+_WH = re.compile(r"\s*(?:what|which|how|when|where|who)\b", re.I)
+# what may follow an English question's last name: "respectively", a question mark
+_ENDS = re.compile(r"\s*(?:respectively|both|each)?\s*[?？.!]?\s*$", re.I)
+# where a Chinese question's predicate starts after its last attribute: 分别是多少, 各为何
+_PREDICATE = re.compile(r"分别|分別|各自|各|是|为|為|多少|几|幾|什么|什麼|哪|多久|多长|多長|何")
 _KINDS = {"year", "quarter", "month"}
 
 
@@ -63,6 +73,41 @@ def split_pair(question: str) -> Pair | None:
                 second = question[:a1] + question[a2:]
                 names = (question[a1:b1], question[a2:b2])
                 return Pair(names, (_ONE.sub("", first), _ONE.sub("", second)))
+    return _two_clauses(question, units)
+
+
+def _two_clauses(question: str, units: list[tuple[str, int, int]]) -> Pair | None:
+    """Two things each asked its own attribute: "What is the number of VPN tunnels of the Orion
+    R300 and the number of fingerprints of the Aurora L5?" (the second clause takes the first's
+    lead, "What is the"), "Orion R300 的 VPN 通道数和 Aurora L5 的指纹数分别是多少？" (the first
+    clause takes the second's predicate, "是多少？"). None when the question has neither form."""
+    names = [(a, b) for kind, a, b in units if kind in _NAMES]
+    for (a1, b1), (a2, b2) in itertools.combinations(names, 2):
+        between = question[b1:a2]
+        name_pair = (question[a1:b1], question[a2:b2])
+        coordinator = _COORDINATOR.match(between)
+        if coordinator and between[coordinator.end() :].strip() and _ENDS.fullmatch(question[b2:]):
+            # English: the first clause ends at the first name, the second at the second name
+            rest = between[coordinator.end() :] + question[a2:]
+            lead = _LEAD.match(question)
+            if _WH.match(rest):  # "... of the Orion R300 and how many fingerprints does ..."
+                second = rest
+            elif lead and lead.end() <= a1:
+                second = lead.group(0) + rest
+            else:
+                continue
+            mark = question.rstrip()[-1:]
+            first = question[:b1].rstrip(" ,") + (mark if mark in "?？" else "")
+            return Pair(name_pair, (_ONE.sub("", first), _ONE.sub("", second).strip()))
+        if between.lstrip().startswith("的") and question[b2:].lstrip().startswith("的"):
+            # Chinese: "A 的 X 和 B 的 Y 分别是多少": the first clause borrows the predicate
+            tail = [m for m in _COORDINATOR.finditer(between) if m.end() == len(between)]
+            predicate = _PREDICATE.search(question, b2)
+            if len(tail) != 1 or predicate is None or not between[: tail[0].start()].strip("的 "):
+                continue
+            first = question[: b1 + tail[0].start()] + question[predicate.start() :]
+            second = question[:a1] + question[a2:]
+            return Pair(name_pair, (_ONE.sub("", first), _ONE.sub("", second)))
     return None
 
 

@@ -63,6 +63,30 @@ from tests.conftest import write
             ("北京", "上海"),
             ("北京出差的住宿上限是多少？", "上海出差的住宿上限是多少？"),
         ),
+        (
+            "What is the maximum number of VPN tunnels of the Orion R300 and the maximum number "
+            "of fingerprints of the Aurora L5?",
+            ("Orion R300", "Aurora L5"),
+            (
+                "What is the maximum number of VPN tunnels of the Orion R300?",
+                "What is the maximum number of fingerprints of the Aurora L5?",
+            ),
+        ),
+        (
+            "What is the warranty of the Nimbus X2 and what is the price of the Aurora L5?",
+            ("Nimbus X2", "Aurora L5"),
+            ("What is the warranty of the Nimbus X2?", "what is the price of the Aurora L5?"),
+        ),
+        (
+            "Orion R300 的 VPN 通道数和 Aurora L5 的指纹数分别是多少？",
+            ("Orion R300", "Aurora L5"),
+            ("Orion R300 的 VPN 通道数是多少？", "Aurora L5 的指纹数是多少？"),
+        ),
+        (
+            "北京的住宿上限和上海的餐补标准分别是多少？",
+            ("北京", "上海"),
+            ("北京的住宿上限是多少？", "上海的餐补标准是多少？"),
+        ),
     ],
 )
 def test_two_coordinated_names_split_into_one_question_each(
@@ -81,6 +105,10 @@ def test_two_coordinated_names_split_into_one_question_each(
         "What is the price of the Orion R300 and how much does it weigh?",  # one name, two asks
         "2024年第三季度的营收是多少？",  # a year and a quarter: two kinds
         "员工年假和病假各有几天？",  # common nouns, not names
+        # two clauses, but the first does not end at its name: not split (asked whole)
+        "How many VPN tunnels does the Orion R300 support and how many fingerprints does the "
+        "Aurora L5 store?",
+        "Which department handles the Nimbus X2 and the refunds of the Aurora L5?",  # no lead
     ],
 )
 def test_no_pair(question: str) -> None:
@@ -89,7 +117,10 @@ def test_no_pair(question: str) -> None:
 
 DOCS = {
     "product/nimbus.md": "# Nimbus X2 常见问题\n\nNimbus X2 的标准保修期为2年。Nimbus X2 支持 Wi-Fi 6。\n",
-    "product/aurora.md": "# Aurora L5 常见问题\n\nAurora L5 的保修期为5年。Aurora L5 支持指纹解锁。\n",
+    "product/aurora.md": (
+        "# Aurora L5 常见问题\n\nAurora L5 的保修期为5年。Aurora L5 支持指纹解锁。"
+        "Aurora L5 的指纹容量为100枚。\n"
+    ),
     "product/sensor.md": "# Aurora S2 datasheet\n\nThe Aurora S2 comes with a limited warranty of 2 years from Xinghe Tech.\n",
     "org/budget.md": "# Budget\n\nResearch and Development has a budget of 5 million dollars.\n",
 }
@@ -136,3 +167,17 @@ def test_a_question_about_one_thing_is_not_split(engine: AnswerEngine) -> None:
     a = engine.answer("Nimbus X2 的保修期是多久？")
     assert not a.refused and "pair" not in a.features
     assert [c.quote for c in a.citations] == ["Nimbus X2 的标准保修期为2年。"]
+
+
+def test_two_things_each_asked_its_own_attribute_are_answered_part_by_part(
+    engine: AnswerEngine,
+) -> None:
+    a = engine.answer("Nimbus X2 的保修期和 Aurora L5 的指纹容量分别是多少？")
+    assert not a.refused, a.message
+    assert [c.quote for c in a.citations] == [
+        "Nimbus X2 的标准保修期为2年。",
+        "Aurora L5 的指纹容量为100枚。",
+    ]
+    assert a.features["pair"] == 1.0
+    missing = engine.answer("Nimbus X2 的保修期和 Nimbus X3 的指纹容量分别是多少？")
+    assert missing.refused and missing.reason == PART_NOT_ANSWERED
