@@ -5,7 +5,8 @@ answers each from its own evidence (`AnswerEngine.answer`). Pure.
 
 A question is a pair when two names of one kind (two years, quarters or months; two product,
 model or proper names) are joined by a coordinator (和 与 及 还是 或 对比, and, or, vs), the
-first not itself the tail of a list. Written by hand: no library here splits coordinated
+first not itself the tail of a list; or when each of the two names is asked its own attribute
+in its own clause (`_two_clauses`). Written by hand: no library here splits coordinated
 questions, and no LLM runs here to rewrite them.
 """
 
