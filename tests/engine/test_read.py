@@ -18,9 +18,9 @@ from core.settings import Settings
 from core.store import QdrantStore
 from engine import answerability
 from engine.decide import NOT_ANSWERED, decide
-from engine.evidence import Evidence, split_sentences
+from engine.evidence import Evidence, question_terms, split_sentences
 from engine.pipeline import AnswerEngine
-from engine.read import DecideStage, ReadStage, load_reader, window_of
+from engine.read import DecideStage, ReadStage, asked, load_reader, pick_inputs, window_of
 from ingest.pipeline import Ingestor
 from reader.runtime import Reader
 from tests.conftest import write
@@ -75,6 +75,36 @@ def test_it_reads_the_best_scored_candidates_and_always_the_chosen_evidence() ->
     assert reading.scores == tuple(sorted(reading.scores, reverse=True))
     assert reading.best == 0.9
     assert reading.windows[0].sentence is sentences[2]  # a tie goes to the better candidate
+
+
+@pytest.mark.parametrize(
+    ("question", "read_as"),
+    [
+        ("2022年法网开始时间", "2022年法网开始时间？"),  # a search-box query: the mark it lacks
+        ("北京冬奥会吉祥物  ", "北京冬奥会吉祥物？"),
+        ("who wrote hamlet", "who wrote hamlet?"),
+        ("华为的CEO", "华为的CEO？"),  # Chinese, ending on a Latin word
+        ("员工每年有多少天带薪年假？", "员工每年有多少天带薪年假？"),  # asked as written
+        ("Who wrote Hamlet?", "Who wrote Hamlet?"),
+        ("請介紹年假制度。", "請介紹年假制度。"),  # other closing punctuation: as written
+        ("", ""),
+    ],
+)
+def test_a_question_typed_without_its_question_mark_is_read_with_one(
+    question: str, read_as: str
+) -> None:
+    assert asked(question) == read_as
+
+
+def test_the_read_and_pick_stages_read_the_question_with_its_mark() -> None:
+    sentences = split_sentences([Passage(_chunk(TEXT), 0.9, 0.8)])
+    stub = StubReader(0.9)
+    ReadStage(cast(Reader, stub), windows=1, threshold=0.5).read("带薪年假天数", sentences, None)
+    rank = [0.9] * len(sentences)
+    pick_inputs(
+        cast(Reader, stub), "带薪年假天数", question_terms("带薪年假天数"), sentences, rank, 2
+    )
+    assert [q for q, _ in stub.calls] == ["带薪年假天数？", "带薪年假天数？"]
 
 
 def test_without_scores_it_reads_in_retrieval_order() -> None:
