@@ -457,11 +457,15 @@ def examples_for(
     dev_fraction: float | None = None,
     query_forms: float = 0.0,
     answer_removed: bool = False,
+    untitled: float = 0.0,
 ) -> Iterator[Example]:
     """All examples of the paragraphs (of any number of articles), in input order.
     `dev_fraction`: the split (`split_of` with `seed`), so that an `other_article` negative comes
     from an article of the question's own split (None: any article). `query_forms`: the share of
-    questions whose examples are given again with the question in its search-query form."""
+    questions whose examples are given again with the question in its search-query form.
+    `untitled`: the share of examples whose window loses its title line (`without_title`), as a
+    document without a title is read; each example's draw is its own (seed and id), so the other
+    examples stay as they were."""
     by_article: dict[str, list[Window]] = {}
     for p in paragraphs:
         by_article.setdefault(p.article, []).extend(windows(p.title, p.context))
@@ -554,6 +558,11 @@ def examples_for(
         lang = p.question_language or language_of(p.context)
         for q in p.questions:
             made = list(of_question(p, q, lang))
+            if untitled:
+                made = [
+                    without_title(ex) if _rng(seed, ex.id, "untitled").random() < untitled else ex
+                    for ex in made
+                ]
             yield from made
             if query_forms and _rng(seed, q.id, "query").random() < query_forms:
                 # the same pairs asked as a search box query (`query_form`), labels unchanged
@@ -561,6 +570,16 @@ def examples_for(
                     form = query_form(ex.question, lang)
                     if form != ex.question:
                         yield replace(ex, id=f"{ex.id}~q", question=form)
+
+
+def without_title(ex: Example) -> Example:
+    """The example with its window's title line dropped and its span moved with the text, as the
+    engine reads a document that has no title (rgb-zh's passages, JSONL exports without one)."""
+    cut = ex.window.find("\n") + 1
+    if cut <= 0 or (ex.span is not None and ex.span[0] < cut):
+        return ex  # no title line, or the answer is in it
+    span = (ex.span[0] - cut, ex.span[1] - cut) if ex.span is not None else None
+    return replace(ex, window=ex.window[cut:], span=span)
 
 
 def _without_answer(p: Paragraph, q: Question, start: int, n: int = 3) -> str | None:
@@ -608,6 +627,7 @@ def build(
     other_articles: int = 0,
     query_forms: float = 0.0,
     answer_removed: bool = False,
+    untitled: float = 0.0,
 ) -> dict:
     """Write train.jsonl, dev.jsonl and stats.json under `out`; returns the stats. `xquad`: a
     folder with XQuAD's xquad.en.json and xquad.zh.json, for the cross-language examples."""
@@ -642,6 +662,7 @@ def build(
             dev_fraction,
             query_forms,
             answer_removed,
+            untitled,
         ):
             part = split_of(ex.article, seed, dev_fraction)
             files[part].write(ex.to_json() + "\n")
@@ -692,6 +713,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="per answerable question: its context without the sentence holding the answer",
     )
     ap.add_argument(
+        "--untitled",
+        type=float,
+        default=0.0,
+        help="share of examples whose window loses its title line (a document without a title)",
+    )
+    ap.add_argument(
         "--xquad",
         type=Path,
         default=None,
@@ -713,6 +740,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.other_articles,
             args.query_forms,
             args.answer_removed,
+            args.untitled,
         )
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -430,3 +431,28 @@ def test_answer_removed_joins_english_sentences_with_a_space(tmp_path: Path) -> 
         "Normans\nThe Normans gave their name to Normandy. Their dukes ruled until 1204. "
         "Paris was far away."
     )
+
+
+def test_without_title_drops_the_title_line_and_moves_the_span() -> None:
+    ex = Example(
+        "a", "s", "art", "q", "北京大学\n北京大学创建于1898年。", True, (12, 17), "positive"
+    )
+    out = data.without_title(ex)
+    assert out.window == "北京大学创建于1898年。" and out.window[slice(*out.span)] == "1898年"
+    assert data.without_title(replace(ex, span=None, answerable=False)).span is None
+    in_title = replace(ex, window="1898年\n北京大学创建于1898年。", span=(0, 5))
+    assert data.without_title(in_title) == in_title  # the answer is in the title: kept
+    assert data.without_title(replace(ex, window="无标题")) == replace(ex, window="无标题")
+
+
+def test_untitled_replaces_a_seeded_share_of_windows_and_leaves_the_rest(tmp_path: Path) -> None:
+    paras = _paragraphs(tmp_path, [_zh_article(context=HARD_CONTEXT)])
+    before = list(data.examples_for(paras, EntityPool(), seed=1, hard_windows=1))
+    every = list(data.examples_for(paras, EntityPool(), seed=1, hard_windows=1, untitled=1.0))
+    assert every == [data.without_title(e) for e in before]
+    assert all(not e.window.startswith("北京大学\n") for e in every)
+    some = list(data.examples_for(paras, EntityPool(), seed=1, hard_windows=1, untitled=0.5))
+    again = list(data.examples_for(paras, EntityPool(), seed=1, hard_windows=1, untitled=0.5))
+    assert some == again  # seeded per example
+    assert all(s in (b, data.without_title(b)) for s, b in zip(some, before, strict=True))
+    assert list(data.examples_for(paras, EntityPool(), seed=1, hard_windows=1)) == before
