@@ -37,11 +37,11 @@ def test_crosslang_questions_are_in_the_other_language() -> None:
 
 
 def test_pairs_ask_about_two_things_and_each_answer_has_its_own_element() -> None:
-    """Every pair question but one (a two-document question of another form, which the
-    engine does not split: kept to measure that) names two things `split_pair` finds, and each
-    answerable one requires one answer element per thing."""
+    """Every pair question names two things `split_pair` finds (pair-13 in its two-clause
+    form: each thing asked its own attribute), and each answerable one requires one answer
+    element per thing."""
     ds = load(SAMPLES / "pairs")
     unsplit = [q.id for q in ds.questions if split_pair(q.question) is None]
-    assert unsplit == ["pair-13"]
+    assert unsplit == []
     assert all(len(q.answers) == 2 for q in ds.questions if q.answerable)
     assert (SAMPLES / "pairs" / "corpus").resolve() == (SAMPLES / "acme" / "corpus").resolve()
