@@ -38,7 +38,7 @@ _LEAD = re.compile(
     r"\s*(?:what|which|how\s+\w+|when|where|who)\s+(?:is|are|was|were)\s+(?:the\s+)?", re.I
 )
 _WH = re.compile(r"\s*(?:what|which|how|when|where|who)\b", re.I)
-# what may follow an English question's last name: "respectively", a question mark
+# what may follow an English question's last name: "respectively", its closing mark
 _ENDS = re.compile(r"\s*(?:respectively|both|each)?\s*[?？.!]?\s*$", re.I)
 # where a Chinese question's predicate starts after its last attribute: 分别是多少, 各为何
 _PREDICATE = re.compile(r"分别|分別|各自|各|是|为|為|多少|几|幾|什么|什麼|哪|多久|多长|多長|何")
@@ -97,8 +97,8 @@ def _two_clauses(question: str, units: list[tuple[str, int, int]]) -> Pair | Non
                 second = lead.group(0) + rest
             else:
                 continue
-            mark = question.rstrip()[-1:]
-            first = question[:b1].rstrip(" ,") + (mark if mark in "?？" else "")
+            mark = question.rstrip()[-1:]  # the question's own mark, if it has one
+            first = question[:b1].rstrip(" ,") + (mark if mark in ("?", "？") else "")
             return Pair(name_pair, (_ONE.sub("", first), _ONE.sub("", second).strip()))
         if between.lstrip().startswith("的") and question[b2:].lstrip().startswith("的"):
             # Chinese: "A 的 X 和 B 的 Y 分别是多少": the first clause borrows the predicate

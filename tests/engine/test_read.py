@@ -20,9 +20,9 @@ from engine import answerability
 from engine.decide import NOT_ANSWERED, decide
 from engine.evidence import Evidence, question_terms, split_sentences
 from engine.pipeline import AnswerEngine
-from engine.read import DecideStage, ReadStage, asked, load_reader, pick_inputs, window_of
+from engine.read import DecideStage, ReadStage, load_reader, pick_inputs, window_of
 from ingest.pipeline import Ingestor
-from reader.runtime import Reader
+from reader.runtime import Reader, asked
 from tests.conftest import write
 
 TEXT = "第一句讲公司。员工每年有十五天带薪年假。年假须提前一周申请。最后一句。"
