@@ -116,6 +116,40 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def bf16_native() -> bool:
+    """Whether this CPU multiplies bfloat16 in hardware (AVX-512 BF16 or AMX), so that autocast
+    to bfloat16 speeds training up instead of emulating it. torch has no public query for this;
+    oneDNN's own check is the one its kernels use (False where the op is missing)."""
+    check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
+    try:
+        return bool(check()) if check is not None else False
+    except RuntimeError:
+        return False
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The dtype matmuls run in under autocast (None: fp32 throughout). `auto`: bfloat16 on a
+    GPU and on a CPU with native bfloat16 (`bf16_native`), where a step takes half the time
+    (measured on this project's 2-core AMD EPYC: 1.44 -> 0.71 s, batch 16); fp32 elsewhere.
+    Master weights, the optimiser and the loss stay fp32 either way."""
+    if precision == "fp32":
+        return None
+    if precision == "bf16" or device.type == "cuda" or bf16_native():
+        return torch.bfloat16
+    return None
+
+
+def lr_factor(step: int, schedule: str, warmup: int, total: int) -> float:
+    """The learning rate's multiplier before step `step` (0-based): linear warm-up over `warmup`
+    steps, then constant, or (`linear`) down to 0 at `total` steps. A function of the step
+    alone, so that --resume continues the same curve."""
+    if warmup and step < warmup:
+        return (step + 1) / warmup
+    if schedule == "linear":
+        return max(0.0, (total - step) / max(1, total - warmup))
+    return 1.0
+
+
 def _order(n: int, seed: int, epoch: int) -> list[int]:
     idx = list(range(n))
     random.Random(f"{seed}:{epoch}").shuffle(idx)
@@ -167,6 +201,10 @@ def train(
     )
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    if args.schedule == "linear" and args.max_steps >= 10**9:
+        raise SystemExit("--schedule linear needs --max-steps (the step it decays to 0 at)")
+    dtype = autocast_dtype(args.precision, device)
+    log.warning("matmuls in %s on %s", dtype or torch.float32, device)
     ckpt = args.out / "checkpoint.pt"
     step, losses = 0, []
     start_step = 0
@@ -200,7 +238,9 @@ def train(
             epoch_batches = batches(lengths, args.batch, args.seed, epoch, args.group_by_length)
         order = epoch_batches[step % per_epoch]
         batch = collate([train_f[i] for i in order], tok.pad, device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        for group in opt.param_groups:
+            group["lr"] = args.lr * lr_factor(step, args.schedule, args.warmup, args.max_steps)
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             out = model(batch["ids"], batch["mask"])
             loss = loss_fn({k: v.float() for k, v in out.items()}, batch)
         opt.zero_grad(set_to_none=True)
@@ -226,6 +266,7 @@ def train(
         "start_step": start_step,
         "seconds": round(time.monotonic() - t0, 1),
         "device": str(device),
+        "autocast": str(dtype) if dtype else None,
         "first_loss": losses[0] if losses else None,
         "last_loss": float(np.mean(losses[-10:])) if losses else None,
         "train_examples": len(train_f),
@@ -252,6 +293,21 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seq-len", type=int, default=192)
     ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument(
+        "--schedule",
+        choices=("constant", "linear"),
+        default="constant",
+        help="learning rate after warm-up: constant (the earlier recipes), or linear decay to 0 "
+        "at --max-steps",
+    )
+    ap.add_argument("--warmup", type=int, default=0, help="steps of linear warm-up")
+    ap.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        default="auto",
+        help="auto: bfloat16 autocast on a GPU or a CPU with native bfloat16, else fp32 (the "
+        "earlier CPU recipes ran in fp32)",
+    )
     ap.add_argument("--rank", type=int, default=8)
     ap.add_argument("--alpha", type=float, default=16.0)
     ap.add_argument("--seed", type=int, default=13)

@@ -211,3 +211,55 @@ def test_training_grouped_by_length_runs_and_resumes(tmp_path: Path) -> None:
     train_mod.train(parse([*args, "--max-steps", "9", "--resume"]), weights=w, folder=folder)
     summary = json.loads((tmp_path / "out" / "train_summary.json").read_text("utf-8"))
     assert summary["steps"] == 9 and summary["start_step"] == 5
+
+
+def test_learning_rate_warms_up_then_decays_to_zero_at_max_steps() -> None:
+    f = train_mod.lr_factor
+    assert [f(s, "linear", 4, 12) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert f(4, "linear", 4, 12) == 1.0 and f(8, "linear", 4, 12) == 0.5
+    assert f(12, "linear", 4, 12) == 0.0 and f(20, "linear", 4, 12) == 0.0
+    assert [f(s, "constant", 2, 12) for s in (0, 1, 2, 11, 50)] == [0.5, 1.0, 1.0, 1.0, 1.0]
+    assert f(0, "constant", 0, 10**9) == 1.0  # the earlier recipes: no warm-up, constant
+
+
+def test_precision_auto_uses_bfloat16_only_where_the_cpu_has_it(monkeypatch) -> None:
+    cpu = torch.device("cpu")
+    assert train_mod.autocast_dtype("fp32", cpu) is None
+    assert train_mod.autocast_dtype("bf16", cpu) is torch.bfloat16
+    monkeypatch.setattr(train_mod, "bf16_native", lambda: False)
+    assert train_mod.autocast_dtype("auto", cpu) is None
+    assert train_mod.autocast_dtype("auto", torch.device("cuda")) is torch.bfloat16
+    monkeypatch.setattr(train_mod, "bf16_native", lambda: True)
+    assert train_mod.autocast_dtype("auto", cpu) is torch.bfloat16
+
+
+def test_bfloat16_and_fp32_training_agree_on_a_tiny_model(tmp_path: Path) -> None:
+    """Autocast changes the matmuls' precision, not the recipe: same first loss within bf16's
+    rounding, both learn, and the summary says which ran."""
+    w, folder, data = _tiny_training(tmp_path)
+    args = ["--data", str(data), "--device", "cpu", "--batch", "4", "--seq-len", "64"]
+    args += ["--lr", "3e-3", "--rank", "4", "--max-steps", "30", "--schedule", "linear"]
+    args += ["--warmup", "3"]
+    parse = train_mod.parser().parse_args
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        out = tmp_path / precision
+        train_mod.train(
+            parse([*args, "--out", str(out), "--precision", precision]), weights=w, folder=folder
+        )
+        runs[precision] = json.loads((out / "train_summary.json").read_text("utf-8"))
+    assert runs["fp32"]["autocast"] is None and runs["bf16"]["autocast"] == "torch.bfloat16"
+    assert abs(runs["fp32"]["first_loss"] - runs["bf16"]["first_loss"]) < 0.05
+    for r in runs.values():
+        assert r["steps"] == 30 and r["last_loss"] < 0.7 * r["first_loss"]
+
+
+def test_a_linear_schedule_needs_max_steps(tmp_path: Path) -> None:
+    w, folder, data = _tiny_training(tmp_path)
+    args = ["--data", str(data), "--out", str(tmp_path / "o"), "--device", "cpu"]
+    with pytest.raises(SystemExit, match="max-steps"):
+        train_mod.train(
+            train_mod.parser().parse_args([*args, "--schedule", "linear"]),
+            weights=w,
+            folder=folder,
+        )
