@@ -28,6 +28,7 @@ from reader.model import ReaderModel, loss_fn
 from reader.tokens import PairTokenizer, best_span
 
 log = logging.getLogger(__name__)
+NO_STEP_LIMIT = 10**9  # --max-steps unset: --max-minutes alone stops the run
 
 
 def featurise(tok: PairTokenizer, examples: Sequence[Example], seq_len: int) -> list[dict]:
@@ -129,8 +130,8 @@ def bf16_native() -> bool:
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     """The dtype matmuls run in under autocast (None: fp32 throughout). `auto`: bfloat16 on a
-    GPU and on a CPU with native bfloat16 (`bf16_native`), where a step takes half the time
-    (measured on this project's 2-core AMD EPYC: 1.44 -> 0.71 s, batch 16); fp32 elsewhere.
+    GPU and on a CPU with native bfloat16 (`bf16_native`), where a step takes about half the
+    time (this project's 2-core AMD EPYC: 1.57 -> 0.89 s, batch 16; README); fp32 elsewhere.
     Master weights, the optimiser and the loss stay fp32 either way."""
     if precision == "fp32":
         return None
@@ -201,7 +202,7 @@ def train(
     )
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
-    if args.schedule == "linear" and args.max_steps >= 10**9:
+    if args.schedule == "linear" and args.max_steps == NO_STEP_LIMIT:
         raise SystemExit("--schedule linear needs --max-steps (the step it decays to 0 at)")
     dtype = autocast_dtype(args.precision, device)
     log.warning("matmuls in %s on %s", dtype or torch.float32, device)
@@ -289,7 +290,7 @@ def parser() -> argparse.ArgumentParser:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     ap.add_argument("--max-minutes", type=float, default=120.0)
-    ap.add_argument("--max-steps", type=int, default=10**9)
+    ap.add_argument("--max-steps", type=int, default=NO_STEP_LIMIT)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--seq-len", type=int, default=192)
     ap.add_argument("--lr", type=float, default=3e-4)
