@@ -1,7 +1,7 @@
 # Two commands on a fresh machine (Python 3.11 and the package registries only):
 #   make run    install what running needs, build (or find) the encoder, ingest the bundled
 #               sample corpus, serve on 127.0.0.1:$(PORT)
-#   make test   install (with dev tools), lint, type-check, run the test suite
+#   make test   install (with dev tools and the train extra), lint, type-check, run the test suite
 # and for CI and engine changes:
 #   make eval-gate    run the bundled question set, fail if a metric is below eval/floors.json
 #   make eval-floors  run it and rewrite eval/floors.json from the run (after a deliberate change)
@@ -25,9 +25,11 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e .
 	touch $@
 
-# the dev tools (pytest, ruff, mypy, schemathesis, playwright...) only for `make test`
+# the dev tools (pytest, ruff, mypy, schemathesis, playwright...) only for `make test`, with the
+# train extra (torch, CPU wheel: ~30 s to install here) so that the tests of the training code
+# (tests/reader/test_model.py) run too; the service never imports torch
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,train]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,3 +26,35 @@ def test_runtime_modules_do_not_import_torch_or_training_modules(name: str) -> N
 def test_reader_imports_only_core_of_the_project() -> None:
     for path in Path(ROOT / "reader").glob("*.py"):
         assert not imported_packages(path) & {"ingest", "service", "eval"}, path
+
+
+# What a deployment imports: the HTTP edge, ingestion, the engine with its reader, the eval runner.
+SERVING = [
+    "service.app",
+    "service.server",
+    "ingest.pipeline",
+    "engine.pipeline",
+    "engine.read",
+    "reader.runtime",
+    "eval.runner",
+]
+
+
+def test_serving_and_ingest_load_no_torch_where_it_is_installed() -> None:
+    """The static check above sees only the reader's own imports; this one imports what the
+    service, ingestion and evals run in a fresh interpreter and looks for torch in sys.modules
+    (a library that imports torch when it finds it would pull it in here). `make test`
+    installs the train extra, so torch is there and the check bites."""
+    if importlib.util.find_spec("torch") is None:
+        pytest.skip("torch is not installed, so nothing could import it")
+    code = (
+        "import importlib, sys\n"
+        f"for name in {SERVING!r}:\n"
+        "    importlib.import_module(name)\n"
+        "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))[:5])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]", out.stdout
