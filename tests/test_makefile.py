@@ -1,5 +1,5 @@
-"""`make run` installs only what running needs; `make test` adds the dev tools (checked with
-`make -n`, which prints the commands without running them)."""
+"""`make run` installs only what running needs; `make test` adds the dev tools and the train extra
+(checked with `make -n`, which prints the commands without running them)."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ def planned(target: str, venv: Path) -> str:
 def test_make_run_installs_no_dev_extras_and_make_test_does(tmp_path: Path) -> None:
     run, test = planned("run", tmp_path / "venv"), planned("test", tmp_path / "venv")
     assert "pip install --quiet -e ." in run
-    assert "[dev]" not in run
+    assert "[dev" not in run and "train]" not in run  # no torch where the service runs
     # the encoder is built (or found) as its own visible step, before the ingest needs it
     assert run.index("-m core.encoder_build") < run.index("-m ingest") < run.index("-m service")
-    assert "-e '.[dev]'" in test
+    assert "-e '.[dev,train]'" in test  # the training code's tests run (tests/reader/test_model.py)
     assert "pytest" in test
