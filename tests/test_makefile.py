@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def planned(target: str, venv: Path) -> str:
     return subprocess.run(
-        ["make", "-n", target, f"VENV={venv}"],
+        ["make", "-n", target, f"VENV={venv}", f"TRAIN_VENV={venv}-train"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -30,5 +30,8 @@ def test_make_run_installs_no_dev_extras_and_make_test_does(tmp_path: Path) -> N
     assert "[dev" not in run and "train]" not in run  # no torch where the service runs
     # the encoder is built (or found) as its own visible step, before the ingest needs it
     assert run.index("-m core.encoder_build") < run.index("-m ingest") < run.index("-m service")
-    assert "-e '.[dev,train]'" in test  # the training code's tests run (tests/reader/test_model.py)
+    assert "-e '.[dev]'" in test and "-e '.[dev,train]'" not in test
+    # the training code's tests run, in a venv of their own with the train extra
+    assert "-e '.[train]'" in test and f"{tmp_path}/venv-train/bin/python -m pytest" in test
+    assert "tests/reader/test_model.py" in test
     assert "pytest" in test

@@ -28,7 +28,9 @@ def test_reader_imports_only_core_of_the_project() -> None:
         assert not imported_packages(path) & {"ingest", "service", "eval"}, path
 
 
-# What a deployment imports: the HTTP edge, ingestion, the engine with its reader, the eval runner.
+# What the service, the engine with its reader, and the eval runner import. (Not ingestion's
+# parsers: unstructured's partitioners import spaCy, which imports torch wherever it is installed,
+# which is why `make test` keeps torch in a venv of its own, .venv-train.)
 SERVING = [
     "service.app",
     "service.server",
@@ -40,11 +42,11 @@ SERVING = [
 ]
 
 
-def test_serving_and_ingest_load_no_torch_where_it_is_installed() -> None:
-    """The static check above sees only the reader's own imports; this one imports what the
-    service, ingestion and evals run in a fresh interpreter and looks for torch in sys.modules
-    (a library that imports torch when it finds it would pull it in here). `make test`
-    installs the train extra, so torch is there and the check bites."""
+def test_the_service_engine_and_evals_load_no_torch_where_it_is_installed() -> None:
+    """The static check above sees only the reader's own imports; this one imports the serving
+    modules in a fresh interpreter and looks for torch in sys.modules (a library that imports
+    torch when it finds it would pull it in). It runs where torch is: `make test` runs it in
+    .venv-train, which has the train extra."""
     if importlib.util.find_spec("torch") is None:
         pytest.skip("torch is not installed, so nothing could import it")
     code = (
