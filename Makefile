@@ -34,11 +34,10 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-# The train extra (torch, a CPU wheel) in a venv of its own, for the training code's tests: where
-# torch is installed, spaCy (which unstructured's partitioners import) imports it too, and every
-# ingestion then carries it (tests/ingest/test_hostile_folder.py's ingestion peaked at 1,738 MiB
-# against its 1,536 MiB cap with torch in $(VENV)), so the service's venv never gets it. pytest
-# as the dev extra pins it.
+# The train extra (torch, a CPU wheel) in a venv of its own, for the training code's tests, so
+# that $(VENV) holds what `make run` deploys and no more: where torch is installed, spaCy (which
+# unstructured's partitioners import) imports it as well, into every process that parses a
+# docx, html or text file. pytest as the dev extra pins it.
 $(TRAIN_VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(TRAIN_VENV)
 	$(TRAIN_VENV)/bin/python -m pip install --quiet --upgrade pip

@@ -16,7 +16,6 @@ import argparse
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -78,37 +77,44 @@ def _zip_bomb(path: Path, unzipped_mib: int) -> None:
 
 
 def run_ingest(folder: Path, data_dir: Path) -> dict[str, object]:
-    """`python -m ingest folder` in a subprocess: exit code, summary, wall, CPU-s, peak RSS."""
+    """`python -m ingest folder` in a subprocess: exit code, summary, wall, CPU-s, peak RSS.
+
+    The CPU time and peak RSS are this child's own (with its parse workers), from `os.wait4` on
+    its pid: `getrusage(RUSAGE_CHILDREN)` would report the largest of every child the calling
+    process ever waited for (under pytest, any earlier test's subprocess)."""
     summary = data_dir / "summary.json"
     env = {**os.environ, "GQA_DATA_DIR": str(data_dir), "PYTHONPATH": os.getcwd()}
     env.setdefault("GQA_EMBEDDER", "hashing")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    data_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ingest",
-            str(folder),
-            "--no-progress",
-            "--summary-json",
-            str(summary),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    wall = time.perf_counter() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "ingest",
+                str(folder),
+                "--no-progress",
+                "--summary-json",
+                str(summary),
+            ],
+            env=env,
+            stdout=out,
+            stderr=err,
+            text=True,
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        wall = time.perf_counter() - t0
+        err.seek(0)
+        stderr = err.read()
     return {
         "exit_code": proc.returncode,
-        "stderr": proc.stderr[-2000:],
+        "stderr": stderr[-2000:],
         "summary": json.loads(summary.read_text()) if summary.exists() else None,
         "wall_s": round(wall, 2),
-        "cpu_s": round(cpu, 2),
-        "peak_rss_mib": round(after.ru_maxrss / 1024, 1),  # KiB on Linux; max over children
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 2),
+        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),  # KiB on Linux
     }
 
 

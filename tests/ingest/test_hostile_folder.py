@@ -4,6 +4,8 @@ of the ingest subprocess: a safety bound, not a timing)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -47,6 +49,15 @@ def _check(tmp_path: Path, big_mb: float, bomb_mib: int) -> None:
 def test_a_hostile_folder_syncs_its_good_files_and_reports_its_bad_ones(tmp_path: Path) -> None:
     # smaller: a 0.25 MB text; a bomb just over the cap (refused before it is inflated)
     _check(tmp_path, big_mb=0.25, bomb_mib=MAX_DOCX_XML_BYTES // 2**20 + 8)
+
+
+def test_the_peak_rss_is_the_ingests_own_not_an_earlier_childs(tmp_path: Path) -> None:
+    # an earlier child of this process holds 800 MiB; getrusage(RUSAGE_CHILDREN) would report it
+    big = "b = bytearray(800 * 2**20); b[:: 4096] = b'x' * len(range(0, len(b), 4096))"
+    subprocess.run([sys.executable, "-c", big], check=True, timeout=120)
+    folder = build(tmp_path, tmp_path / "outside", 0.05, 1)
+    peak = run_ingest(folder, tmp_path / "data")["peak_rss_mib"]
+    assert isinstance(peak, float) and 0 < peak < 700
 
 
 @pytest.mark.slow
