@@ -34,15 +34,19 @@ from reader.runtime import Reader, ensure_reader
 log = logging.getLogger(__name__)
 
 
-def score_all(reader: Reader, examples: Sequence[Example]) -> list[float]:
-    """P(answers) for every example, batched by question."""
+def score_all(
+    reader: Reader, examples: Sequence[Example], fold_scripts: bool = True
+) -> list[float]:
+    """P(answers) for every example, batched by question (`Reader.score`'s `fold_scripts`)."""
     by_question: dict[str, list[int]] = defaultdict(list)
     for i, ex in enumerate(examples):
         by_question[ex.question].append(i)
     probs = [0.0] * len(examples)
     for question, idx in by_question.items():
         for i, (p, _) in zip(
-            idx, reader.score(question, [examples[i].window for i in idx]), strict=True
+            idx,
+            reader.score(question, [examples[i].window for i in idx], fold_scripts),
+            strict=True,
         ):
             probs[i] = p
     return probs

@@ -3,9 +3,12 @@ READER.npz --data D` scores the same dev pairs asked both ways, as written and i
 form that `reader.data --query-forms` adds (ids ending `~q`), the query form also with the
 question mark the engine adds (`reader.runtime.asked`), and the pairs as written with their
 windows' title line dropped (`reader.data.without_title`, as a document without a title is
-read); it prints, per variant, the AUROC of P(answers), the AUROC by negative kind and the mean
-P of the answerable windows, over all the pairs and over the English ones (`en`). Same-language
-pairs only; a seeded sample of `--pairs` of them. No torch.
+read); and the traditional-script pairs (DRCD's) with the question folded to simplified, read as
+written (`mixed_as_written`) and as the runtime reads a pair of two scripts
+(`mixed_same_script`: both folded, `reader.runtime.same_script`), beside those pairs unchanged
+(`traditional_as_written`). It prints, per variant, the AUROC of P(answers), the AUROC by
+negative kind and the mean P of the answerable windows, over all the pairs and over the English
+ones (`en`). Same-language pairs only; a seeded sample of `--pairs` of them. No torch.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.text import language_of
+from core.text import language_of, script_of, to_simplified
 from reader.calibrate import score_all
 from reader.data import CROSS_SOURCES, Example, read_examples, without_title
 from reader.metrics import auroc
@@ -71,11 +74,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "as_written_untitled": [without_title(ex) for ex in written],
     }
     english = [i for i, ex in enumerate(written) if language_of(ex.question) == "en"]
-    out = {}
+    out: dict[str, dict] = {}
     for name, examples in variants.items():
         probs = score_all(reader, examples)
         out[name] = figures(examples, probs)
         out[name]["en"] = figures([examples[i] for i in english], [probs[i] for i in english])
+    traditional = [ex for ex in written if script_of(ex.question) == "zh-Hant"]
+    mixed = [replace(ex, question=to_simplified(ex.question)) for ex in traditional]
+    if traditional:
+        out["traditional_as_written"] = figures(traditional, score_all(reader, traditional))
+        out["mixed_as_written"] = figures(mixed, score_all(reader, mixed, fold_scripts=False))
+        out["mixed_same_script"] = figures(mixed, score_all(reader, mixed))
     print(json.dumps(out, indent=1))
     return 0
 

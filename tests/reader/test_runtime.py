@@ -92,6 +92,31 @@ def test_cache_reuses_rebuilds_and_keys_on_the_learned_file(tmp_path: Path, capl
     assert not [p for p in (tmp_path / "cache").iterdir() if p.name.startswith(".")]
 
 
+def test_a_pair_of_two_chinese_scripts_is_read_folded_to_simplified(monkeypatch) -> None:
+    q, w = "Orion R300 在台湾卖多少钱？", "T\nOrion R300 在台灣的建議售價為新台幣18,900元。"
+    folded = "T\nOrion R300 在台湾的建议售价为新台币18,900元。"
+    assert runtime.same_script(q, w) == (q, folded)  # simplified question, traditional window
+    assert runtime.same_script("在台灣賣多少錢？", folded) == ("在台湾卖多少钱？", folded)
+    for pair in ((q, folded), ("在台灣賣多少錢？", w), ("how much in taiwan?", w)):
+        assert runtime.same_script(*pair) == pair  # one script, or not both Chinese: as written
+    # folding that would move the window's offsets (its spans index it): as written
+    monkeypatch.setattr(runtime, "to_simplified", lambda text: text + "x")
+    assert runtime.same_script(q, w) == (q, w)
+
+
+def test_the_reader_scores_a_mixed_script_pair_as_its_folded_form(tmp_path: Path) -> None:
+    w, src = tiny_weights(), _source(tmp_path)
+    npz = _npz(tmp_path, _learned(zero_lora=False))
+    reader = Reader(ensure_reader(tmp_path / "c", npz, src, quantise=False, weights=w), threads=1)
+    q, window = "北京大学哪年创建？", "北京大學\n北京大學創建於1898年。"
+    folded_q, folded_w = runtime.same_script(q, window)
+    assert folded_w != window
+    assert reader.score(q, [window]) == reader.score(folded_q, [folded_w], fold_scripts=False)
+    assert reader.score(q, [window], fold_scripts=False) != reader.score(q, [window])
+    ((_, span),) = reader.score(q, [window])  # offsets into the window as written
+    assert span is not None and window[span[0] : span[1]]
+
+
 def test_missing_learned_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="reader.export"):
         ensure_reader(tmp_path / "c", tmp_path / "absent.npz", _source(tmp_path))
