@@ -108,8 +108,8 @@ def run_ingest(folder: Path, data_dir: Path) -> dict[str, object]:
     largest VmHWM among the child and its workers, read every POLL_S while they run (a bomb
     inflating in memory takes far longer than that). Not ru_maxrss: Linux carries the RSS of
     the process that started a child into the child's ru_maxrss across the exec, so under pytest
-    every subprocess reported at least pytest's own peak (1,505 MiB in a CI run), and
-    `getrusage(RUSAGE_CHILDREN)` also the largest earlier child."""
+    every subprocess reported at least pytest's own peak, and `getrusage(RUSAGE_CHILDREN)` also
+    the largest earlier child."""
     summary = data_dir / "summary.json"
     env = {**os.environ, "GQA_DATA_DIR": str(data_dir), "PYTHONPATH": os.getcwd()}
     env.setdefault("GQA_EMBEDDER", "hashing")

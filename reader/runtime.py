@@ -133,8 +133,8 @@ def same_script(question: str, window: str) -> tuple[str, str]:
     """The pair as the reader reads it: a question written in simplified Chinese over a window in
     traditional (or the reverse) is read with both folded to simplified (OpenCC t2s). The reader
     learned from pairs of one script (CMRC simplified, DRCD traditional) and reads mixed ones
-    poorly ("在台湾卖多少钱" against "在台灣的建議售價為新台幣18,900元": P 0.05 as written, 0.51 folded;
-    `python -m reader.forms` measures it on the dev pairs). As written when the scripts agree
+    ("在台湾卖多少钱" against "在台灣的建議售價為新台幣18,900元") poorly: `python -m reader.forms`
+    measures it on the dev pairs. As written when the scripts agree
     (the reader reads DRCD's traditional pairs a little better unfolded), when either side is not
     Chinese, or when folding would change the window's length: its span offsets are the
     window's."""
