@@ -32,42 +32,36 @@ import numpy as np
 
 from core.encoder_build import default_source
 from core.sentences import sentence_spans
+from eval import datasets
 from eval.metrics import contains_element
 from reader.data import CROSS_SOURCES, read_examples
 from reader.runtime import Reader, asked, ensure_reader
 
 
 def answer_windows(dataset: Path, limit: int) -> list[tuple[str, str]]:
-    """(question, window) for the answerable questions whose supporting documents state the
-    answer in one sentence."""
+    """(question, window) for the answerable questions (`eval.datasets.load`) whose supporting
+    documents state the answer in one sentence."""
     docs = {}
     for line in (dataset / "corpus.jsonl").read_text("utf-8").splitlines():
         if line.strip():
             d = json.loads(line)
             docs[d["id"]] = d
     out = []
-    for line in (dataset / "questions.jsonl").read_text("utf-8").splitlines():
-        if not line.strip():
+    for q in datasets.load(dataset).questions:
+        if not q.answerable:
             continue
-        q = json.loads(line)
-        if not q["answerable"]:
-            continue
-        alts = q.get("answer_alternatives") or [[a] for a in q["answers"]]
         window = None
-        for doc_id in q.get("supporting_ids", []):
-            doc = docs.get(doc_id)
-            if doc is None:
-                continue
+        for doc in (docs[i] for i in q.supporting_ids if i in docs):
             text, spans = doc["text"], sentence_spans(doc["text"])
             for i, (a, b) in enumerate(spans):
-                if all(contains_element(text[a:b], alt) for alt in alts):
+                if all(contains_element(text[a:b], alts) for alts in q.accepted()):
                     lo, hi = spans[max(0, i - 1)][0], spans[min(len(spans) - 1, i + 1)][1]
                     window = f"{(doc.get('title') or '').strip()}\n{text[lo:hi]}"
                     break
             if window is not None:
                 break
         if window is not None:
-            out.append((q["question"], window))
+            out.append((q.question, window))
         if len(out) >= limit:
             break
     return out
