@@ -9,7 +9,8 @@ starts) and negatives that teach refusal (see the team's notes on models: a rele
 not enough, the reader must see the asked constraint missing):
 - `other_window`: other windows of the same article that do not contain the answer text;
 - `squad2_unanswerable`: SQuAD 2.0's human-written unanswerable questions, on the window of
-  their plausible answer (or the window sharing most words with the question);
+  their plausible answer (or the window sharing most words with the question, character bigrams
+  for a Chinese one), in English and, with `--squad2-zh`, in Chinese (`read_squad2_zh`);
 - `perturbed_number`: a year or number of the question (Arabic or Chinese numerals) that the
   window states, replaced by another value the window does not state;
 - `perturbed_entity`: a name, place or organisation of the question (jieba POS tags nr/ns/nt for
@@ -427,6 +428,45 @@ def read_xquad(folder: Path, digests: Mapping[str, str] = XQUAD_SHA256) -> list[
     return out
 
 
+# SQuAD 2.0 dev in Chinese (github.com/pluto-junzeng/ChineseSquad at 6cc7b1c,
+# squad_2.0/dev-v2.0-zh.json): all 35 articles of SQuAD 2.0's dev set machine-translated and
+# corrected by hand, 3,991 answerable questions and 5,945 of SQuAD 2.0's human-written
+# unanswerable ones, which are the hardest negative (a question on the paragraph's own topic
+# that it does not answer) and which no Chinese set here has. A derivative of SQuAD 2.0 (CC BY-SA
+# 4.0; the repository states no licence of its own, so SQuAD's share-alike terms apply).
+SQUAD2_ZH_COMMIT = "6cc7b1cd0d96abd2fe71f587aacff5e9eff1ed7f"
+SQUAD2_ZH_SHA256 = "3754c015f04ab09ac3f65f90f89ac88871405264550ef444df75e1787c517562"
+
+
+def read_squad2_zh(
+    path: Path, english: Sequence[Paragraph], digest: str = SQUAD2_ZH_SHA256
+) -> list[Paragraph]:
+    """The Chinese SQuAD 2.0 dev paragraphs (source `squad2_zh`). An article whose question ids
+    are those of an English article already read (`squad2_dev_part`, 16 of the 35) takes that
+    article's key, so the split keeps a paragraph and its translation on the same side; the
+    others are keyed `squad2_zh/<title>`. Raises ValueError when the file is not the pinned one."""
+    got = hashlib.sha256(path.read_bytes()).hexdigest()
+    if got != digest:
+        raise ValueError(
+            f"{path}: sha256 {got[:12]}..., not ChineseSquad at {SQUAD2_ZH_COMMIT[:7]}"
+        )
+    key_of = {q.id: p.article for p in english for q in p.questions}
+    paragraphs = read_squad(path, "squad2_zh")
+    article_key: dict[str, str] = {}
+    for p in paragraphs:  # ids as in SQuAD 2.0, made unique after this
+        for q in p.questions:
+            if q.id in key_of:
+                article_key.setdefault(p.article, key_of[q.id])
+    return [
+        replace(
+            p,
+            article=article_key.get(p.article, p.article),
+            questions=tuple(replace(q, id=f"{q.id}:zh") for q in p.questions),
+        )
+        for p in paragraphs
+    ]
+
+
 def language_of(text: str) -> str:
     return "zh" if re.search(r"[\u4e00-\u9fff]", text) else "en"
 
@@ -601,12 +641,17 @@ def _without_answer(p: Paragraph, q: Question, start: int, n: int = 3) -> str | 
 
 
 def _unanswerable_window(p: Paragraph, q: Question) -> Window | None:
+    """The window of the question's plausible answer, else the one sharing most words with it
+    (character bigrams for a Chinese question: `terms`)."""
     if q.plausible:
         return centre_window(p.title, p.context, q.plausible[0][1])
-    words = set(re.findall(r"\w+", q.text.lower()))
     ws = windows(p.title, p.context)
     if not ws:
         return None
+    if language_of(q.text) == "zh":
+        asked = terms(q.text)
+        return max(ws, key=lambda w: len(asked & terms(w.text)))
+    words = set(re.findall(r"\w+", q.text.lower()))
     return max(ws, key=lambda w: len(words & set(re.findall(r"\w+", w.text.lower()))))
 
 
@@ -628,9 +673,11 @@ def build(
     query_forms: float = 0.0,
     answer_removed: bool = False,
     untitled: float = 0.0,
+    squad2_zh: Path | None = None,
 ) -> dict:
     """Write train.jsonl, dev.jsonl and stats.json under `out`; returns the stats. `xquad`: a
-    folder with XQuAD's xquad.en.json and xquad.zh.json, for the cross-language examples."""
+    folder with XQuAD's xquad.en.json and xquad.zh.json, for the cross-language examples;
+    `squad2_zh`: ChineseSquad's dev-v2.0-zh.json (`read_squad2_zh`)."""
     paragraphs = []
     for source in SOURCES:
         path = training / f"{source}.json"
@@ -642,6 +689,8 @@ def build(
         raise FileNotFoundError(f"no SQuAD files ({', '.join(SOURCES)}) under {training}")
     if xquad is not None:  # after the monolingual sources, so their examples stay as they were
         paragraphs.extend(read_xquad(xquad))
+    if squad2_zh is not None:  # last, for the same reason
+        paragraphs.extend(read_squad2_zh(squad2_zh, paragraphs))
     pool = build_pool(paragraphs)
     out.mkdir(parents=True, exist_ok=True)
     stats: dict = {"seed": seed, "dev_fraction": dev_fraction, "train": {}, "dev": {}}
@@ -725,6 +774,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"folder with xquad.en.json and xquad.zh.json (github.com/google-deepmind/xquad at "
         f"{XQUAD_COMMIT[:7]}): adds English-question/Chinese-window pairs and the reverse",
     )
+    ap.add_argument(
+        "--squad2-zh",
+        type=Path,
+        default=None,
+        help="ChineseSquad's squad_2.0/dev-v2.0-zh.json (github.com/pluto-junzeng/ChineseSquad "
+        f"at {SQUAD2_ZH_COMMIT[:7]}): SQuAD 2.0 dev in Chinese, with its unanswerable questions",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("jieba").setLevel(logging.WARNING)  # it logs its dictionary load at DEBUG
@@ -741,6 +797,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.query_forms,
             args.answer_removed,
             args.untitled,
+            args.squad2_zh,
         )
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}")

@@ -26,6 +26,8 @@ LICENCES = {
     "xquad_en2zh": "XQuAD (Artetxe et al., ACL 2020; github.com/google-deepmind/xquad), English "
     "questions on the Chinese paragraphs, CC BY-SA 4.0",
     "xquad_zh2en": "XQuAD, Chinese questions on the English paragraphs, CC BY-SA 4.0",
+    "squad2_zh": "SQuAD 2.0 dev in Chinese, all 35 articles (github.com/pluto-junzeng/ChineseSquad, "
+    "machine-translated and corrected by hand), a derivative of SQuAD 2.0: CC BY-SA 4.0",
 }
 
 CARD = """# Reader model card

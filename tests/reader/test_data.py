@@ -456,3 +456,71 @@ def test_untitled_replaces_a_seeded_share_of_windows_and_leaves_the_rest(tmp_pat
     assert some == again  # seeded per example
     assert all(s in (b, data.without_title(b)) for s, b in zip(some, before, strict=True))
     assert list(data.examples_for(paras, EntityPool(), seed=1, hard_windows=1)) == before
+
+
+def _squad2_zh(tmp_path: Path, question_id: str) -> tuple[Path, str]:
+    """A one-paragraph ChineseSquad-like file (an answerable question and an unanswerable one
+    without plausible answers, as the real file has them); returns its path and sha256."""
+    import hashlib
+
+    zh = "诺曼人把名字给了诺曼底。他们于911年在罗洛的带领下到来。他们的公爵统治到1204年。巴黎很远。"
+    qas = [
+        {
+            "id": question_id,
+            "question": "诺曼人哪一年到达？",
+            "answers": [{"text": "911年", "answer_start": zh.index("911年")}],
+            "is_impossible": False,
+        },
+        {"id": "u9", "question": "谁统治巴黎到1204年？", "answers": [], "is_impossible": True},
+    ]
+    art = {"title": "诺曼人", "paragraphs": [{"context": zh, "qas": qas}]}
+    raw = json.dumps(_squad([art]), ensure_ascii=False).encode()
+    path = tmp_path / "dev-v2.0-zh.json"
+    path.write_bytes(raw)
+    return path, hashlib.sha256(raw).hexdigest()
+
+
+def _squad2_en(tmp_path: Path) -> list[data.Paragraph]:
+    art = {
+        "title": "Normans",
+        "paragraphs": [
+            {
+                "context": EN_CONTEXT,
+                "qas": [
+                    {
+                        "id": "s1",
+                        "question": "In what year did they arrive?",
+                        "answers": [{"text": "911", "answer_start": EN_CONTEXT.index("911")}],
+                    }
+                ],
+            }
+        ],
+    }
+    (tmp_path / "squad2_dev_part.json").write_text(json.dumps(_squad([art])), "utf-8")
+    return data.read_squad(tmp_path / "squad2_dev_part.json", "squad2_dev_part")
+
+
+def test_squad2_zh_shares_the_split_with_its_english_article(tmp_path: Path) -> None:
+    en = _squad2_en(tmp_path)
+    path, digest = _squad2_zh(tmp_path, "s1")  # the English question's id: the same article
+    (zh,) = data.read_squad2_zh(path, en, digest)
+    assert zh.source == "squad2_zh" and zh.article == "squad2_dev_part/Normans"
+    assert [q.id for q in zh.questions] == ["s1:zh", "u9:zh"]  # unique beside the English ids
+    path, digest = _squad2_zh(tmp_path, "s7")  # an article the English part lacks
+    (zh,) = data.read_squad2_zh(path, en, digest)
+    assert zh.article == "squad2_zh/诺曼人"
+    with pytest.raises(ValueError, match="not ChineseSquad"):
+        data.read_squad2_zh(path, en)  # the real file's digest
+
+
+def test_chinese_unanswerable_without_plausible_answer_takes_the_window_sharing_most_bigrams(
+    tmp_path: Path,
+) -> None:
+    path, digest = _squad2_zh(tmp_path, "s7")
+    paras = data.read_squad2_zh(path, [], digest)
+    exs = list(data.examples_for(paras, data.build_pool(paras), seed=1))
+    (un,) = [e for e in exs if e.kind == "squad2_unanswerable"]
+    # "统治", "巴黎", "1204" are in the last two sentences; a whole-run word match finds none
+    assert un.window == "诺曼人\n他们于911年在罗洛的带领下到来。他们的公爵统治到1204年。巴黎很远。"
+    assert not un.answerable and un.span is None
+    assert any(e.kind == "positive" and e.id == "s7:zh" for e in exs)
