@@ -58,7 +58,15 @@ def keep_threshold(labels: Sequence[bool], probs: Sequence[float], keep: float) 
     return float(pos[int(np.floor((1 - keep) * len(pos)))]) if len(pos) else 0.5
 
 
-def figures(labels: Sequence[bool], probs: Sequence[float], kinds: Sequence[str], t: float) -> dict:
+def figures(
+    labels: Sequence[bool],
+    probs: Sequence[float],
+    kinds: Sequence[str],
+    t: float,
+    sources: Sequence[str] | None = None,
+) -> dict:
+    """The dev figures at threshold t; with `sources` (each example's file), also the AUROC
+    within each source that has both answerable and unanswerable examples."""
     y, p = np.asarray(labels, bool), np.asarray(probs)
     by_kind = {
         k: round(float(np.mean(p[np.asarray(kinds) == k] < t)), 4)
@@ -66,8 +74,14 @@ def figures(labels: Sequence[bool], probs: Sequence[float], kinds: Sequence[str]
         if k != "positive"
     }
     best_t, best_acc = best_threshold(list(labels), list(probs))
+    by_source = {}
+    for src in sorted(set(sources or ())):
+        mask = np.asarray(sources) == src
+        if y[mask].any() and not y[mask].all():
+            by_source[src] = round(auroc(list(y[mask]), list(p[mask])), 4)
     return {
         "auroc": round(auroc(list(labels), list(probs)), 4),
+        **({"auroc_by_source": by_source} if sources is not None else {}),
         "threshold": round(t, 4),
         "answerable_kept": round(float(np.mean(p[y] >= t)), 4),
         "unanswerable_refused": round(float(np.mean(p[~y] < t)), 4),
@@ -100,7 +114,8 @@ def calibrate(
     out["cpu_s_per_pair_int8"] = round((time.process_time() - t0) / max(1, len(examples)), 4)
     t = keep_threshold(labels, probs, keep)
     out["threshold"] = round(t, 4)
-    out["int8"] = figures(labels, probs, kinds, t)
+    sources = [ex.source for ex in examples]
+    out["int8"] = figures(labels, probs, kinds, t, sources)
     if cross:
         cross_labels = [ex.answerable for ex in cross]
         cross_probs = score_all(reader, cross)
@@ -113,7 +128,7 @@ def calibrate(
             Reader(ensure_reader(cache, learned, quantise=False), threads=threads), examples
         )
         diff = np.abs(np.asarray(probs) - np.asarray(ref))
-        out["fp32"] = figures(labels, ref, kinds, keep_threshold(labels, ref, keep))
+        out["fp32"] = figures(labels, ref, kinds, keep_threshold(labels, ref, keep), sources)
         out["int8_vs_fp32"] = {
             "mean_abs_p_diff": round(float(diff.mean()), 4),
             "max_abs_p_diff": round(float(diff.max()), 4),
