@@ -75,8 +75,9 @@ def figures(
     }
     best_t, best_acc = best_threshold(list(labels), list(probs))
     by_source = {}
-    for src in sorted(set(sources or ())):
-        mask = np.asarray(sources) == src
+    of = np.asarray(sources if sources is not None else [])
+    for src in sorted(set(of.tolist())):
+        mask = of == src
         if y[mask].any() and not y[mask].all():
             by_source[src] = round(auroc(list(y[mask]), list(p[mask])), 4)
     return {

@@ -404,24 +404,28 @@ def test_answer_removed_skips_sentences_that_also_hold_the_answer(tmp_path: Path
     assert [e for e in exs if e.kind == "answer_removed"] == []  # nothing else to show
 
 
-def test_answer_removed_joins_english_sentences_with_a_space(tmp_path: Path) -> None:
-    article = {
+def _english_squad2_part(tmp_path: Path) -> list[data.Paragraph]:
+    art = {
         "title": "Normans",
         "paragraphs": [
             {
                 "context": EN_CONTEXT,
                 "qas": [
                     {
-                        "id": "e1",
-                        "question": "When did the Normans arrive?",
+                        "id": "s1",
+                        "question": "In what year did they arrive?",
                         "answers": [{"text": "911", "answer_start": EN_CONTEXT.index("911")}],
                     }
                 ],
             }
         ],
     }
-    (tmp_path / "squad2_dev_part.json").write_text(json.dumps(_squad([article])), "utf-8")
-    paras = data.read_squad(tmp_path / "squad2_dev_part.json", "squad2_dev_part")
+    (tmp_path / "squad2_dev_part.json").write_text(json.dumps(_squad([art])), "utf-8")
+    return data.read_squad(tmp_path / "squad2_dev_part.json", "squad2_dev_part")
+
+
+def test_answer_removed_joins_english_sentences_with_a_space(tmp_path: Path) -> None:
+    paras = _english_squad2_part(tmp_path)
     (ex,) = [
         e
         for e in data.examples_for(paras, EntityPool(), seed=1, answer_removed=True)
@@ -480,28 +484,8 @@ def _squad2_zh(tmp_path: Path, question_id: str) -> tuple[Path, str]:
     return path, hashlib.sha256(raw).hexdigest()
 
 
-def _squad2_en(tmp_path: Path) -> list[data.Paragraph]:
-    art = {
-        "title": "Normans",
-        "paragraphs": [
-            {
-                "context": EN_CONTEXT,
-                "qas": [
-                    {
-                        "id": "s1",
-                        "question": "In what year did they arrive?",
-                        "answers": [{"text": "911", "answer_start": EN_CONTEXT.index("911")}],
-                    }
-                ],
-            }
-        ],
-    }
-    (tmp_path / "squad2_dev_part.json").write_text(json.dumps(_squad([art])), "utf-8")
-    return data.read_squad(tmp_path / "squad2_dev_part.json", "squad2_dev_part")
-
-
 def test_squad2_zh_shares_the_split_with_its_english_article(tmp_path: Path) -> None:
-    en = _squad2_en(tmp_path)
+    en = _english_squad2_part(tmp_path)
     path, digest = _squad2_zh(tmp_path, "s1")  # the English question's id: the same article
     (zh,) = data.read_squad2_zh(path, en, digest)
     assert zh.source == "squad2_zh" and zh.article == "squad2_dev_part/Normans"
