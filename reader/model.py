@@ -132,6 +132,16 @@ class ReaderModel(nn.Module):
             "hidden": hidden,
         }
 
+    def freeze_below(self, layer: int) -> None:
+        """Train only the adapters of layers `layer` and up (and the heads): the adapters below
+        keep their values and stop learning. No parameter below then needs a gradient, so
+        autograd records nothing there: a step computes those layers forward only."""
+        for i, module in enumerate(self.layers):
+            for name in LINEARS:
+                lin = cast(LoRALinear, cast(nn.ModuleDict, module)[name])
+                lin.lora_a.requires_grad_(i >= layer)
+                lin.lora_b.requires_grad_(i >= layer)
+
     def learned(self) -> dict[str, np.ndarray]:
         """The trainable part as numpy: `l{i}.{name}.lora_a|lora_b` and the heads' weights."""
         out: dict[str, np.ndarray] = {}

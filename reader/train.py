@@ -200,6 +200,10 @@ def train(
     model = ReaderModel(weights or read_weights(source), rank=args.rank, alpha=args.alpha).to(
         device
     )
+    if args.train_layers:
+        if not 0 < args.train_layers <= len(model.layers):
+            raise SystemExit(f"--train-layers must be 1..{len(model.layers)}")
+        model.freeze_below(len(model.layers) - args.train_layers)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
     if args.schedule == "linear" and args.max_steps == NO_STEP_LIMIT:
@@ -223,7 +227,7 @@ def train(
     start_step = step
 
     def save() -> None:
-        trainable = {k: v for k, v in model.state_dict().items() if _trainable(model, k)}
+        trainable = {k: v for k, v in model.state_dict().items() if _learned_key(k)}
         tmp = ckpt.with_suffix(".tmp")
         torch.save({"trainable": trainable, "optimizer": opt.state_dict(), "step": step}, tmp)
         tmp.replace(ckpt)
@@ -279,9 +283,11 @@ def train(
     return summary
 
 
-def _trainable(model: torch.nn.Module, key: str) -> bool:
-    params = dict(model.named_parameters())
-    return key in params and params[key].requires_grad
+def _learned_key(key: str) -> bool:
+    """Whether a state_dict key is of the learned part (an adapter or a head), trained or
+    frozen by --train-layers: a checkpoint keeps them all, so that --resume restores the
+    frozen adapters that --init set."""
+    return "lora_" in key or key.startswith(("answerable.", "span."))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -308,6 +314,14 @@ def parser() -> argparse.ArgumentParser:
         default="auto",
         help="auto: bfloat16 autocast on a GPU or a CPU with native bfloat16, else fp32 (the "
         "earlier CPU recipes ran in fp32)",
+    )
+    ap.add_argument(
+        "--train-layers",
+        type=int,
+        default=0,
+        help="K > 0: train the adapters of the top K transformer layers only (and the heads); "
+        "the adapters below keep their --init values and run forward only, so a step costs "
+        "less; 0: all layers (the earlier recipes)",
     )
     ap.add_argument("--rank", type=int, default=8)
     ap.add_argument("--alpha", type=float, default=16.0)

@@ -264,3 +264,55 @@ def test_a_linear_schedule_needs_max_steps(tmp_path: Path) -> None:
             weights=w,
             folder=folder,
         )
+
+
+def test_train_layers_trains_the_top_adapters_only_and_resume_keeps_the_rest(
+    tmp_path: Path,
+) -> None:
+    """--train-layers 1 on the two-layer tiny model: the bottom layer's adapters keep the values
+    --init gave them (also through a checkpoint and --resume), the top layer's and the heads
+    learn; out of range is refused."""
+    w, folder, data = _tiny_training(tmp_path)
+    args = ["--data", str(data), "--device", "cpu", "--batch", "4", "--seq-len", "64"]
+    args += ["--lr", "3e-3", "--rank", "4"]
+    parse = train_mod.parser().parse_args
+    train_mod.train(
+        parse([*args, "--out", str(tmp_path / "a"), "--max-steps", "6"]), weights=w, folder=folder
+    )
+    init = tmp_path / "a" / "learned.npz"
+    start = dict(np.load(init))
+    out = tmp_path / "b"
+    top = [*args, "--out", str(out), "--init", str(init), "--train-layers", "1"]
+    top += ["--checkpoint-every", "3"]
+    train_mod.train(parse([*top, "--max-steps", "4"]), weights=w, folder=folder)
+    train_mod.train(parse([*top, "--max-steps", "8", "--resume"]), weights=w, folder=folder)
+    summary = json.loads((out / "train_summary.json").read_text("utf-8"))
+    assert summary["steps"] == 8 and summary["start_step"] == 4
+    learned = dict(np.load(out / "learned.npz"))
+    bottom = [k for k in start if k.startswith("l0.")]
+    upper = [k for k in start if k.startswith("l1.") and k.endswith("lora_b")]
+    assert len(bottom) == 12 and len(upper) == 6
+    for k in bottom:
+        np.testing.assert_array_equal(learned[k], start[k], err_msg=k)
+    assert all(not np.allclose(learned[k], start[k]) for k in upper)
+    assert not np.allclose(learned["head.answerable.w"], start["head.answerable.w"])
+    with pytest.raises(SystemExit, match="train-layers"):
+        train_mod.train(
+            parse([*args, "--out", str(tmp_path / "c"), "--train-layers", "3"]),
+            weights=w,
+            folder=folder,
+        )
+
+
+def test_freeze_below_leaves_autograd_nothing_to_record_below() -> None:
+    model = ReaderModel(tiny_weights(), rank=4)
+    model.freeze_below(1)
+    names = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert names and not any(n.startswith("layers.0.") for n in names)
+    assert sum(1 for n in names if n.endswith("lora_a")) == 6
+    ids = torch.tensor([[0, 5, 6, 2]])
+    seen: list[bool] = []
+    model.layers[0]["fo"].register_forward_hook(lambda m, i, o: seen.append(o.requires_grad))
+    model.layers[1]["fo"].register_forward_hook(lambda m, i, o: seen.append(o.requires_grad))
+    model(ids, torch.ones_like(ids))
+    assert seen == [False, True]
