@@ -60,6 +60,17 @@ int8 quantisation (reader.runtime), not before.
 """
 
 
+# reader.train's options that change the result, with their defaults (as train_summary.json
+# keeps them: strings); the model card names those a run set otherwise
+OFF_DEFAULT = {
+    "schedule": "constant",
+    "warmup": "0",
+    "group_by_length": "0",
+    "train_layers": "0",
+    "precision": "auto",
+}
+
+
 def shippable(learned: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The LoRA matrices, heads and scale as float16."""
     keep = [k for k in learned if ".lora_" in k or k.startswith("head.") or k == "lora.scale"]
@@ -84,6 +95,8 @@ def model_card(summary: Mapping, figures: Mapping, stats: Mapping | None, size: 
         f"--{k.replace('_', '-')} {v}"
         for k, v in args.items()
         if k in ("batch", "seq_len", "lr", "rank", "alpha", "max_steps", "max_minutes", "seed")
+        # the options that change what is learned, where a run set them off their default
+        or (k in OFF_DEFAULT and v != OFF_DEFAULT[k])
     )
     origin = ""
     if summary.get("start_step"):

@@ -63,6 +63,19 @@ def test_the_card_says_when_training_started_from_a_learned_part(tmp_path: Path)
     assert "started from the learned part reader.npz (--init)" in card
 
 
+def test_the_card_names_the_recipe_options_a_run_set_off_their_default(tmp_path: Path) -> None:
+    learned = {"head.answerable.w": np.ones((1, 8), np.float32)}
+    summary = json.loads((_train_out(tmp_path, learned) / "train_summary.json").read_text())
+    defaults = {"schedule": "constant", "warmup": "0", "group_by_length": "0"}
+    summary["args"] |= defaults | {"train_layers": "0", "precision": "auto"}
+    card = export.model_card(summary, {}, None, 1)
+    assert not any(f"--{k}" in card for k in ("schedule", "warmup", "group-by-length", "train"))
+    summary["args"] |= {"schedule": "linear", "warmup": "100", "train_layers": "6"}
+    card = export.model_card(summary, {}, None, 1)
+    assert "--schedule linear --warmup 100" in card and "--train-layers 6" in card
+    assert "--group-by-length" not in card and "--precision" not in card
+
+
 @pytest.mark.parametrize("stage", ["stage3", "stage5"])
 def test_each_candidate_is_the_file_its_card_describes(stage: str) -> None:
     """reader/candidates/*: the committed npz is the one whose sha256 its card gives, and its
