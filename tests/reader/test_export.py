@@ -76,7 +76,7 @@ def test_the_card_names_the_recipe_options_a_run_set_off_their_default(tmp_path:
     assert "--group-by-length" not in card and "--precision" not in card
 
 
-@pytest.mark.parametrize("stage", ["stage3", "stage5"])
+@pytest.mark.parametrize("stage", ["stage3", "stage5", "e5_d8"])
 def test_each_candidate_is_the_file_its_card_describes(stage: str) -> None:
     """reader/candidates/*: the committed npz is the one whose sha256 its card gives, and its
     calibration names it (GQA_READER=that path reads reader.json beside it)."""
