@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -137,30 +138,32 @@ def test_training_checkpoints_and_resumes(tmp_path: Path) -> None:
     assert learned["l0.q.lora_b"].shape == (32, 4) and np.abs(learned["l0.q.lora_b"]).sum() > 0
 
 
-def test_training_starts_from_a_learned_part(tmp_path: Path) -> None:
+def _tiny_runner(tmp_path: Path) -> tuple[E5Weights, Callable[..., None]]:
+    """The tiny weights, and a function that runs reader.train on _tiny_training's data with
+    the shared small settings plus the given arguments (--out, --max-steps, ...)."""
     w, folder, data = _tiny_training(tmp_path)
     args = ["--data", str(data), "--device", "cpu", "--batch", "4", "--seq-len", "64"]
     args += ["--lr", "3e-3", "--rank", "4"]
-    parse = train_mod.parser().parse_args
-    train_mod.train(
-        parse([*args, "--out", str(tmp_path / "a"), "--max-steps", "8"]), weights=w, folder=folder
-    )
+
+    def run(*extra: str) -> None:
+        train_mod.train(train_mod.parser().parse_args([*args, *extra]), weights=w, folder=folder)
+
+    return w, run
+
+
+def test_training_starts_from_a_learned_part(tmp_path: Path) -> None:
+    w, run = _tiny_runner(tmp_path)
+    run("--out", str(tmp_path / "a"), "--max-steps", "8")
     trained = dict(np.load(tmp_path / "a" / "learned.npz"))
     shipped = tmp_path / "shipped.npz"  # as reader.export ships it: float16
     np.savez(shipped, **{k: v.astype(np.float16) for k, v in trained.items()})
     out = tmp_path / "b"
-    train_mod.train(
-        parse([*args, "--out", str(out), "--max-steps", "0", "--init", str(shipped)]),
-        weights=w,
-        folder=folder,
-    )
+    run("--out", str(out), "--max-steps", "0", "--init", str(shipped))
     started = dict(np.load(out / "learned.npz"))
     for k, v in trained.items():
         assert np.allclose(started[k], v.astype(np.float16), atol=1e-6), k
     fresh = tmp_path / "c"
-    train_mod.train(
-        parse([*args, "--out", str(fresh), "--max-steps", "0"]), weights=w, folder=folder
-    )
+    run("--out", str(fresh), "--max-steps", "0")
     assert not np.allclose(np.load(fresh / "learned.npz")["head.span.w"], trained["head.span.w"])
     # another rank is refused, not silently mixed
     with pytest.raises(ValueError, match="scale"):
@@ -272,20 +275,14 @@ def test_train_layers_trains_the_top_adapters_only_and_resume_keeps_the_rest(
     """--train-layers 1 on the two-layer tiny model: the bottom layer's adapters keep the values
     --init gave them (also through a checkpoint and --resume), the top layer's and the heads
     learn; out of range is refused."""
-    w, folder, data = _tiny_training(tmp_path)
-    args = ["--data", str(data), "--device", "cpu", "--batch", "4", "--seq-len", "64"]
-    args += ["--lr", "3e-3", "--rank", "4"]
-    parse = train_mod.parser().parse_args
-    train_mod.train(
-        parse([*args, "--out", str(tmp_path / "a"), "--max-steps", "6"]), weights=w, folder=folder
-    )
+    _, run = _tiny_runner(tmp_path)
+    run("--out", str(tmp_path / "a"), "--max-steps", "6")
     init = tmp_path / "a" / "learned.npz"
     start = dict(np.load(init))
     out = tmp_path / "b"
-    top = [*args, "--out", str(out), "--init", str(init), "--train-layers", "1"]
-    top += ["--checkpoint-every", "3"]
-    train_mod.train(parse([*top, "--max-steps", "4"]), weights=w, folder=folder)
-    train_mod.train(parse([*top, "--max-steps", "8", "--resume"]), weights=w, folder=folder)
+    top = ["--out", str(out), "--init", str(init), "--train-layers", "1", "--checkpoint-every", "3"]
+    run(*top, "--max-steps", "4")
+    run(*top, "--max-steps", "8", "--resume")
     summary = json.loads((out / "train_summary.json").read_text("utf-8"))
     assert summary["steps"] == 8 and summary["start_step"] == 4
     learned = dict(np.load(out / "learned.npz"))
@@ -297,11 +294,7 @@ def test_train_layers_trains_the_top_adapters_only_and_resume_keeps_the_rest(
     assert all(not np.allclose(learned[k], start[k]) for k in upper)
     assert not np.allclose(learned["head.answerable.w"], start["head.answerable.w"])
     with pytest.raises(SystemExit, match="train-layers"):
-        train_mod.train(
-            parse([*args, "--out", str(tmp_path / "c"), "--train-layers", "3"]),
-            weights=w,
-            folder=folder,
-        )
+        run("--out", str(tmp_path / "c"), "--train-layers", "3")
 
 
 def test_freeze_below_leaves_autograd_nothing_to_record_below() -> None:
