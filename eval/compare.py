@@ -172,6 +172,13 @@ def compare(old: Report, new: Report) -> Comparison:
         warnings.append(
             f"different datasets: OLD is {a!r}, NEW is {b!r} - questions are matched by id only"
         )
+    m, n = old.meta.get("machine"), new.meta.get("machine")
+    if m and n and m != n:
+        warnings.append(
+            f"different machines: OLD ran on {_machine(m)}, NEW on {_machine(n)} - the int8 "
+            "encoder's scores differ slightly between CPUs and onnxruntime versions, so answers "
+            "near a threshold can move with the machine: compare runs from one machine"
+        )
     changes, unchanged = question_changes(old.records, new.records)
     return Comparison(
         metrics=metric_deltas(old.summary, new.summary),
@@ -181,6 +188,12 @@ def compare(old: Report, new: Report) -> Comparison:
         unchanged=unchanged,
         warnings=warnings,
     )
+
+
+def _machine(m: Any) -> str:
+    if not isinstance(m, dict):
+        return repr(m)
+    return f"{m.get('cpu')} ({m.get('int8')}, onnxruntime {m.get('onnxruntime')})"
 
 
 def regressions(c: Comparison) -> list[str]:

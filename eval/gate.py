@@ -150,6 +150,7 @@ def make_floors(
             **measured,
             "margin": margin,
             "embedder": meta.get("embedder"),
+            "machine": meta.get("machine"),
             "summary": {k: v for k, v in summary.items() if not k.startswith("latency")},
         },
     }

@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from core.citations import problems
 from core.embedders import Embedder, make_embedder
+from core.encoder import runtime_machine
 from core.errors import ConfigError
 from core.settings import Settings
 from core.store import Store, open_store
@@ -81,6 +82,7 @@ def run(
             "embedder": embedder.name,
             "collection": s.collection,
             "thresholds": thresholds(s),
+            "machine": runtime_machine(),  # answers near a threshold move with the CPU
         }
         if ingest:
             meta["ingest"] = (

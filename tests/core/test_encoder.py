@@ -54,6 +54,32 @@ def test_verify_rejects_an_older_builder_version(tmp_path: Path) -> None:
     assert "builder version" in (verify(tmp_path / "m") or "")
 
 
+CPUINFO = """processor\t: 0
+model name\t: AMD EPYC 9R14
+flags\t\t: fpu sse2 avx avx2 avx512f avx512bw avx512_vnni
+processor\t: 1
+model name\t: AMD EPYC 9R14
+flags\t\t: fpu sse2 avx avx2 avx512f avx512bw avx512_vnni
+"""
+
+
+def test_runtime_machine_names_the_cpu_and_its_best_int8_path() -> None:
+    import onnxruntime
+
+    from core.encoder import runtime_machine
+
+    assert runtime_machine(CPUINFO) == {
+        "cpu": "AMD EPYC 9R14",
+        "int8": "avx512_vnni",
+        "onnxruntime": onnxruntime.__version__,
+    }
+    avx2 = CPUINFO.replace(" avx512f avx512bw avx512_vnni", "")
+    assert runtime_machine(avx2)["int8"] == "avx2"
+    assert runtime_machine(CPUINFO.replace("avx", "neon"))["int8"] == "none"
+    elsewhere = runtime_machine("")  # no /proc/cpuinfo: platform's name, flags unknown
+    assert elsewhere["int8"] == "unknown" and elsewhere["cpu"]
+
+
 def test_missing_weights_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="not found"):
         encoder_build.ensure_model(tmp_path / "cache", source=tmp_path / "absent.bin")

@@ -69,6 +69,7 @@ def test_in_process_run_writes_the_three_reports(
     assert {p.name for p in out.iterdir()} == {"report.json", "report.md", "report.html"}
     meta = report["meta"]
     assert (meta["mode"], meta["concurrency"], meta["errors"]) == ("in-process", 2, [])
+    assert set(meta["machine"]) == {"cpu", "int8", "onnxruntime"}  # answers move with it
     assert meta["ingest"]["new"] == 5  # ingests by default in process
     assert len(report["records"]) == len(QUESTIONS)
     assert "questions/s" in capsys.readouterr().out

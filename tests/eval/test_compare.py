@@ -182,6 +182,19 @@ def test_other_dataset_gives_a_warning() -> None:
     assert "> **Warning:** different datasets" in markdown(c, "old", "new")
 
 
+def test_runs_from_other_machines_give_a_warning() -> None:
+    vnni = {"cpu": "AMD EPYC", "int8": "avx512_vnni", "onnxruntime": "1.32.0"}
+    avx2 = {"cpu": "AMD EPYC", "int8": "avx2", "onnxruntime": "1.32.0"}
+    old, new = report([rec()]), report([rec()])
+    old.meta["machine"], new.meta["machine"] = vnni, avx2
+    (warning,) = compare(old, new).warnings
+    assert "different machines" in warning and "(avx2, onnxruntime 1.32.0)" in warning
+    new.meta["machine"] = dict(vnni)
+    assert compare(old, new).warnings == []
+    del new.meta["machine"]  # a report from before the field, or from a service: no warning
+    assert compare(old, new).warnings == []
+
+
 def test_regressions_are_broken_questions_and_dropped_higher_is_better_metrics() -> None:
     c = compare(
         report(

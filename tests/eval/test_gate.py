@@ -140,8 +140,9 @@ def test_parse_floors_rejects(data: Any, message: str) -> None:
 
 def test_make_floors_applies_the_margin_and_keeps_grounding_at_one() -> None:
     bounds = {"grounding_rate": "min", "answer_accuracy": "min", "false_refusal_rate": "max"}
+    machine = {"cpu": "AMD EPYC", "int8": "avx2", "onnxruntime": "1.32.0"}
     data = make_floors(
-        {"dataset": "acme", "embedder": "e5"},
+        {"dataset": "acme", "embedder": "e5", "machine": machine},
         {**SUMMARY, "grounding_rate": 0.95},
         bounds,  # type: ignore[arg-type]
         0.03,
@@ -160,6 +161,7 @@ def test_make_floors_applies_the_margin_and_keeps_grounding_at_one() -> None:
         0.03,
         "e5",
     )
+    assert measured["machine"] == machine  # the floors hold on the CPU they were measured on
     assert measured["summary"]["answer_accuracy"] == 0.8571
     assert "latency_p50_ms" not in measured["summary"]
     assert parse_floors(data)[0] == "acme"
