@@ -25,9 +25,10 @@ MAX_BATCH = 64
 
 
 # The CPU features onnxruntime's int8 kernels dispatch on, best first. The same int8 model gives
-# slightly different scores under each (float steps between the integer matmuls are vectorised
-# differently), so an answer near a threshold can move with the machine: samples/acme measured
-# 0.931 / refusal F1 0.933 on AVX-512 VNNI and 0.917 / 0.918 on AVX2 alone, same code and packages.
+# slightly different scores under each (onnxruntime picks its kernels per instruction set, and
+# they are not bit-identical), so an answer near a threshold can move with the machine:
+# samples/acme measured 0.931 / refusal F1 0.933 on AVX-512 VNNI and 0.917 / 0.918 on AVX2 alone
+# (same code).
 _INT8_PATHS = ("amx_int8", "avx512_vnni", "avx_vnni", "avx512bw", "avx2")
 
 
