@@ -508,3 +508,43 @@ def test_chinese_unanswerable_without_plausible_answer_takes_the_window_sharing_
     assert un.window == "诺曼人\n他们于911年在罗洛的带领下到来。他们的公爵统治到1204年。巴黎很远。"
     assert not un.answerable and un.span is None
     assert any(e.kind == "positive" and e.id == "s7:zh" for e in exs)
+
+
+def test_absent_share_counts_the_content_words_the_window_lacks() -> None:
+    window = "北京大学\n北京大学创建于1898年。"
+    assert data.absent_share("北京大学创建于哪一年？", window, "zh") == 0.0  # 哪一年 asks
+    # 成立 and 时间 are not in the window, 北京大学 is
+    assert data.absent_share("北京大学成立时间是哪一年？", window, "zh") == pytest.approx(2 / 3)
+    en = "Normans\nThe Normans arrived in 911 under Rollo."
+    assert data.absent_share("When did the Normans arrive?", en, "en") == 0.0
+    assert data.absent_share("Who was the Norman leader?", en, "en") == pytest.approx(0.5)
+    assert data.absent_share("什么？", window, "zh") == 0.0  # no content word
+
+
+def test_absent_boost_repeats_train_positives_by_the_words_their_window_lacks(
+    tmp_path: Path,
+) -> None:
+    arts = [_zh_article(title=f"文章{i}") for i in range(30)]
+    for i, a in enumerate(arts):
+        qa = a["paragraphs"][0]["qas"][0]
+        qa["id"] = f"q{i}"
+        if i % 2:  # half the questions in other words: 北京大学 there, 成立 and 时间 not
+            qa["question"] = "北京大学成立时间是哪一年？"
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "cmrc2018_dev.json").write_text(json.dumps(_squad(arts)), "utf-8")
+    plain = data.build(tmp_path / "in", tmp_path / "a", seed=5, dev_fraction=0.3)
+    boosted = data.build(tmp_path / "in", tmp_path / "b", seed=5, dev_fraction=0.3, absent_boost=3)
+    # the dev split stays as it is, so readers are compared on the same pairs
+    assert (tmp_path / "a" / "dev.jsonl").read_bytes() == (
+        tmp_path / "b" / "dev.jsonl"
+    ).read_bytes()
+    before = data.read_examples(tmp_path / "a" / "train.jsonl")
+    after = data.read_examples(tmp_path / "b" / "train.jsonl")
+    assert [e for e in after if "*" not in e.id] == before
+    extra = [e for e in after if "*" in e.id]
+    other_words = [e for e in before if e.kind == "positive" and "成立" in e.question]
+    assert other_words and len(extra) == 2 * len(other_words)  # round(3 * 2/3)
+    assert {e.id for e in extra} == {f"{e.id}*{n}" for e in other_words for n in (1, 2)}
+    assert all(e.answerable and e.kind == "positive" for e in extra)
+    assert boosted["train"]["positive_repeated"] == len(extra)
+    assert boosted["train"]["total"] == plain["train"]["total"] + len(extra)
