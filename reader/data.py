@@ -325,8 +325,10 @@ def absent_share(question: str, window: str, language: str) -> float:
     """The share of the question's content words that the window does not contain (jieba words
     of two or more characters for Chinese, words of three or more letters for English; the
     asking and function words above left out); 0.0 when it has none. On the dev split the
-    shipped reader's P falls with it on answering windows (median 0.88 with every word there,
-    0.04 with over half missing): it reads word overlap more than whether the value is stated."""
+    shipped reader's P falls with it on answering windows (1,500 seeded D8 dev pairs: median
+    0.86 with every word there, 0.04 with over half missing; e5_d8 0.93 and 0.09), and the share
+    alone separates answering windows from the rest at AUROC 0.80: the readers read word overlap
+    more than whether the asked value is stated."""
     if language == "en":
         low = window.lower()
         words = [w for w in re.findall(r"[^\W_]{3,}", question.lower()) if w not in _EN_FUNCTION]
