@@ -68,6 +68,7 @@ KINDS = (
     "hard_window",
     "other_article",
     "answer_removed",
+    "answer_cut",
 )
 
 
@@ -541,6 +542,7 @@ def examples_for(
     query_forms: float = 0.0,
     answer_removed: bool = False,
     untitled: float = 0.0,
+    answer_cut: bool = False,
 ) -> Iterator[Example]:
     """All examples of the paragraphs (of any number of articles), in input order.
     `dev_fraction`: the split (`split_of` with `seed`), so that an `other_article` negative comes
@@ -548,7 +550,8 @@ def examples_for(
     questions whose examples are given again with the question in its search-query form.
     `untitled`: the share of examples whose window loses its title line (`without_title`), as a
     document without a title is read; each example's draw is its own (seed and id), so the other
-    examples stay as they were."""
+    examples stay as they were. `answer_cut`: per answerable question, its own window with the
+    answer text cut out (`cut_answer`)."""
     by_article: dict[str, list[Window]] = {}
     for p in paragraphs:
         by_article.setdefault(p.article, []).extend(windows(p.title, p.context))
@@ -607,6 +610,10 @@ def examples_for(
             rest = _without_answer(p, q, start)
             if rest is not None:
                 yield negative("r", rest, "answer_removed")
+        if answer_cut:  # nor this one
+            cut = cut_answer(text, [a for a, _ in q.answers], len(w.title) + 1)
+            if cut is not None:
+                yield negative("c", cut, "answer_cut")
         if not (hard_windows or other_articles) or p.question_language is not None:
             return  # across languages the terms do not match
         # after the kinds above, drawing nothing from rng: their examples stay as they were
@@ -665,6 +672,25 @@ def without_title(ex: Example) -> Example:
     return replace(ex, window=ex.window[cut:], span=span)
 
 
+def cut_answer(window: str, answers: Sequence[str], body: int) -> str | None:
+    """`window` with every occurrence of every answer text cut out of its body (from offset
+    `body`, after the title line): the same words as the question's answering window, the asked
+    value gone. None where that would leave too little to read: an answer of one character, an
+    answer in the title line, or a cut of over a third of the body."""
+    texts = sorted({a.strip() for a in answers if len(a.strip()) >= 2}, key=len, reverse=True)
+    head, rest = window[:body], window[body:]
+    if not texts or any(a in head for a in texts):
+        return None
+    cut = rest
+    for a in texts:
+        cut = cut.replace(a, "")
+    if cut == rest or len(rest) - len(cut) > len(rest) / 3:
+        return None
+    cut = re.sub(r"[ \t]{2,}", " ", cut)
+    cut = re.sub(r" ([,.;:!?)])", r"\1", cut)  # "held in , on" -> "held in, on"
+    return head + cut
+
+
 def _without_answer(p: Paragraph, q: Question, start: int, n: int = 3) -> str | None:
     """The title and the n sentences of the paragraph nearest the one where the answer starts,
     that one left out and none holding an answer text, in their order (None: none left)."""
@@ -718,6 +744,7 @@ def build(
     untitled: float = 0.0,
     squad2_zh: Path | None = None,
     absent_boost: float = 0.0,
+    answer_cut: bool = False,
 ) -> dict:
     """Write train.jsonl, dev.jsonl and stats.json under `out`; returns the stats. `xquad`: a
     folder with XQuAD's xquad.en.json and xquad.zh.json, for the cross-language examples;
@@ -759,6 +786,7 @@ def build(
             query_forms,
             answer_removed,
             untitled,
+            answer_cut,
         ):
             part = split_of(ex.article, seed, dev_fraction)
             files[part].write(ex.to_json() + "\n")
@@ -848,6 +876,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="train split only: a positive whose window lacks a share s of its question's "
         "content words is written round(K * s) more times (default 0: once)",
     )
+    ap.add_argument(
+        "--answer-cut",
+        action="store_true",
+        help="per answerable question: its own window with the answer text cut out (the "
+        "question's words all there, the asked value gone)",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("jieba").setLevel(logging.WARNING)  # it logs its dictionary load at DEBUG
@@ -866,6 +900,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.untitled,
             args.squad2_zh,
             args.absent_boost,
+            args.answer_cut,
         )
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}")

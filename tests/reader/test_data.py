@@ -437,6 +437,51 @@ def test_answer_removed_joins_english_sentences_with_a_space(tmp_path: Path) -> 
     )
 
 
+def test_answer_cut_is_the_answering_window_without_the_answer_text(tmp_path: Path) -> None:
+    paras = _paragraphs(tmp_path, [_zh_article(context=HARD_CONTEXT)])
+    exs = list(data.examples_for(paras, EntityPool(), seed=1, answer_cut=True))
+    (pos,) = [e for e in exs if e.kind == "positive"]
+    (ex,) = [e for e in exs if e.kind == "answer_cut"]
+    # the positive's own window, every word of it but the asked year
+    assert pos.window == "北京大学\n校园位于北京海淀区。北京大学创建于1898年。初名京师大学堂。"
+    assert ex.window == "北京大学\n校园位于北京海淀区。北京大学创建于。初名京师大学堂。"
+    assert not ex.answerable and ex.span is None and ex.id == "z1#c"
+    before = list(data.examples_for(paras, EntityPool(), seed=1))
+    assert [e for e in exs if e.kind != "answer_cut"] == before
+
+
+def test_answer_cut_tidies_english_spaces_and_cuts_every_occurrence(tmp_path: Path) -> None:
+    paras = _english_squad2_part(tmp_path)
+    (ex,) = [
+        e
+        for e in data.examples_for(paras, EntityPool(), seed=1, answer_cut=True)
+        if e.kind == "answer_cut"
+    ]
+    assert ex.window == (
+        "Normans\nThe Normans gave their name to Normandy. They arrived in under Rollo. "
+        "Their dukes ruled until 1204."
+    )
+    assert (
+        data.cut_answer("T\nHeld in Oslo , and Oslo again.", ["Oslo"], 2)
+        == "T\nHeld in, and again."
+    )
+
+
+@pytest.mark.parametrize(
+    ("window", "answers"),
+    [
+        ("T\nHeld in Oslo.", ["O"]),  # one character: it would cut into other words
+        ("Oslo\nHeld in Oslo.", ["Oslo"]),  # the title states it still
+        ("T\nThe winner was Mary Smith.", ["The winner was Mary"]),  # over a third of the body
+        ("T\nHeld in Oslo.", ["Bergen"]),  # not in the window: nothing cut
+    ],
+)
+def test_answer_cut_is_not_made_where_too_little_would_be_left(
+    window: str, answers: list[str]
+) -> None:
+    assert data.cut_answer(window, answers, window.index("\n") + 1) is None
+
+
 def test_without_title_drops_the_title_line_and_moves_the_span() -> None:
     ex = Example(
         "a", "s", "art", "q", "北京大学\n北京大学创建于1898年。", True, (12, 17), "positive"
