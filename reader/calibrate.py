@@ -3,7 +3,9 @@
 
 Scores every dev pair with `reader.runtime.Reader` (int8, and with --fp32 also the unquantised
 model, to check that int8 can be trusted), then writes `reader.json` beside the learned file:
-the refusal threshold and the dev figures behind it. The threshold is the highest P that still
+the refusal threshold and the dev figures behind it (among them the AUROC of the answering
+windows against each kind of negative alone), keeping the stages fitted later that the file
+already holds. The threshold is the highest P that still
 lets `--keep` of the dev split's answerable windows through (default 0.95: the reader alone
 refuses at most 1 in 20 windows that answer), chosen here and never on a benchmark.
 
@@ -21,8 +23,9 @@ import logging
 import random
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -65,13 +68,23 @@ def figures(
     t: float,
     sources: Sequence[str] | None = None,
 ) -> dict:
-    """The dev figures at threshold t; with `sources` (each example's file), also the AUROC
-    within each source that has both answerable and unanswerable examples."""
+    """The dev figures at threshold t; the AUROC of the answering windows against each kind of
+    negative alone (which kinds the reader tells from an answer); with `sources` (each example's
+    file), also the AUROC within each source that has both answerable and unanswerable examples."""
     y, p = np.asarray(labels, bool), np.asarray(probs)
-    by_kind = {
-        k: round(float(np.mean(p[np.asarray(kinds) == k] < t)), 4)
-        for k in sorted(set(kinds))
-        if k != "positive"
+    of_kind = np.asarray(kinds)
+    negative_kinds = sorted(set(of_kind[~y].tolist()))
+    by_kind = {k: round(float(np.mean(p[of_kind == k] < t)), 4) for k in negative_kinds}
+    auroc_by_kind = {
+        k: round(
+            auroc(
+                [True] * int(y.sum()) + [False] * int((of_kind == k).sum()),
+                list(p[y]) + list(p[of_kind == k]),
+            ),
+            4,
+        )
+        for k in negative_kinds
+        if y.any()
     }
     best_t, best_acc = best_threshold(list(labels), list(probs))
     by_source = {}
@@ -87,6 +100,7 @@ def figures(
         "answerable_kept": round(float(np.mean(p[y] >= t)), 4),
         "unanswerable_refused": round(float(np.mean(p[~y] < t)), 4),
         "refused_by_negative_kind": by_kind,
+        "auroc_by_negative_kind": auroc_by_kind,
         "best_accuracy_threshold": round(best_t, 4),
         "best_accuracy": round(best_acc, 4),
     }
@@ -157,12 +171,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = calibrate(
         args.learned, args.data, args.encoder_cache, args.keep, args.fp32, args.threads, args.limit
     )
-    path = args.learned.with_suffix(".json")
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(out, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    write_calibration(args.learned.with_suffix(".json"), out)
     print(json.dumps(out, indent=1))
     return 0
+
+
+def write_calibration(path: Path, out: Mapping[str, Any]) -> None:
+    """Write `out` to the reader's calibration file atomically, keeping the keys it does not
+    set (the pick, decide and cross-ranking stages fitted later by `eval.*`), so that a
+    recalibration does not drop them."""
+    kept = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    stages = {k: v for k, v in kept.items() if k not in out}
+    if stages:
+        log.info("kept %s of %s", ", ".join(sorted(stages)), path)
+    tmp = path.with_suffix(".json.tmp")
+    text = json.dumps({**out, **stages}, indent=1, ensure_ascii=False) + "\n"
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)
 
 
 if __name__ == "__main__":
