@@ -17,14 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import random
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from reader.calibrate import figures, keep_threshold, score_all
-from reader.data import CROSS_SOURCES, absent_share, language_of, read_examples
+from reader.calibrate import figures, keep_threshold, same_language_sample, score_all
+from reader.data import absent_share, language_of, read_examples
 from reader.metrics import auroc
 from reader.runtime import Reader, ensure_reader
 
@@ -67,9 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--encoder-cache", type=Path, default=Path(".data/encoder"))
     args = ap.parse_args(argv)
     logging.getLogger("jieba").setLevel(logging.WARNING)
-    dev = [ex for ex in read_examples(args.data / "dev.jsonl") if ex.source not in CROSS_SOURCES]
-    if args.limit and len(dev) > args.limit:  # the sample reader.calibrate --limit takes
-        dev = random.Random(13).sample(dev, args.limit)
+    dev = same_language_sample(read_examples(args.data / "dev.jsonl"), args.limit)
     labels = [ex.answerable for ex in dev]
     kinds = [ex.kind for ex in dev]
     shares = [absent_share(ex.question, ex.window, language_of(ex.window)) for ex in dev]

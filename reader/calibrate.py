@@ -75,17 +75,13 @@ def figures(
     of_kind = np.asarray(kinds)
     negative_kinds = sorted(set(of_kind[~y].tolist()))
     by_kind = {k: round(float(np.mean(p[of_kind == k] < t)), 4) for k in negative_kinds}
-    auroc_by_kind = {
-        k: round(
-            auroc(
-                [True] * int(y.sum()) + [False] * int((of_kind == k).sum()),
-                list(p[y]) + list(p[of_kind == k]),
-            ),
-            4,
+    answering = p[y].tolist()
+    auroc_by_kind = {}
+    for k in negative_kinds if answering else ():
+        other = p[of_kind == k].tolist()
+        auroc_by_kind[k] = round(
+            auroc([True] * len(answering) + [False] * len(other), answering + other), 4
         )
-        for k in negative_kinds
-        if y.any()
-    }
     best_t, best_acc = best_threshold(list(labels), list(probs))
     by_source = {}
     of = np.asarray(sources if sources is not None else [])
@@ -106,6 +102,15 @@ def figures(
     }
 
 
+def same_language_sample(dev: Sequence[Example], limit: int) -> list[Example]:
+    """The dev split's same-language pairs, or a seeded sample of `limit` of them (not its first
+    articles): the pairs `calibrate --limit` scores, and the benchmarks that compare with it."""
+    examples = [ex for ex in dev if ex.source not in CROSS_SOURCES]
+    if limit and len(examples) > limit:
+        examples = random.Random(13).sample(examples, limit)
+    return examples
+
+
 def calibrate(
     learned: Path,
     data: Path,
@@ -116,10 +121,8 @@ def calibrate(
     limit: int = 0,
 ) -> dict:
     dev = read_examples(data / "dev.jsonl")
-    examples = [ex for ex in dev if ex.source not in CROSS_SOURCES]
+    examples = same_language_sample(dev, limit)
     cross = [ex for ex in dev if ex.source in CROSS_SOURCES]
-    if limit and len(examples) > limit:  # a seeded sample of the dev split, not its first articles
-        examples = random.Random(13).sample(examples, limit)
     labels = [ex.answerable for ex in examples]
     kinds = [ex.kind for ex in examples]
     out: dict = {"learned": learned.name, "dev_examples": len(examples), "keep": keep}
@@ -182,7 +185,7 @@ def write_calibration(path: Path, out: Mapping[str, Any]) -> None:
     recalibration does not drop them."""
     kept = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
     stages = {k: v for k, v in kept.items() if k not in out}
-    if stages:
+    if stages:  # fitted on this file's reader: refit them after training it anew
         log.info("kept %s of %s", ", ".join(sorted(stages)), path)
     tmp = path.with_suffix(".json.tmp")
     text = json.dumps({**out, **stages}, indent=1, ensure_ascii=False) + "\n"

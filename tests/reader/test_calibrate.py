@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reader.calibrate import figures, keep_threshold, write_calibration
+from reader.calibrate import figures, keep_threshold, same_language_sample, write_calibration
+from reader.data import Example
 
 
 def test_keep_threshold_lets_the_asked_share_of_answering_windows_through() -> None:
@@ -49,3 +50,14 @@ def test_recalibrating_keeps_the_stages_fitted_later(tmp_path: Path) -> None:
     write_calibration(fresh, {"threshold": 0.1})
     assert json.loads(fresh.read_text("utf-8")) == {"threshold": 0.1}
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_the_sample_is_seeded_same_language_pairs() -> None:
+    def ex(i: int, source: str) -> Example:
+        return Example(str(i), source, "a", "q", "w", True, None, "positive")
+
+    dev = [ex(i, "cmrc2018_dev") for i in range(10)] + [ex(99, "xquad_en2zh")]
+    assert same_language_sample(dev, 0) == dev[:10]  # the cross-language pair left out
+    sample = same_language_sample(dev, 4)
+    assert len(sample) == 4 and sample == same_language_sample(dev, 4)
+    assert sample != dev[:4] and all(e.source == "cmrc2018_dev" for e in sample)
