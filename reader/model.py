@@ -198,3 +198,21 @@ def loss_fn(out: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]) 
         return ans
     span = F.cross_entropy(out["start"], batch["start"]) + F.cross_entropy(out["end"], batch["end"])
     return ans + span / 2
+
+
+def group_loss(logits: torch.Tensor, y: torch.Tensor, group: torch.Tensor) -> torch.Tensor:
+    """Mean over the answering pairs of a batch of -log softmax of their answerability logit
+    against the logits of the negatives of their own question (same `group`): the answering
+    window ranked above the same window with its answer cut out, the question perturbed, the
+    other windows of its article. Pairs whose question has no negative in the batch, and
+    negatives without an answering pair, add nothing; 0 when no question has both."""
+    terms = []
+    for g in torch.unique(group):
+        at = group == g
+        pos, neg = logits[at & (y == 1)], logits[at & (y == 0)]
+        if len(pos) and len(neg):
+            both = torch.cat([pos[:, None], neg[None, :].expand(len(pos), -1)], dim=1)
+            terms.append(torch.logsumexp(both, dim=1) - pos)
+    if not terms:
+        return logits.sum() * 0.0  # keeps the graph (and the dtype) for backward
+    return torch.cat(terms).mean()

@@ -24,7 +24,7 @@ import torch
 from core.encoder_build import E5Weights, default_source, ensure_model, read_weights
 from reader.data import Example, read_examples
 from reader.metrics import auroc, best_threshold, char_f1, exact
-from reader.model import ReaderModel, loss_fn
+from reader.model import ReaderModel, group_loss, loss_fn
 from reader.tokens import PairTokenizer, best_span
 
 log = logging.getLogger(__name__)
@@ -57,6 +57,7 @@ def collate(items: Sequence[dict], pad: int, device: torch.device) -> dict[str, 
         "answerable": torch.tensor([it["y"] for it in items]),
         "start": torch.tensor([it["start"] for it in items]),
         "end": torch.tensor([it["end"] for it in items]),
+        "group": torch.tensor([it.get("group", row) for row, it in enumerate(items)]),
     }
     return {k: v.to(device) for k, v in batch.items()}
 
@@ -179,6 +180,37 @@ def batches(lengths: Sequence[int], batch: int, seed: int, epoch: int, group: in
     return out
 
 
+def question_key(example_id: str) -> str:
+    """The question an example belongs to: its id without the negative's `#...` and a
+    repeat's `*n`, keeping the search-query form's `~q` (another question text)."""
+    base = example_id.split("#")[0].split("*")[0].removesuffix("~q")
+    return base + "~q" if example_id.endswith("~q") else base
+
+
+def batches_by_question(keys: Sequence[str], batch: int, seed: int, epoch: int) -> list:
+    """An epoch's batches of whole questions: each question's pairs (its answering window and
+    its negatives, as reader.data writes them, the first `batch` of them where there are more)
+    stay together, the questions in a seeded order, packed into batches of up to `batch` pairs
+    (a function of (seed, epoch), so that --resume continues the same order). By hand: no
+    sampler of torch or a kept library groups by a key and packs to a size."""
+    groups: dict[str, list[int]] = {}
+    for i, key in enumerate(keys):
+        groups.setdefault(key, []).append(i)
+    order = list(groups.values())
+    random.Random(f"{seed}:{epoch}:questions").shuffle(order)
+    out: list[list[int]] = []
+    current: list[int] = []
+    for members in order:
+        members = members[:batch]
+        if len(current) + len(members) > batch:
+            out.append(current)
+            current = []
+        current = current + members
+    if current:
+        out.append(current)
+    return out
+
+
 def train(
     args: argparse.Namespace, *, weights: E5Weights | None = None, folder: Path | None = None
 ) -> dict:
@@ -206,6 +238,8 @@ def train(
         model.freeze_below(len(model.layers) - args.train_layers)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    if args.group_loss and not args.by_question:
+        raise SystemExit("--group-loss needs --by-question (a question's pairs in one batch)")
     if args.schedule == "linear" and args.max_steps == NO_STEP_LIMIT:
         raise SystemExit("--schedule linear needs --max-steps (the step it decays to 0 at)")
     dtype = autocast_dtype(args.precision, device)
@@ -234,20 +268,38 @@ def train(
 
     t0 = time.monotonic()
     lengths = [len(f["ids"]) for f in train_f]
-    per_epoch = max(1, len(train_f) // args.batch)
-    epoch, epoch_batches = -1, []
+    keys = [question_key(ex.id) for ex in train_ex]
+    number = {k: n for n, k in enumerate(dict.fromkeys(keys))}
+    for f, key in zip(train_f, keys, strict=True):
+        f["group"] = number[key]
+
+    def epoch_order(epoch: int) -> list:
+        if args.by_question:
+            return batches_by_question(keys, args.batch, args.seed, epoch)
+        return batches(lengths, args.batch, args.seed, epoch, args.group_by_length)
+
+    # the epoch and batch of `step` (a resumed run continues the same order)
+    epoch, first, epoch_batches = 0, 0, epoch_order(0)
+    while step - first >= len(epoch_batches):
+        first, epoch = first + len(epoch_batches), epoch + 1
+        epoch_batches = epoch_order(epoch)
     model.train()
     while step < args.max_steps and (time.monotonic() - t0) < args.max_minutes * 60:
-        if step // per_epoch != epoch:
-            epoch = step // per_epoch
-            epoch_batches = batches(lengths, args.batch, args.seed, epoch, args.group_by_length)
-        order = epoch_batches[step % per_epoch]
+        if step - first >= len(epoch_batches):
+            first, epoch = first + len(epoch_batches), epoch + 1
+            epoch_batches = epoch_order(epoch)
+        order = epoch_batches[step - first]
         batch = collate([train_f[i] for i in order], tok.pad, device)
         for group in opt.param_groups:
             group["lr"] = args.lr * lr_factor(step, args.schedule, args.warmup, args.max_steps)
         with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
             out = model(batch["ids"], batch["mask"])
             loss = loss_fn({k: v.float() for k, v in out.items()}, batch)
+            if args.group_loss:
+                logits = out["answerable"].float()
+                loss = loss + args.group_loss * group_loss(
+                    logits, batch["answerable"], batch["group"]
+                )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -342,6 +394,20 @@ def parser() -> argparse.ArgumentParser:
         help="K > 1: batches of pairs of like length, sorted within runs of K batches (50 cuts "
         "the padded tokens a step computes by a third on reader.data's pairs); 0: random batches "
         "(the earlier recipes' order)",
+    )
+    ap.add_argument(
+        "--by-question",
+        action="store_true",
+        help="batches of whole questions: each question's answering window with its own "
+        "negatives (the window with its answer cut out, the perturbed questions, ...), packed "
+        "to up to --batch pairs; instead of --group-by-length",
+    )
+    ap.add_argument(
+        "--group-loss",
+        type=float,
+        default=0.0,
+        help="W > 0: add W x a softmax loss ranking each answering pair above its own "
+        "question's negatives in the batch (with --by-question); 0: none (the earlier recipes)",
     )
     ap.add_argument("--limit", type=int, default=0, help="use only the first N training examples")
     ap.add_argument(

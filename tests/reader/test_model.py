@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +18,7 @@ from core.encoder import Encoder  # noqa: E402
 from core.encoder_build import E5Weights, default_source, ensure_model, read_weights  # noqa: E402
 from reader import train as train_mod  # noqa: E402
 from reader.data import Example  # noqa: E402
-from reader.model import ReaderModel, loss_fn, mean_pooled  # noqa: E402
+from reader.model import ReaderModel, group_loss, loss_fn, mean_pooled  # noqa: E402
 from reader.tokens import PairTokenizer  # noqa: E402
 from tests.reader.tiny_e5 import tiny_weights, write_folder  # noqa: E402
 
@@ -309,3 +311,73 @@ def test_freeze_below_leaves_autograd_nothing_to_record_below() -> None:
     model.layers[1]["fo"].register_forward_hook(lambda m, i, o: seen.append(o.requires_grad))
     model(ids, torch.ones_like(ids))
     assert seen == [False, True]
+
+
+def test_question_key_groups_a_question_with_its_negatives() -> None:
+    key = train_mod.question_key
+    assert key("q7") == key("q7#c") == key("q7#w0") == key("q7*2") == "q7"
+    assert key("q7~q") == key("q7#c~q") == "q7~q"  # the search-query form: another question
+    assert key("q7") != key("q17")
+
+
+def test_batches_by_question_keep_each_question_whole_and_each_pair_once() -> None:
+    rng = random.Random(1)
+    keys = [f"q{i}" for i in range(200) for _ in range(rng.randint(1, 7))]
+    got = train_mod.batches_by_question(keys, 16, 3, 0)
+    assert got == train_mod.batches_by_question(keys, 16, 3, 0)  # resumable
+    assert got != train_mod.batches_by_question(keys, 16, 3, 1)  # another epoch
+    flat = [i for b in got for i in b]
+    assert sorted(flat) == list(range(len(keys)))
+    assert all(0 < len(b) <= 16 for b in got)
+    where = {keys[i]: n for n, b in enumerate(got) for i in b}
+    assert all(where[keys[i]] == n for n, b in enumerate(got) for i in b)
+    assert sum(len(b) for b in got) / len(got) > 12  # packed, not one question a batch
+
+
+def test_batches_by_question_cut_a_question_longer_than_a_batch() -> None:
+    got = train_mod.batches_by_question(["a"] * 5 + ["b"] * 2, 4, 0, 0)
+    assert sorted(len(b) for b in got) == [2, 4]
+    assert [0, 1, 2, 3] in got
+
+
+def test_group_loss_ranks_each_answering_pair_against_its_own_negatives() -> None:
+    logits = torch.tensor([2.0, 0.0, -1.0, 5.0, 1.0, 3.0], requires_grad=True)
+    y = torch.tensor([1, 0, 0, 0, 1, 0])
+    group = torch.tensor([0, 0, 0, 1, 2, 2])  # group 1: a negative alone, no term
+    got = group_loss(logits, y, group)
+    want = (math.log(math.exp(2) + 1 + math.exp(-1)) - 2 + math.log(math.e + math.exp(3)) - 1) / 2
+    assert got.item() == pytest.approx(want, rel=1e-6)
+    got.backward()
+    assert logits.grad is not None and logits.grad[3] == 0 and logits.grad[0] < 0
+    alone = group_loss(logits, torch.tensor([1, 1, 0, 0, 0, 0]), torch.arange(6))
+    assert alone.item() == 0.0 and alone.requires_grad
+
+
+def test_training_by_question_with_the_group_loss_learns_otherwise_and_resumes(
+    tmp_path: Path,
+) -> None:
+    w, folder, data = _tiny_training(tmp_path)
+    exs = _examples()
+    paired = [
+        replace(e, id=f"q{i - i % 2}" + ("" if e.answerable else "#c")) for i, e in enumerate(exs)
+    ]
+    (data / "train.jsonl").write_text("".join(e.to_json() + "\n" for e in paired), "utf-8")
+    base = ["--data", str(data), "--device", "cpu", "--batch", "4", "--seq-len", "64"]
+    base += ["--rank", "4", "--lr", "0.003", "--by-question"]
+    parse = train_mod.parser().parse_args
+    learned = {}
+    for weight in ("0", "2"):
+        out = tmp_path / f"out{weight}"
+        args = [*base, "--out", str(out), "--group-loss", weight]
+        train_mod.train(parse([*args, "--max-steps", "3"]), weights=w, folder=folder)
+        train_mod.train(parse([*args, "--max-steps", "6", "--resume"]), weights=w, folder=folder)
+        assert json.loads((out / "train_summary.json").read_text("utf-8"))["steps"] == 6
+        with np.load(out / "learned.npz") as f:
+            learned[weight] = f["head.answerable.w"]
+    assert not np.allclose(learned["0"], learned["2"])  # the term is applied
+    with pytest.raises(SystemExit, match="--by-question"):
+        train_mod.train(
+            parse([*base[:-1], "--out", str(tmp_path / "x"), "--group-loss", "1"]),
+            weights=w,
+            folder=folder,
+        )
