@@ -238,6 +238,14 @@ def test_precision_auto_uses_bfloat16_only_where_the_cpu_has_it(monkeypatch) -> 
     assert train_mod.autocast_dtype("auto", cpu) is torch.bfloat16
 
 
+def test_bf16_native_reads_the_cpu_flags_not_onednn_alone() -> None:
+    flags = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512bw avx512_vnni{}\n"
+    assert not train_mod.bf16_native(flags.format(""))  # AVX-512 without BF16: emulated
+    assert train_mod.bf16_native(flags.format(" avx512_bf16"))
+    assert train_mod.bf16_native(flags.format(" amx_bf16 amx_tile"))
+    assert isinstance(train_mod.bf16_native(""), bool)  # no flags: oneDNN's check
+
+
 def test_bfloat16_and_fp32_training_agree_on_a_tiny_model(tmp_path: Path) -> None:
     """Autocast changes the matmuls' precision, not the recipe: same first loss within bf16's
     rounding, both learn, and the summary says which ran."""
