@@ -123,7 +123,7 @@ def bf16_native(cpuinfo: str | None = None) -> bool:
     to bfloat16 speeds training up instead of emulating it. torch has no public query for this:
     oneDNN's `_is_mkldnn_bf16_supported` also says yes on an AVX-512 core without BF16, where it
     emulates the products (measured on such a Xeon, 2026-12-07: a step of the card's recipe
-    took over 5 s in bfloat16, under 1 s in float32). So the CPU's flags decide where
+    took 4.8 s or more in bfloat16, 1.1 s in float32). So the CPU's flags decide where
     /proc/cpuinfo lists them (`cpuinfo`: its text, read when None), oneDNN's check elsewhere."""
     if cpuinfo is None:
         try:
