@@ -32,6 +32,21 @@ MAX_BATCH = 64
 _INT8_PATHS = ("amx_int8", "avx512_vnni", "avx_vnni", "avx512bw", "avx2")
 
 
+def cpu_fields(cpuinfo: str | None = None) -> dict[str, str]:
+    """The first CPU's `model name` and `flags` from /proc/cpuinfo (`cpuinfo`: its text, read
+    when None); empty where there is none (not Linux)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            cpuinfo = ""
+    fields: dict[str, str] = {}
+    for k, _, v in (line.partition(":") for line in cpuinfo.splitlines()):
+        if k.strip() in ("model name", "flags"):
+            fields.setdefault(k.strip(), v.strip())
+    return fields
+
+
 def runtime_machine(cpuinfo: str | None = None) -> dict[str, str]:
     """What the encoder's results depend on besides the model: the CPU (its model name and the
     best int8 instruction set onnxruntime can use, `_INT8_PATHS`) and onnxruntime's version.
@@ -40,16 +55,7 @@ def runtime_machine(cpuinfo: str | None = None) -> dict[str, str]:
 
     import onnxruntime
 
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            cpuinfo = ""
-    fields = dict(
-        (k.strip(), v.strip())
-        for k, _, v in (line.partition(":") for line in cpuinfo.splitlines())
-        if k.strip() in ("model name", "flags")
-    )
+    fields = cpu_fields(cpuinfo)
     flags = set(fields.get("flags", "").split())
     return {
         "cpu": fields.get("model name") or platform.processor() or platform.machine(),

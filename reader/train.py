@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.encoder import cpu_fields
 from core.encoder_build import E5Weights, default_source, ensure_model, read_weights
 from reader.data import Example, read_examples
 from reader.metrics import auroc, best_threshold, char_f1, exact
@@ -125,12 +126,7 @@ def bf16_native(cpuinfo: str | None = None) -> bool:
     emulates the products (measured on such a Xeon, 2026-12-07: a step of the card's recipe
     took 4.8 s or more in bfloat16, 1.1 s in float32). So the CPU's flags decide where
     /proc/cpuinfo lists them (`cpuinfo`: its text, read when None), oneDNN's check elsewhere."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            cpuinfo = ""
-    flags = {f for line in cpuinfo.splitlines() if line.startswith("flags") for f in line.split()}
+    flags = set(cpu_fields(cpuinfo).get("flags", "").split())
     if flags:
         return bool(flags & {"avx512_bf16", "amx_bf16"})
     check = getattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", None)
@@ -228,6 +224,8 @@ def train(
     """Run training as the CLI does; returns the summary written to `train_summary.json`.
     `weights` and `folder` (the encoder folder, for the tokenizer) default to those of
     --weights, built into --encoder-cache; tests pass a tiny model's."""
+    if args.group_loss and not args.by_question:
+        raise SystemExit("--group-loss needs --by-question (a question's pairs in one batch)")
     torch.manual_seed(args.seed)
     device = pick_device(args.device)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -249,8 +247,6 @@ def train(
         model.freeze_below(len(model.layers) - args.train_layers)
     params = [p for p in model.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
-    if args.group_loss and not args.by_question:
-        raise SystemExit("--group-loss needs --by-question (a question's pairs in one batch)")
     if args.schedule == "linear" and args.max_steps == NO_STEP_LIMIT:
         raise SystemExit("--schedule linear needs --max-steps (the step it decays to 0 at)")
     dtype = autocast_dtype(args.precision, device)
@@ -289,14 +285,11 @@ def train(
             return batches_by_question(keys, args.batch, args.seed, epoch)
         return batches(lengths, args.batch, args.seed, epoch, args.group_by_length)
 
-    # the epoch and batch of `step` (a resumed run continues the same order)
+    # `first`: the step that begins `epoch` (a resumed run walks to its step's epoch)
     epoch, first, epoch_batches = 0, 0, epoch_order(0)
-    while step - first >= len(epoch_batches):
-        first, epoch = first + len(epoch_batches), epoch + 1
-        epoch_batches = epoch_order(epoch)
     model.train()
     while step < args.max_steps and (time.monotonic() - t0) < args.max_minutes * 60:
-        if step - first >= len(epoch_batches):
+        while step - first >= len(epoch_batches):
             first, epoch = first + len(epoch_batches), epoch + 1
             epoch_batches = epoch_order(epoch)
         order = epoch_batches[step - first]
