@@ -25,7 +25,7 @@ from core.sentences import sentence_spans
 from core.settings import Settings
 from engine import answerability
 from engine.evidence import QuestionTerms, Sentence, answer_candidates
-from reader.runtime import Reader, asked, ensure_reader
+from reader.runtime import Reader, asked, open_reader
 
 log = logging.getLogger(__name__)
 # The decide stage's inputs: the answerability model's p for the evidence's first sentence, the
@@ -280,13 +280,12 @@ def load_reader(settings: Settings) -> ReadStage | None:
         decide = _decide_stage(settings, calibration.get("decide"))
         cross_weight = _cross_weight(settings, calibration.get("cross_rank"))
         pick = _pick_stage(settings, calibration.get("pick"))
-        folder = ensure_reader(settings.encoder_dir, learned)
+        reader = open_reader(settings.encoder_dir, learned, threads=settings.encoder_threads)
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(
             f"GQA_READER={choice!r} cannot be loaded ({exc}); use 'bundled', 'off', or a "
             "reader.npz written by python -m reader.export (with its reader.json beside it)"
         ) from exc
-    reader = Reader(folder, threads=settings.encoder_threads)
     return ReadStage(
         reader,
         settings.reader_windows,

@@ -32,7 +32,7 @@ import numpy as np
 from core.encoder_build import default_source
 from reader.data import CROSS_SOURCES, Example, read_examples
 from reader.metrics import auroc, best_threshold
-from reader.runtime import Reader, ensure_reader
+from reader.runtime import Reader, open_reader
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def calibrate(
     labels = [ex.answerable for ex in examples]
     kinds = [ex.kind for ex in examples]
     out: dict = {"learned": learned.name, "dev_examples": len(examples), "keep": keep}
-    reader = Reader(ensure_reader(cache, learned), threads=threads)
+    reader = open_reader(cache, learned, threads=threads)
     t0 = time.process_time()
     probs = score_all(reader, examples)
     out["cpu_s_per_pair_int8"] = round((time.process_time() - t0) / max(1, len(examples)), 4)
@@ -142,9 +142,7 @@ def calibrate(
         out["cross_threshold"] = round(ct, 4)
         out["cross_int8"] = figures(cross_labels, cross_probs, [ex.kind for ex in cross], ct)
     if fp32:
-        ref = score_all(
-            Reader(ensure_reader(cache, learned, quantise=False), threads=threads), examples
-        )
+        ref = score_all(open_reader(cache, learned, threads=threads, quantise=False), examples)
         diff = np.abs(np.asarray(probs) - np.asarray(ref))
         out["fp32"] = figures(labels, ref, kinds, keep_threshold(labels, ref, keep), sources)
         out["int8_vs_fp32"] = {

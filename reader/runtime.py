@@ -53,13 +53,13 @@ def merge(w: E5Weights, learned: Mapping[str, np.ndarray]) -> E5Weights:
     return dataclasses.replace(w, tensors=tensors)
 
 
-def apply_heads(
+def head_logits(
     hidden: np.ndarray, heads: Mapping[str, np.ndarray]
 ) -> tuple[float, np.ndarray, np.ndarray]:
-    """(p_answerable, start logits, end logits) of one sequence's hidden states [length, h]."""
+    """(answerability logit, start logits, end logits) of one sequence's hidden states."""
     logit = float(hidden[0] @ heads["head.answerable.w"][0] + heads["head.answerable.b"][0])
     span = hidden @ heads["head.span.w"].T + heads["head.span.b"]
-    return float(1.0 / (1.0 + np.exp(-logit))), span[:, 0], span[:, 1]
+    return logit, span[:, 0], span[:, 1]
 
 
 def build(w: E5Weights, learned: Mapping[str, np.ndarray], folder: Path, quantise: bool) -> None:
@@ -148,18 +148,26 @@ def same_script(question: str, window: str) -> tuple[str, str]:
 
 
 class Reader:
-    """Scores (question, window) pairs with a folder from `ensure_reader`.
+    """Scores (question, window) pairs with folders from `ensure_reader`.
 
     Args:
-        folder: the built reader folder; threads: onnxruntime threads (0 = all cores);
-        seq_len: tokens per pair (question, window and specials).
+        folder: the built reader folder, or several (an ensemble, `open_reader`: readers of one
+            base model, whose answerability logits and span logits are averaged); threads:
+            onnxruntime threads per model (0 = all cores); seq_len: tokens per pair (question,
+            window and specials).
     """
 
-    def __init__(self, folder: Path, threads: int = 0, seq_len: int = 256) -> None:
-        self.folder = folder
-        self._encoder = Encoder(folder, threads=threads)
-        self._tok = PairTokenizer(folder, self._encoder.tokenizer)
-        self._heads = load_learned(folder / "heads.npz")
+    def __init__(self, folder: Path | Sequence[Path], threads: int = 0, seq_len: int = 256) -> None:
+        folders = [Path(folder)] if isinstance(folder, (str, Path)) else [Path(f) for f in folder]
+        if not folders:
+            raise ValueError("a reader needs at least one folder")
+        bases = {f.name.split("-")[1] for f in folders}
+        if len(bases) > 1:  # the pairs are tokenised once, with the first member's tokenizer
+            raise ValueError(f"an ensemble's readers must share one base model: {folders}")
+        self.folder = folders[0]
+        self._encoders = [Encoder(f, threads=threads) for f in folders]
+        self._tok = PairTokenizer(self.folder, self._encoders[0].tokenizer)
+        self._heads = [load_learned(f / "heads.npz") for f in folders]
         self.seq_len = seq_len
 
     def score(
@@ -170,13 +178,44 @@ class Reader:
         each pair read as `same_script` gives it (False: as written, to measure it)."""
         read = [same_script(question, w) if fold_scripts else (question, w) for w in windows]
         pairs = [self._tok.pair(q, w, self.seq_len) for q, w in read]
-        hidden = self._encoder.forward([p.ids for p in pairs], output="hidden")
+        per_member = [
+            [head_logits(h, heads) for h in enc.forward([p.ids for p in pairs], output="hidden")]
+            for enc, heads in zip(self._encoders, self._heads, strict=True)
+        ]
         out: list[tuple[float, tuple[int, int] | None]] = []
-        for pair, h in zip(pairs, hidden, strict=True):
-            p, start, end = apply_heads(h, self._heads)
+        for k, pair in enumerate(pairs):
+            outputs = [m[k] for m in per_member]  # an ensemble reads the mean of its logits
+            z = float(np.mean([o[0] for o in outputs]))
+            start = outputs[0][1] if len(outputs) == 1 else np.mean([o[1] for o in outputs], axis=0)
+            end = outputs[0][2] if len(outputs) == 1 else np.mean([o[2] for o in outputs], axis=0)
+            p = float(1.0 / (1.0 + np.exp(-z)))
             if not pair.starts:
                 out.append((p, None))
                 continue
             (s, e), best = best_span(start, end, pair)
             out.append((p, pair.char_span(s, e) if best > start[0] + end[0] else None))
         return out
+
+
+def members(learned: Path) -> list[Path]:
+    """The learned files a reader reads with: `learned` and the further readers its
+    calibration file (`reader.json` beside it) names under "members", paths relative to that
+    file's folder. An ensemble's thresholds and stages are fitted on the ensemble, so they live
+    in the first member's reader.json."""
+    calibration = learned.with_suffix(".json")
+    named = (
+        json.loads(calibration.read_text("utf-8")).get("members", [])
+        if calibration.exists()
+        else []
+    )
+    if not isinstance(named, list) or not all(isinstance(m, str) for m in named):
+        raise ValueError(f"{calibration}: members must be a list of paths")
+    return [learned, *(calibration.parent / m for m in named)]
+
+
+def open_reader(cache_dir: Path, learned: Path, threads: int = 0, quantise: bool = True) -> Reader:
+    """The runnable reader of `learned` and its members (`members`), each built or found in
+    the cache by `ensure_reader`."""
+    return Reader(
+        [ensure_reader(cache_dir, m, quantise=quantise) for m in members(learned)], threads=threads
+    )

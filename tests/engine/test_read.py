@@ -178,6 +178,9 @@ def test_load_reader_off_is_none_and_a_bad_setting_is_one_clear_error(tmp_path: 
     (tmp_path / "bad.json").write_text(json.dumps({"threshold": 0.5}), encoding="utf-8")
     with pytest.raises(ConfigError, match="cannot be loaded"):
         load_reader(Settings(**base, reader=str(bad)))  # type: ignore[arg-type]
+    (tmp_path / "bad.json").write_text(json.dumps({"threshold": 0.5, "members": "x.npz"}))
+    with pytest.raises(ConfigError, match="members must be a list"):
+        load_reader(Settings(**base, reader=str(bad)))  # type: ignore[arg-type]
 
 
 def test_the_bundled_reader_fits_e5_small_and_carries_its_calibration() -> None:

@@ -165,3 +165,52 @@ def test_runtime_scores_equal_the_torch_modules(tmp_path: Path) -> None:
         start, end = out["start"][0].numpy(), out["end"][0].numpy()
         (s, e), best = best_span(start, end, pair)
         assert span == (pair.char_span(s, e) if best > start[0] + end[0] else None)
+
+
+def _logit(p: float) -> float:
+    return float(np.log(p / (1.0 - p)))
+
+
+def test_an_ensemble_reads_the_mean_of_its_members_logits(tmp_path: Path) -> None:
+    w, src = tiny_weights(), _source(tmp_path)
+    folders = [
+        ensure_reader(
+            tmp_path / "c",
+            _npz(tmp_path, _learned(False, seed=s), f"{s}.npz"),
+            src,
+            quantise=False,
+            weights=w,
+        )
+        for s in (1, 2)
+    ]
+    one, two = (Reader(f, threads=1) for f in folders)
+    both = Reader(folders, threads=1)
+    q = "who founded paris?"
+    alone = [one.score(q, WINDOWS), two.score(q, WINDOWS)]
+    assert [p for p, _ in alone[0]] != [p for p, _ in alone[1]]
+    for k, (p, _) in enumerate(both.score(q, WINDOWS)):
+        mean = (_logit(alone[0][k][0]) + _logit(alone[1][k][0])) / 2
+        assert p == pytest.approx(1.0 / (1.0 + np.exp(-mean)), abs=1e-6)
+    assert Reader([folders[0]], threads=1).score(q, WINDOWS) == alone[0]
+
+
+def test_an_ensemble_of_two_base_models_is_refused(tmp_path: Path) -> None:
+    w, npz = tiny_weights(), _npz(tmp_path, _learned(False))
+    a = ensure_reader(tmp_path / "c", npz, _source(tmp_path), quantise=False, weights=w)
+    other = tmp_path / "other.bin"
+    other.write_bytes(b"another base")
+    b = ensure_reader(tmp_path / "c", npz, other, quantise=False, weights=w)
+    with pytest.raises(ValueError, match="one base model"):
+        Reader([a, b], threads=1)
+
+
+def test_members_are_named_by_the_first_readers_calibration_file(tmp_path: Path) -> None:
+    npz = _npz(tmp_path, _learned(False))
+    assert runtime.members(npz) == [npz]  # no reader.json: the reader alone
+    npz.with_suffix(".json").write_text(json.dumps({"threshold": 0.1}))
+    assert runtime.members(npz) == [npz]
+    npz.with_suffix(".json").write_text(json.dumps({"members": ["sub/other.npz"]}))
+    assert runtime.members(npz) == [npz, tmp_path / "sub" / "other.npz"]
+    npz.with_suffix(".json").write_text(json.dumps({"members": "other.npz"}))
+    with pytest.raises(ValueError, match="members"):
+        runtime.members(npz)
