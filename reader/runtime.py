@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+from filelock import FileLock
 
 from core import encoder_build
 from core.encoder import Encoder
@@ -101,19 +102,25 @@ def ensure_reader(
             raise ConfigError(f"reader input {path} not found - {fix}")
     key = f"{file_sha256(source)[:16]}-{file_sha256(learned)[:16]}-r{READER_VERSION}"
     folder = Path(cache_dir) / f"reader-{key}{'' if quantise else '-fp32'}"
-    if folder.exists():
-        problem = verify(folder)
-        if problem is None:
-            return folder
-        log.warning("reader cache %s is unusable (%s): rebuilding it", folder, problem)
-        shutil.rmtree(folder)
+    if folder.exists() and verify(folder) is None:
+        return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
-        build(weights or read_weights(source), load_learned(learned), tmp / "m", quantise)
-        os.replace(tmp / "m", folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    # One build at a time per folder, as the encoder's: two processes starting together (a
+    # calibration beside an eval) each built it, and the second rename failed on the first's
+    # folder ("Directory not empty"). The second now waits and uses the first one's result.
+    with FileLock(folder.parent / f".{folder.name}.lock"):
+        if folder.exists():
+            problem = verify(folder)
+            if problem is None:  # built by another process while this one waited
+                return folder
+            log.warning("reader cache %s is unusable (%s): rebuilding it", folder, problem)
+            shutil.rmtree(folder)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+        try:
+            build(weights or read_weights(source), load_learned(learned), tmp / "m", quantise)
+            os.replace(tmp / "m", folder)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
     return folder
 
 

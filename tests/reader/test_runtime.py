@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -89,7 +92,26 @@ def test_cache_reuses_rebuilds_and_keys_on_the_learned_file(tmp_path: Path, capl
     assert "model.onnx does not match" in caplog.text and runtime.verify(folder) is None
     other = _npz(tmp_path, _learned(zero_lora=False, seed=2), "other.npz")
     assert ensure_reader(tmp_path / "cache", other, src, weights=w) != folder
-    assert not [p for p in (tmp_path / "cache").iterdir() if p.name.startswith(".")]
+    assert not [p for p in (tmp_path / "cache").iterdir() if p.is_dir() and p.name[0] == "."]
+
+
+def test_two_processes_building_one_reader_wait_for_each_other(tmp_path: Path, monkeypatch) -> None:
+    """Two builds of one folder at once (a calibration beside an eval): the second waits for the
+    first and uses its folder, where it used to fail renaming onto it."""
+    w, src = tiny_weights(), _source(tmp_path)
+    npz = _npz(tmp_path, _learned(zero_lora=False))
+    inside, build = threading.Barrier(2), runtime.build
+
+    def slow_build(*args, **kwargs) -> None:  # both builders inside at once, unless one waits
+        with contextlib.suppress(threading.BrokenBarrierError):
+            inside.wait(timeout=1.0)
+        build(*args, **kwargs)
+
+    monkeypatch.setattr(runtime, "build", slow_build)
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(ensure_reader, tmp_path / "c", npz, src, True, w) for _ in range(2)]
+        folders = [f.result() for f in futures]
+    assert folders[0] == folders[1] and runtime.verify(folders[0]) is None
 
 
 def test_a_pair_of_two_chinese_scripts_is_read_folded_to_simplified(monkeypatch) -> None:
