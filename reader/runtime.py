@@ -168,8 +168,8 @@ class Reader:
         folders = [Path(folder)] if isinstance(folder, (str, Path)) else [Path(f) for f in folder]
         if not folders:
             raise ValueError("a reader needs at least one folder")
-        bases = {f.name.split("-")[1] for f in folders}
-        if len(bases) > 1:  # the pairs are tokenised once, with the first member's tokenizer
+        # the pairs are tokenised once, with the first member's tokenizer
+        if len({file_sha256(f / "tokenizer.json") for f in folders}) > 1:
             raise ValueError(f"an ensemble's readers must share one base model: {folders}")
         self.folder = folders[0]
         self._encoders = [Encoder(f, threads=threads) for f in folders]

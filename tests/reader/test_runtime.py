@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -216,12 +217,15 @@ def test_an_ensemble_reads_the_mean_of_its_members_logits(tmp_path: Path) -> Non
     assert Reader([folders[0]], threads=1).score(q, WINDOWS) == alone[0]
 
 
-def test_an_ensemble_of_two_base_models_is_refused(tmp_path: Path) -> None:
+def test_an_ensemble_of_two_tokenizers_is_refused(tmp_path: Path) -> None:
     w, npz = tiny_weights(), _npz(tmp_path, _learned(False))
     a = ensure_reader(tmp_path / "c", npz, _source(tmp_path), quantise=False, weights=w)
-    other = tmp_path / "other.bin"
-    other.write_bytes(b"another base")
-    b = ensure_reader(tmp_path / "c", npz, other, quantise=False, weights=w)
+    b = tmp_path / "other"
+    shutil.copytree(a, b)
+    tok = json.loads((b / "tokenizer.json").read_text(encoding="utf-8"))
+    tok["model"]["vocab"][-1][1] -= 1.0  # another base model's vocabulary
+    (b / "tokenizer.json").write_text(json.dumps(tok), encoding="utf-8")
+    Reader([a, shutil.copytree(a, tmp_path / "same")], threads=1)  # one tokenizer: accepted
     with pytest.raises(ValueError, match="one base model"):
         Reader([a, b], threads=1)
 
