@@ -168,11 +168,12 @@ class Reader:
         folders = [Path(folder)] if isinstance(folder, (str, Path)) else [Path(f) for f in folder]
         if not folders:
             raise ValueError("a reader needs at least one folder")
-        # the pairs are tokenised once, with the first member's tokenizer
-        if len({file_sha256(f / "tokenizer.json") for f in folders}) > 1:
-            raise ValueError(f"an ensemble's readers must share one base model: {folders}")
         self.folder = folders[0]
         self._encoders = [Encoder(f, threads=threads) for f in folders]
+        # the pairs are tokenised once, with the first member's tokenizer; `core.encoder` loads
+        # one tokenizer per tokenizer.json content, so the members' are the same object or differ
+        if any(e.tokenizer is not self._encoders[0].tokenizer for e in self._encoders):
+            raise ValueError(f"an ensemble's readers must share one base model: {folders}")
         self._tok = PairTokenizer(self.folder, self._encoders[0].tokenizer)
         self._heads = [load_learned(f / "heads.npz") for f in folders]
         self.seq_len = seq_len
@@ -193,8 +194,8 @@ class Reader:
         for k, pair in enumerate(pairs):
             outputs = [m[k] for m in per_member]  # an ensemble reads the mean of its logits
             z = float(np.mean([o[0] for o in outputs]))
-            start = outputs[0][1] if len(outputs) == 1 else np.mean([o[1] for o in outputs], axis=0)
-            end = outputs[0][2] if len(outputs) == 1 else np.mean([o[2] for o in outputs], axis=0)
+            start = np.mean([o[1] for o in outputs], axis=0)
+            end = np.mean([o[2] for o in outputs], axis=0)
             p = float(1.0 / (1.0 + np.exp(-z)))
             if not pair.starts:
                 out.append((p, None))

@@ -15,6 +15,7 @@ import pytest
 from core.encoder import Encoder
 from reader import export, runtime
 from reader.runtime import Reader, ensure_reader
+from reader.tokens import PairTokenizer, best_span
 from tests.reader.tiny_e5 import tiny_weights, write_folder
 
 SHAPES = {
@@ -158,7 +159,6 @@ def test_int8_reader_scores_close_to_fp32(tmp_path: Path) -> None:
 def test_runtime_scores_equal_the_torch_modules(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     from reader.model import ReaderModel
-    from reader.tokens import PairTokenizer, best_span
 
     w = tiny_weights()
     learned = _learned(zero_lora=False)
@@ -211,9 +211,22 @@ def test_an_ensemble_reads_the_mean_of_its_members_logits(tmp_path: Path) -> Non
     q = "who founded paris?"
     alone = [one.score(q, WINDOWS), two.score(q, WINDOWS)]
     assert [p for p, _ in alone[0]] != [p for p, _ in alone[1]]
-    for k, (p, _) in enumerate(both.score(q, WINDOWS)):
+    tok = PairTokenizer(folders[0])
+    encoders = [Encoder(f, threads=1) for f in folders]
+    heads = [runtime.load_learned(f / "heads.npz") for f in folders]
+    for k, (p, span) in enumerate(both.score(q, WINDOWS)):
         mean = (_logit(alone[0][k][0]) + _logit(alone[1][k][0])) / 2
         assert p == pytest.approx(1.0 / (1.0 + np.exp(-mean)), abs=1e-6)
+        # the span: the best over the members' mean start and end logits
+        pair = tok.pair(q, WINDOWS[k], both.seq_len)
+        logits = [
+            runtime.head_logits(e.forward([pair.ids], "hidden")[0], h)
+            for e, h in zip(encoders, heads, strict=True)
+        ]
+        start = np.mean([lg[1] for lg in logits], axis=0)
+        end = np.mean([lg[2] for lg in logits], axis=0)
+        (a, b), best = best_span(start, end, pair)
+        assert span == (pair.char_span(a, b) if best > start[0] + end[0] else None)
     assert Reader([folders[0]], threads=1).score(q, WINDOWS) == alone[0]
 
 
